@@ -1,0 +1,40 @@
+# The README's commands. Every target that needs the environment depends on it, so a fresh
+# machine with only python3 and make can run `make demo` or `make test` directly.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+UV := .tools/bin/uv
+STAMP := $(VENV)/.synced
+
+.PHONY: setup demo test test-fast lint bench clean
+
+setup: $(STAMP)
+
+# uv is installed into a private tool venv (not the project venv, which `uv sync` keeps exact).
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check 'uv>=0.5,<1'
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(PYTHON)
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/safetynet demo
+
+test: setup
+	$(VENV)/bin/pytest -n 2 --dist loadfile
+
+test-fast: setup
+	$(VENV)/bin/pytest -n 2 --dist loadfile -m 'not slow'
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(VENV)/bin/python bench/synth_scale.py
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,17 @@
+"""safetynet: the Pulumi program. Reads the stack config once, builds the components, exports
+the outputs other stacks and the CLI consume."""
+
+import pulumi
+
+from components.config import ConfigError, load_from_pulumi
+from components.stack import StackContext, build_protected_stack
+
+try:
+    config = load_from_pulumi()
+except ConfigError as exc:
+    # RunError: Pulumi prints the message alone, without a Python traceback.
+    raise pulumi.RunError(str(exc)) from None
+
+outputs = build_protected_stack(config, StackContext.current())
+for key, value in outputs.items():
+    pulumi.export(key, value)

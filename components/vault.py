@@ -1,0 +1,163 @@
+"""BackupVault: the hardened S3 bucket that keeps every table's native exports."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import BackupSpec
+from components.policies import vault_bucket_policy
+
+EXPORTS_ROOT = "exports"
+
+
+def export_prefix(physical_table_name: str) -> str:
+    """Where a table's exports go in the vault: `exports/<table>` (then `/AWSDynamoDB/<id>/`)."""
+    return f"{EXPORTS_ROOT}/{physical_table_name}"
+
+
+@dataclass(frozen=True)
+class BackupVaultArgs:
+    """Inputs of a BackupVault."""
+
+    backup: BackupSpec
+    """Retention, cold storage, Object Lock and key settings (`safetynet:backup`)."""
+    tags: dict[str, str]
+    """Tags for every taggable child (environment, stack, managed-by)."""
+    protect: bool
+    """Pulumi `protect` and `retain_on_delete` on the bucket and key (prod)."""
+
+
+class BackupVault(pulumi.ComponentResource):
+    """S3 bucket for exports: versioned, KMS-encrypted with a bucket key, all public access
+    blocked, bucket-owner-enforced, TLS-only, object deletion denied, lifecycle-managed,
+    optional Object Lock, S3 events to EventBridge (the staging pipeline's trigger)."""
+
+    bucket_name: pulumi.Output[str]
+    """Physical bucket name."""
+    bucket_arn: pulumi.Output[str]
+    """Bucket ARN."""
+    kms_key_arn: pulumi.Output[str]
+    """ARN of the key that encrypts the vault (configured or created here)."""
+
+    def __init__(self, name: str, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("safetynet:backup:BackupVault", name, None, opts)
+        b = args.backup
+        child = pulumi.ResourceOptions(parent=self)
+        keep = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
+
+        if b.kms_key_arn:
+            self.kms_key_arn = pulumi.Output.from_input(b.kms_key_arn)
+        else:
+            key = aws.kms.Key(
+                f"{name}-key",
+                description=f"safetynet backup vault {name}",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                tags=args.tags,
+                opts=keep,
+            )
+            aws.kms.Alias(f"{name}-key-alias", name=f"alias/safetynet/{name}", target_key_id=key.key_id, opts=child)
+            self.kms_key_arn = key.arn
+
+        locked = b.object_lock != "off"
+        bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            bucket_prefix=f"{name}-"[:37],
+            object_lock_enabled=locked or None,
+            force_destroy=False,
+            tags=args.tags,
+            opts=keep,
+        )
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+
+        pab = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child,
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": self.kms_key_arn,
+                    },
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(lambda arn: json.dumps(vault_bucket_policy(arn))),
+            # The public access block must exist first, or a policy change could race it.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[pab]),
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=bucket.id,
+            rules=lifecycle_rules(b),
+            # Lifecycle on a versioned bucket needs versioning in place first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+        if locked:
+            aws.s3.BucketObjectLockConfiguration(
+                f"{name}-object-lock",
+                bucket=bucket.id,
+                object_lock_enabled="Enabled",
+                rule={"default_retention": {"mode": b.object_lock.upper(), "days": b.object_lock_days}},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+            )
+        aws.s3.BucketNotification(f"{name}-events", bucket=bucket.id, eventbridge=True, opts=child)
+
+        self.register_outputs(
+            {"bucketName": self.bucket_name, "bucketArn": self.bucket_arn, "kmsKeyArn": self.kms_key_arn}
+        )
+
+
+def lifecycle_rules(b: BackupSpec) -> list[dict[str, object]]:
+    """Lifecycle of the exports: optional cold transition, expiry after retentionDays, expiry of
+    noncurrent versions, clean-up of delete markers and incomplete multipart uploads."""
+    exports: dict[str, object] = {
+        "id": "exports-retention",
+        "status": "Enabled",
+        "filter": {"prefix": f"{EXPORTS_ROOT}/"},
+        "expiration": {"days": b.retention_days},
+        "noncurrent_version_expiration": {"noncurrent_days": b.noncurrent_version_days},
+    }
+    if b.cold_storage_after_days is not None:
+        exports["transitions"] = [{"days": b.cold_storage_after_days, "storage_class": b.cold_storage_class}]
+    return [
+        exports,
+        {
+            "id": "housekeeping",
+            "status": "Enabled",
+            "filter": {},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+            "expiration": {"expired_object_delete_marker": True},
+        },
+    ]

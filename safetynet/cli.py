@@ -1,0 +1,44 @@
+"""The `safetynet` operator CLI.
+
+Each command lives in its own module under `safetynet/commands/` and registers itself on the
+app; this file only assembles them. Commands run the same code as the Lambda tasks, against
+real AWS or the endpoint in AWS_ENDPOINT_URL (e.g. a local moto server).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="safetynet",
+    help="A safety net for Amazon DynamoDB data: backups, staging, disaster recognition and recreation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+
+@app.callback()
+def _root() -> None:
+    """A safety net for Amazon DynamoDB data: backups, staging, disaster recognition and recreation."""
+
+
+# One module per command family; each defines `register(app)`.
+COMMAND_MODULES = [
+    "safetynet.commands.synth",
+]
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

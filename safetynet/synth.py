@@ -1,0 +1,305 @@
+"""Offline synthesis: run the Pulumi program under Pulumi's mocks with a stack's config file.
+
+This is the credential-free view of `pulumi preview`: every resource the program declares,
+with its inputs as Pulumi sends them (camelCase), its parent and its resource options, and
+the stack outputs. Secret config values never enter: they are replaced by a placeholder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import runpy
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from components.config import SECRET_PLACEHOLDER
+
+_YAML = YAML(typ="safe", pure=True)
+SYNTH_ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+
+class SynthError(Exception):
+    """The program could not be synthesized (bad config, missing files, program error)."""
+
+
+@dataclass
+class SynthResult:
+    """What a synth run declared."""
+
+    stack: str
+    project: str
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `safetynet synth` JSON document."""
+        return {"stack": self.stack, "project": self.project, "resources": self.resources, "outputs": self.outputs}
+
+    def of_type(self, typ: str) -> list[dict[str, Any]]:
+        """Resources of one type token, in declaration order."""
+        return [r for r in self.resources if r["type"] == typ]
+
+    def one(self, typ: str, name: str | None = None) -> dict[str, Any]:
+        """The single resource of a type (and name); raises when there is not exactly one."""
+        found = [r for r in self.of_type(typ) if name is None or r["name"] == name]
+        if len(found) != 1:
+            raise LookupError(f"expected one {typ} {name or ''}, found {len(found)}")
+        return found[0]
+
+
+# -- config files ----------------------------------------------------------------------------
+
+
+def read_project(project_dir: Path) -> dict[str, Any]:
+    """Pulumi.yaml as a dict."""
+    path = project_dir / "Pulumi.yaml"
+    if not path.is_file():
+        raise SynthError(f"{path} not found; pass --project-dir pointing at the safetynet project")
+    return _YAML.load(path.read_text()) or {}
+
+
+def read_stack_config(project_dir: Path, stack: str) -> tuple[dict[str, str], list[str]]:
+    """A stack's config flattened as Pulumi hands it to programs: `ns:key -> text`, objects as
+    JSON text, project-level defaults from Pulumi.yaml filled in, secrets as a placeholder.
+    Returns (config, secret keys)."""
+    project = read_project(project_dir)
+    name = project.get("name", "")
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise SynthError(f"{path} not found; create it (pulumi stack init {stack}) or choose another stack")
+    stack_doc = _YAML.load(path.read_text()) or {}
+    values: dict[str, Any] = {}
+    for key, decl in (project.get("config") or {}).items():
+        full = key if ":" in key else f"{name}:{key}"
+        if isinstance(decl, Mapping) and "default" in decl:
+            values[full] = decl["default"]
+        elif isinstance(decl, Mapping) and "value" in decl:
+            values[full] = decl["value"]
+    for key, value in (stack_doc.get("config") or {}).items():
+        full = key if ":" in key else f"{name}:{key}"
+        values[full] = value
+    flat: dict[str, str] = {}
+    secrets: list[str] = []
+    for key, value in values.items():
+        if isinstance(value, Mapping) and set(value) == {"secure"}:
+            flat[key] = SECRET_PLACEHOLDER
+            secrets.append(key)
+        elif isinstance(value, str):
+            flat[key] = value
+        elif isinstance(value, bool):
+            flat[key] = "true" if value else "false"
+        else:
+            flat[key] = json.dumps(value)
+    return flat, secrets
+
+
+# -- mocks -----------------------------------------------------------------------------------
+
+
+def _suffix(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:7]
+
+
+def _fake_state(typ: str, name: str, inputs: dict[str, Any], region: str) -> tuple[str, dict[str, Any]]:
+    """Plausible provider-computed attributes (ids, ARNs) so dependent inputs resolve."""
+    acct = SYNTH_ACCOUNT_ID
+    state = dict(inputs)
+    rid = f"{name}-{_suffix(name)}"
+    if typ == "aws:s3/bucket:Bucket":
+        bucket = inputs.get("bucket") or f"{inputs.get('bucketPrefix', name + '-')}{_suffix(name)}"
+        state.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", id=bucket)
+        return bucket, state
+    if typ == "aws:dynamodb/table:Table":
+        tname = inputs.get("name", rid)
+        arn = f"arn:aws:dynamodb:{region}:{acct}:table/{tname}"
+        state.update(arn=arn, name=tname)
+        if inputs.get("streamEnabled"):
+            state["streamArn"] = f"{arn}/stream/2026-01-01T00:00:00.000"
+        return tname, state
+    if typ == "aws:kms/key:Key":
+        key_id = f"0000{_suffix(name)}-0000-0000-0000-000000000000"[:36]
+        state.update(arn=f"arn:aws:kms:{region}:{acct}:key/{key_id}", keyId=key_id)
+        return key_id, state
+    if typ == "aws:sqs/queue:Queue":
+        qname = inputs.get("name", rid)
+        state.update(arn=f"arn:aws:sqs:{region}:{acct}:{qname}", url=f"https://sqs.{region}.amazonaws.com/{acct}/{qname}")
+        return state["url"], state
+    if typ == "aws:iam/role:Role":
+        rname = inputs.get("name", rid)
+        state.update(arn=f"arn:aws:iam::{acct}:role/{rname}", name=rname)
+        return rname, state
+    if typ == "aws:sns/topic:Topic":
+        tname = inputs.get("name", rid)
+        state.update(arn=f"arn:aws:sns:{region}:{acct}:{tname}", name=tname)
+        return state["arn"], state
+    if typ == "aws:scheduler/schedule:Schedule":
+        sname = inputs.get("name", rid)
+        group = inputs.get("groupName", "default")
+        state.update(arn=f"arn:aws:scheduler:{region}:{acct}:schedule/{group}/{sname}", name=sname)
+        return sname, state
+    service = typ.split(":")[1].split("/")[0] if ":" in typ else "synth"
+    state.setdefault("arn", f"arn:aws:{service}:{region}:{acct}:{name}")
+    state.setdefault("name", inputs.get("name", rid))
+    return rid, state
+
+
+def _make_monitor(region: str, records: list[dict[str, Any]]) -> Any:
+    from pulumi.runtime import Mocks, rpc
+    from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
+
+    class SynthMocks(Mocks):
+        def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+            if args.typ == "pulumi:pulumi:StackReference":
+                return _stack_reference(args)
+            if not args.custom:
+                return None, {}
+            return _fake_state(args.typ, args.name, args.inputs, region)
+
+        def call(self, args: MockCallArgs) -> dict[str, Any]:
+            if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+                return {
+                    "accountId": SYNTH_ACCOUNT_ID,
+                    "arn": f"arn:aws:iam::{SYNTH_ACCOUNT_ID}:user/synth",
+                    "userId": "SYNTH",
+                    "id": SYNTH_ACCOUNT_ID,
+                }
+            if args.token == "aws:index/getRegion:getRegion":
+                return {"region": region, "name": region, "id": region}
+            if args.token == "aws:index/getPartition:getPartition":
+                return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+            return {}
+
+    class RecordingMonitor(MockMonitor):
+        """Keeps every registration with its parent and resource options."""
+
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+            response = super().RegisterResource(request)
+            if request.type != "pulumi:pulumi:Stack":
+                records.append(
+                    {
+                        "type": request.type,
+                        "name": request.name,
+                        "urn": response.urn,
+                        "parentUrn": request.parent or None,
+                        "custom": bool(request.custom),
+                        "inputs": _plain(rpc.deserialize_properties(request.object)),
+                        "options": {
+                            "protect": bool(request.protect),
+                            "retainOnDelete": bool(request.retainOnDelete),
+                            "ignoreChanges": list(request.ignoreChanges),
+                            "importId": request.importId or None,
+                            "aliases": [a.spec.name or a.urn for a in request.aliases] if request.aliases else [],
+                        },
+                    }
+                )
+            return response
+
+    return SynthMocks, RecordingMonitor
+
+
+# StackReference outputs for synth: a test stack reads prod's outputs. Filled by callers
+# (e.g. from a prior synth of the referenced stack) through `stack_references`.
+_STACK_REFERENCES: dict[str, dict[str, Any]] = {}
+
+
+def _stack_reference(args: Any) -> tuple[str, dict[str, Any]]:
+    ref_name = args.inputs.get("name", args.name)
+    short = str(ref_name).rsplit("/", 1)[-1]
+    outputs = _STACK_REFERENCES.get(ref_name) or _STACK_REFERENCES.get(short) or {}
+    return str(ref_name), {"name": ref_name, "outputs": outputs, "secretOutputNames": []}
+
+
+@contextmanager
+def _program_path(project_dir: Path) -> Iterator[None]:
+    sys.path.insert(0, str(project_dir))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(project_dir))
+
+
+def _parent_label(records: list[dict[str, Any]]) -> None:
+    by_urn = {r["urn"]: r for r in records}
+    for r in records:
+        p = by_urn.get(r.pop("parentUrn") or "")
+        r["parent"] = f"{p['type']}::{p['name']}" if p else None
+
+
+def synth(
+    project_dir: Path | str,
+    stack: str,
+    *,
+    stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+    config_overrides: Mapping[str, Any] | None = None,
+) -> SynthResult:
+    """Run the project's `__main__.py` for `stack` under mocks and return what it declared.
+
+    `stack_references` gives the outputs a StackReference of that name returns (by full or
+    short stack name). `config_overrides` replaces `safetynet:*` values (decoded) for tests.
+    """
+    import pulumi
+    from pulumi.runtime import config as pconfig
+    from pulumi.runtime import mocks, settings
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    project_dir = Path(project_dir).resolve()
+    project = read_project(project_dir)
+    project_name = str(project.get("name", "project"))
+    flat, secret_keys = read_stack_config(project_dir, stack)
+    for key, value in (config_overrides or {}).items():
+        full = key if ":" in key else f"safetynet:{key}"
+        flat[full] = value if isinstance(value, str) else json.dumps(value)
+    region = flat.get("aws:region", DEFAULT_REGION)
+
+    records: list[dict[str, Any]] = []
+    mocks_cls, monitor_cls = _make_monitor(region, records)
+    _STACK_REFERENCES.clear()
+    _STACK_REFERENCES.update({k: dict(v) for k, v in (stack_references or {}).items()})
+
+    settings.ROOT.set(None)
+    mock_impl = mocks_cls()
+    mocks.set_mocks(mock_impl, project=project_name, stack=stack, preview=False, monitor=monitor_cls(mock_impl))
+    pconfig.set_all_config(flat, secret_keys)
+
+    main = project_dir / "__main__.py"
+    if not main.is_file():
+        raise SynthError(f"{main} not found")
+
+    def program() -> None:
+        runpy.run_path(str(main), run_name="__main__")
+
+    with _program_path(project_dir):
+        try:
+            _sync_await(run_pulumi_func(program))
+        except pulumi.RunError as exc:
+            raise SynthError(str(exc)) from None
+        root = settings.get_root_resource()
+        raw_outputs = getattr(root, "outputs", {}) or {}
+        outputs = _sync_await(pulumi.Output.from_input(raw_outputs).future()) or {}
+
+    _parent_label(records)
+    # Registration order depends on the event loop; sort so output is stable for reviews and
+    # diffs: parents before children (fewer '$' in the URN's type chain), then type and name.
+    records.sort(key=lambda r: (r["urn"].split("::")[2].count("$"), r["type"], r["name"]))
+    return SynthResult(stack=stack, project=project_name, resources=records, outputs=_plain(outputs))
+
+
+def _plain(value: Any) -> Any:
+    """Outputs as JSON-compatible data."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    # Pulumi's wire format (protobuf Struct) carries every number as a float.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
