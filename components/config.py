@@ -18,10 +18,9 @@ import zoneinfo
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-NAMESPACE = "safetynet"
+from components.config_base import NAMESPACE, ConfigError, ConfigModel
 
 KeyType = Literal["S", "N", "B"]
 Projection = Literal["ALL", "KEYS_ONLY", "INCLUDE"]
@@ -42,34 +41,14 @@ _RATE_RE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _CRON_RE = re.compile(r"^cron\(([^()]+)\)$")
 
 
-class ConfigError(ValueError):
-    """Invalid stack config. The message names each config path and says what to write instead."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("invalid safetynet config:\n" + "\n".join(f"  - {p}" for p in problems))
-
-
-class _Model(BaseModel):
-    """camelCase keys in YAML, unknown keys rejected (a typo must never be ignored)."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        frozen=True,
-        str_strip_whitespace=True,
-    )
-
-
-class KeyAttribute(_Model):
+class KeyAttribute(ConfigModel):
     """A key attribute: its name and DynamoDB scalar type."""
 
     name: str = Field(min_length=1, max_length=255, description="Attribute name.")
     type: KeyType = Field(description="S (string), N (number) or B (binary).")
 
 
-class GlobalSecondaryIndex(_Model):
+class GlobalSecondaryIndex(ConfigModel):
     """A global secondary index."""
 
     name: str = Field(pattern=INDEX_NAME_RE.pattern, description="Index name.")
@@ -91,7 +70,7 @@ class GlobalSecondaryIndex(_Model):
         return self
 
 
-class LocalSecondaryIndex(_Model):
+class LocalSecondaryIndex(ConfigModel):
     """A local secondary index (shares the table's partition key)."""
 
     name: str = Field(pattern=INDEX_NAME_RE.pattern, description="Index name.")
@@ -106,7 +85,7 @@ class LocalSecondaryIndex(_Model):
         return self
 
 
-class TableSpec(_Model):
+class TableSpec(ConfigModel):
     """One protected DynamoDB table, as configured under `safetynet:tables`."""
 
     name: str = Field(description="Logical table name; the physical name in prod.")
@@ -307,7 +286,7 @@ def validate_schedule_expression(expr: str) -> str:
     )
 
 
-class BackupSpec(_Model):
+class BackupSpec(ConfigModel):
     """`safetynet:backup`: the nightly native export and the vault that keeps it."""
 
     schedule: str = Field(default="cron(0 3 * * ? *)", description="EventBridge Scheduler expression.")
@@ -370,7 +349,7 @@ class BackupSpec(_Model):
         return self
 
 
-class StackConfig(_Model):
+class StackConfig(ConfigModel):
     """Everything under the `safetynet` namespace of one stack."""
 
     environment: str = Field(pattern=r"^[a-z][a-z0-9-]{0,19}$", description="e.g. prod, test.")
@@ -426,8 +405,6 @@ class StackConfig(_Model):
 
 # -- loading ---------------------------------------------------------------------------------
 
-# Config keys whose value is structured (Pulumi hands them to programs as JSON text).
-_STRUCTURED = {"tables", "backup"}
 # A placeholder for secret values where a secret's real value must not appear (synth output).
 SECRET_PLACEHOLDER = "[secret]"
 
@@ -485,7 +462,9 @@ def decode_pulumi_config(all_config: Mapping[str, str]) -> dict[str, Any]:
         ns, _, key = full_key.partition(":")
         if ns != NAMESPACE:
             continue
-        if key in _STRUCTURED or (value[:1] in "[{" and value.strip()):
+        # Pulumi hands structured values (lists, objects) to programs as JSON text; a plain
+        # string where an object belongs is reported by the model with its path.
+        if value.lstrip()[:1] in ("[", "{"):
             try:
                 out[key] = json.loads(value)
             except json.JSONDecodeError as exc:

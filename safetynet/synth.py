@@ -226,11 +226,28 @@ def _program_path(project_dir: Path) -> Iterator[None]:
         sys.path.remove(str(project_dir))
 
 
-def _parent_label(records: list[dict[str, Any]]) -> None:
+def _order_and_label(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Replace parent URNs by a readable `type::name` label and sort the records depth-first
+    (each parent before its children, siblings by type and name). Registration order depends on
+    the event loop; a stable order keeps reviews and diffs readable."""
     by_urn = {r["urn"]: r for r in records}
-    for r in records:
-        p = by_urn.get(r.pop("parentUrn") or "")
+
+    def path(r: dict[str, Any]) -> list[tuple[str, str]]:
+        chain = [(r["type"], r["name"])]
+        parent = by_urn.get(r.get("parentUrn") or "")
+        while parent is not None:
+            chain.append((parent["type"], parent["name"]))
+            parent = by_urn.get(parent.get("parentUrn") or "")
+        return chain[::-1]
+
+    keyed = [(path(r), r) for r in records]
+    for _, r in keyed:
+        p = by_urn.get(r["parentUrn"] or "")
         r["parent"] = f"{p['type']}::{p['name']}" if p else None
+    keyed.sort(key=lambda kr: kr[0])
+    for _, r in keyed:
+        r.pop("parentUrn")
+    return [r for _, r in keyed]
 
 
 def synth(
@@ -286,11 +303,9 @@ def synth(
         raw_outputs = getattr(root, "outputs", {}) or {}
         outputs = _sync_await(pulumi.Output.from_input(raw_outputs).future()) or {}
 
-    _parent_label(records)
-    # Registration order depends on the event loop; sort so output is stable for reviews and
-    # diffs: parents before children (fewer '$' in the URN's type chain), then type and name.
-    records.sort(key=lambda r: (r["urn"].split("::")[2].count("$"), r["type"], r["name"]))
-    return SynthResult(stack=stack, project=project_name, resources=records, outputs=_plain(outputs))
+    return SynthResult(
+        stack=stack, project=project_name, resources=_order_and_label(records), outputs=_plain(outputs)
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -1,0 +1,46 @@
+"""Shared fixtures: fake AWS credentials, moto, and offline synth of the program."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and region for every test: nothing can reach a real account."""
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """moto's in-process AWS, started before any boto3 client exists."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def project_dir() -> Path:
+    """The repository root (Pulumi.yaml, __main__.py, stack files)."""
+    return PROJECT_DIR
+
+
+def synth_stack(stack: str = "prod", project_dir: Path = PROJECT_DIR, **kwargs: Any) -> Any:
+    """Run the program for `stack` under Pulumi's mocks (see safetynet.synth.synth)."""
+    from safetynet.synth import synth
+
+    return synth(project_dir, stack, **kwargs)
