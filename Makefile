@@ -5,10 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 UV := .tools/bin/uv
 STAMP := $(VENV)/.synced
+# Node tools for the tests (asl-validator), pinned by package-lock.json.
+NODE_STAMP := node_modules/.installed
 
 .PHONY: setup demo test test-fast lint bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(NODE_STAMP)
 
 # uv is installed into a private tool venv (not the project venv, which `uv sync` keeps exact).
 $(UV):
@@ -18,6 +20,10 @@ $(UV):
 $(STAMP): pyproject.toml uv.lock | $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(PYTHON)
 	touch $(STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
 
 demo: setup
 	$(VENV)/bin/safetynet demo
