@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from components.config_base import NAMESPACE, ConfigError, ConfigModel
+from components.config_alerts import AlertsSpec, DrillSpec
 
 KeyType = Literal["S", "N", "B"]
 Projection = Literal["ALL", "KEYS_ONLY", "INCLUDE"]
@@ -360,6 +361,8 @@ class StackConfig(ConfigModel):
     )
     tables: list[TableSpec] = Field(default_factory=list, description="The protected tables.")
     backup: BackupSpec = Field(default_factory=BackupSpec, description="Nightly export and vault.")
+    alerts: AlertsSpec = Field(default_factory=AlertsSpec, description="Disaster recognition alerts.")
+    drill: DrillSpec = Field(default_factory=DrillSpec, description="Scheduled restore drill.")
 
     @property
     def is_prod(self) -> bool:
