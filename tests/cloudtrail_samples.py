@@ -1,0 +1,272 @@
+"""Realistic CloudTrail management events as EventBridge delivers them ("AWS API Call via
+CloudTrail"), for the DisasterWatch pattern and classifier tests.
+
+Shapes follow CloudTrail's record format (eventVersion 1.09): `userIdentity` per identity type,
+`requestParameters` as the caller sent them (DynamoDB and KMS lowerCamel, S3 with its XML bodies
+decoded, `Host` and the sub-resource flag), `tlsDetails`, `eventCategory` Management.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+ACCOUNT = "123456789012"
+REGION = "eu-central-1"
+TABLE = "orders"
+TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}"
+OTHER_TABLE = "orders-archive"
+BUCKET = "vault-abc1234"
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{KEY_ID}"
+SCHEDULE = "orders-export-schedule-9f1c2d3"
+
+
+def assumed_role(role: str = "ci-deploy", session: str = "gh-actions-1234", path: str = "/") -> dict[str, Any]:
+    """An assumed-role session (CI runners, SSO users, Lambda roles)."""
+    return {
+        "type": "AssumedRole",
+        "principalId": f"AROAEXAMPLEROLEID:{session}",
+        "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}",
+        "accountId": ACCOUNT,
+        "accessKeyId": "ASIAEXAMPLEKEY",
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": "AROAEXAMPLEROLEID",
+                "arn": f"arn:aws:iam::{ACCOUNT}:role{path}{role}",
+                "accountId": ACCOUNT,
+                "userName": role,
+            },
+            "attributes": {"creationDate": "2026-11-27T09:58:01Z", "mfaAuthenticated": "false"},
+        },
+    }
+
+
+def iam_user(name: str = "alice") -> dict[str, Any]:
+    return {
+        "type": "IAMUser",
+        "principalId": "AIDAEXAMPLEUSERID",
+        "arn": f"arn:aws:iam::{ACCOUNT}:user/{name}",
+        "accountId": ACCOUNT,
+        "accessKeyId": "AKIAEXAMPLEKEY",
+        "userName": name,
+    }
+
+
+def root() -> dict[str, Any]:
+    return {
+        "type": "Root",
+        "principalId": ACCOUNT,
+        "arn": f"arn:aws:iam::{ACCOUNT}:root",
+        "accountId": ACCOUNT,
+        "accessKeyId": "ASIAEXAMPLEROOT",
+        "sessionContext": {"attributes": {"creationDate": "2026-11-27T09:00:00Z", "mfaAuthenticated": "true"}},
+    }
+
+
+def _record(event_source: str, event_name: str, request: dict[str, Any], identity: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": identity,
+        "eventTime": "2026-11-27T10:02:03Z",
+        "eventSource": event_source,
+        "eventName": event_name,
+        "awsRegion": REGION,
+        "sourceIPAddress": "203.0.113.17",
+        "userAgent": "aws-cli/2.15.30 md/Botocore#1.34.30 ua/2.0 os/linux#6.5.0 command/dynamodb.delete-table",
+        "requestParameters": request,
+        "responseElements": None,
+        "requestID": "8VDM9BQ0FE4L1EXAMPLE",
+        "eventID": "4e9ad1f2-2b40-4b3d-9f4a-0c6a1e2f3a4b",
+        "readOnly": False,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": ACCOUNT,
+        "eventCategory": "Management",
+        "tlsDetails": {
+            "tlsVersion": "TLSv1.3",
+            "cipherSuite": "TLS_AES_128_GCM_SHA256",
+            "clientProvidedHostHeader": f"{event_source.split('.')[0]}.{REGION}.amazonaws.com",
+        },
+    }
+
+
+def _s3(name: str, extra: dict[str, Any]) -> dict[str, Any]:
+    return {"bucketName": BUCKET, "Host": f"{BUCKET}.s3.{REGION}.amazonaws.com", **extra}
+
+
+# eventName -> (EventBridge source, CloudTrail eventSource, requestParameters)
+_WATCHED: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "DeleteTable": ("aws.dynamodb", "dynamodb.amazonaws.com", {"tableName": TABLE}),
+    "UpdateTable": (
+        "aws.dynamodb",
+        "dynamodb.amazonaws.com",
+        {"tableName": TABLE, "deletionProtectionEnabled": False},
+    ),
+    "UpdateContinuousBackups": (
+        "aws.dynamodb",
+        "dynamodb.amazonaws.com",
+        {"tableName": TABLE, "pointInTimeRecoverySpecification": {"pointInTimeRecoveryEnabled": False}},
+    ),
+    "DeleteBackup": (
+        "aws.dynamodb",
+        "dynamodb.amazonaws.com",
+        {"backupArn": f"{TABLE_ARN}/backup/01732699123456-a1b2c3d4"},
+    ),
+    "PutResourcePolicy": (
+        "aws.dynamodb",
+        "dynamodb.amazonaws.com",
+        {"resourceArn": TABLE_ARN, "policy": '{"Version":"2012-10-17","Statement":[]}', "confirmRemoveSelfResourceAccess": False},
+    ),
+    "DeleteResourcePolicy": ("aws.dynamodb", "dynamodb.amazonaws.com", {"resourceArn": f"{TABLE_ARN}/stream/2026-01-01T00:00:00.000"}),
+    "DeleteBucket": ("aws.s3", "s3.amazonaws.com", _s3("DeleteBucket", {})),
+    "PutBucketPolicy": (
+        "aws.s3",
+        "s3.amazonaws.com",
+        _s3("PutBucketPolicy", {"policy": "", "bucketPolicy": {"Version": "2012-10-17", "Statement": []}}),
+    ),
+    "DeleteBucketPolicy": ("aws.s3", "s3.amazonaws.com", _s3("DeleteBucketPolicy", {"policy": ""})),
+    "PutBucketLifecycle": (
+        "aws.s3",
+        "s3.amazonaws.com",
+        _s3(
+            "PutBucketLifecycle",
+            {
+                "lifecycle": "",
+                "LifecycleConfiguration": {
+                    "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
+                    "Rule": {"ID": "expire-now", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}},
+                },
+            },
+        ),
+    ),
+    "PutBucketVersioning": (
+        "aws.s3",
+        "s3.amazonaws.com",
+        _s3(
+            "PutBucketVersioning",
+            {
+                "versioning": "",
+                "VersioningConfiguration": {"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/", "Status": "Suspended"},
+            },
+        ),
+    ),
+    "PutObjectLockConfiguration": (
+        "aws.s3",
+        "s3.amazonaws.com",
+        _s3(
+            "PutObjectLockConfiguration",
+            {
+                "object-lock": "",
+                "ObjectLockConfiguration": {"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/", "ObjectLockEnabled": "Enabled"},
+            },
+        ),
+    ),
+    "ScheduleKeyDeletion": ("aws.kms", "kms.amazonaws.com", {"keyId": KEY_ID, "pendingWindowInDays": 7}),
+    "DisableKey": ("aws.kms", "kms.amazonaws.com", {"keyId": KEY_ARN}),
+    "DeleteSchedule": (
+        "aws.scheduler",
+        "scheduler.amazonaws.com",
+        {"name": SCHEDULE, "groupName": "default", "clientToken": "6b1c0a4e-1111-2222-3333-444455556666"},
+    ),
+    "UpdateSchedule": (
+        "aws.scheduler",
+        "scheduler.amazonaws.com",
+        {
+            "name": SCHEDULE,
+            "groupName": "default",
+            "state": "DISABLED",
+            "scheduleExpression": "cron(0 3 * * ? *)",
+            "flexibleTimeWindow": {"mode": "OFF"},
+            "target": {"arn": "arn:aws:scheduler:::aws-sdk:dynamodb:exportTableToPointInTime", "roleArn": "HIDDEN_DUE_TO_SECURITY_REASONS"},
+        },
+    ),
+}
+
+# The rule each watched sample must reach (and only that one).
+EXPECTED_RULE = {
+    "DeleteTable": "table-deleted",
+    "UpdateTable": "deletion-protection-off",
+    "UpdateContinuousBackups": "pitr-off",
+    "DeleteBackup": "backup-deleted",
+    "PutResourcePolicy": "table-policy-changed",
+    "DeleteResourcePolicy": "table-policy-changed",
+    "DeleteBucket": "vault-changed",
+    "PutBucketPolicy": "vault-changed",
+    "DeleteBucketPolicy": "vault-changed",
+    "PutBucketLifecycle": "vault-changed",
+    "PutBucketVersioning": "vault-versioning-suspended",
+    "PutObjectLockConfiguration": "vault-changed",
+    "ScheduleKeyDeletion": "vault-key-disabled",
+    "DisableKey": "vault-key-disabled",
+    "DeleteSchedule": "schedule-deleted",
+    "UpdateSchedule": "schedule-disabled",
+}
+
+
+def sample(event_name: str, identity: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The EventBridge event (as a target receives it) of one watched API call."""
+    source, event_source, request = _WATCHED[event_name]
+    return {
+        "version": "0",
+        "id": "0f3b4a2c-6d7e-8f90-1a2b-3c4d5e6f7a8b",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": source,
+        "account": ACCOUNT,
+        "time": "2026-11-27T10:02:03Z",
+        "region": REGION,
+        "resources": [],
+        "detail": _record(event_source, event_name, copy.deepcopy(request), identity or assumed_role("developer", "alice")),
+    }
+
+
+def with_request(event: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A copy of `event` with requestParameters changed."""
+    out = copy.deepcopy(event)
+    out["detail"]["requestParameters"].update(changes)
+    return out
+
+
+def benign_samples() -> dict[str, dict[str, Any]]:
+    """Calls on watched resources (or watched calls on other resources) that must not alert."""
+    capacity = sample("UpdateTable")
+    capacity["detail"]["requestParameters"] = {
+        "tableName": TABLE,
+        "provisionedThroughput": {"readCapacityUnits": 20, "writeCapacityUnits": 10},
+    }
+    return {
+        "UpdateTable capacity": capacity,
+        "UpdateTable protection on": with_request(sample("UpdateTable"), deletionProtectionEnabled=True),
+        "PITR on": with_request(
+            sample("UpdateContinuousBackups"), pointInTimeRecoverySpecification={"pointInTimeRecoveryEnabled": True}
+        ),
+        "DeleteTable other table": with_request(sample("DeleteTable"), tableName=OTHER_TABLE),
+        "DeleteBackup other table": with_request(
+            sample("DeleteBackup"),
+            backupArn=f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{OTHER_TABLE}/backup/01732699123456-a1b2c3d4",
+        ),
+        "Versioning enabled": with_request(
+            sample("PutBucketVersioning"),
+            VersioningConfiguration={"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/", "Status": "Enabled"},
+        ),
+        "Policy on other bucket": with_request(sample("PutBucketPolicy"), bucketName="someone-elses-bucket"),
+        "Other key disabled": with_request(sample("DisableKey"), keyId="ffffffff-0000-0000-0000-000000000000"),
+        "Schedule enabled": with_request(sample("UpdateSchedule"), state="ENABLED"),
+        "Other schedule deleted": with_request(sample("DeleteSchedule"), name="someone-elses-schedule"),
+    }
+
+
+def put_events_entry(event: dict[str, Any]) -> dict[str, Any]:
+    """The PutEvents entry that makes EventBridge deliver `event`."""
+    return {
+        "Source": event["source"],
+        "DetailType": event["detail-type"],
+        "Detail": json.dumps(event["detail"]),
+        "Resources": event["resources"],
+    }
+
+
+def watched_event_names() -> list[str]:
+    return list(_WATCHED)
