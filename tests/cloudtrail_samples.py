@@ -23,7 +23,9 @@ KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{KEY_ID}"
 SCHEDULE = "orders-export-schedule-9f1c2d3"
 
 
-def assumed_role(role: str = "ci-deploy", session: str = "gh-actions-1234", path: str = "/") -> dict[str, Any]:
+def assumed_role(
+    role: str = "ci-deploy", session: str = "gh-actions-1234", path: str = "/"
+) -> dict[str, Any]:
     """An assumed-role session (CI runners, SSO users, Lambda roles)."""
     return {
         "type": "AssumedRole",
@@ -62,11 +64,15 @@ def root() -> dict[str, Any]:
         "arn": f"arn:aws:iam::{ACCOUNT}:root",
         "accountId": ACCOUNT,
         "accessKeyId": "ASIAEXAMPLEROOT",
-        "sessionContext": {"attributes": {"creationDate": "2026-11-27T09:00:00Z", "mfaAuthenticated": "true"}},
+        "sessionContext": {
+            "attributes": {"creationDate": "2026-11-27T09:00:00Z", "mfaAuthenticated": "true"}
+        },
     }
 
 
-def _record(event_source: str, event_name: str, request: dict[str, Any], identity: dict[str, Any]) -> dict[str, Any]:
+def _record(
+    event_source: str, event_name: str, request: dict[str, Any], identity: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "eventVersion": "1.09",
         "userIdentity": identity,
@@ -75,7 +81,7 @@ def _record(event_source: str, event_name: str, request: dict[str, Any], identit
         "eventName": event_name,
         "awsRegion": REGION,
         "sourceIPAddress": "203.0.113.17",
-        "userAgent": "aws-cli/2.15.30 md/Botocore#1.34.30 ua/2.0 os/linux#6.5.0 command/dynamodb.delete-table",
+        "userAgent": "aws-cli/2.15.30 md/Botocore#1.34.30 ua/2.0 os/linux#6.5.0 command/dynamodb.delete-table",  # noqa: E501
         "requestParameters": request,
         "responseElements": None,
         "requestID": "8VDM9BQ0FE4L1EXAMPLE",
@@ -88,7 +94,7 @@ def _record(event_source: str, event_name: str, request: dict[str, Any], identit
         "tlsDetails": {
             "tlsVersion": "TLSv1.3",
             "cipherSuite": "TLS_AES_128_GCM_SHA256",
-            "clientProvidedHostHeader": f"{event_source.split('.')[0]}.{REGION}.amazonaws.com",
+            "clientProvidedHostHeader": f"{event_source.split('.', maxsplit=1)[0]}.{REGION}.amazonaws.com",
         },
     }
 
@@ -118,9 +124,17 @@ _WATCHED: dict[str, tuple[str, str, dict[str, Any]]] = {
     "PutResourcePolicy": (
         "aws.dynamodb",
         "dynamodb.amazonaws.com",
-        {"resourceArn": TABLE_ARN, "policy": '{"Version":"2012-10-17","Statement":[]}', "confirmRemoveSelfResourceAccess": False},
+        {
+            "resourceArn": TABLE_ARN,
+            "policy": '{"Version":"2012-10-17","Statement":[]}',
+            "confirmRemoveSelfResourceAccess": False,
+        },
     ),
-    "DeleteResourcePolicy": ("aws.dynamodb", "dynamodb.amazonaws.com", {"resourceArn": f"{TABLE_ARN}/stream/2026-01-01T00:00:00.000"}),
+    "DeleteResourcePolicy": (
+        "aws.dynamodb",
+        "dynamodb.amazonaws.com",
+        {"resourceArn": f"{TABLE_ARN}/stream/2026-01-01T00:00:00.000"},
+    ),
     "DeleteBucket": ("aws.s3", "s3.amazonaws.com", _s3("DeleteBucket", {})),
     "PutBucketPolicy": (
         "aws.s3",
@@ -137,7 +151,12 @@ _WATCHED: dict[str, tuple[str, str, dict[str, Any]]] = {
                 "lifecycle": "",
                 "LifecycleConfiguration": {
                     "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
-                    "Rule": {"ID": "expire-now", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}},
+                    "Rule": {
+                        "ID": "expire-now",
+                        "Status": "Enabled",
+                        "Filter": {"Prefix": ""},
+                        "Expiration": {"Days": 1},
+                    },
                 },
             },
         ),
@@ -149,7 +168,10 @@ _WATCHED: dict[str, tuple[str, str, dict[str, Any]]] = {
             "PutBucketVersioning",
             {
                 "versioning": "",
-                "VersioningConfiguration": {"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/", "Status": "Suspended"},
+                "VersioningConfiguration": {
+                    "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
+                    "Status": "Suspended",
+                },
             },
         ),
     ),
@@ -160,7 +182,10 @@ _WATCHED: dict[str, tuple[str, str, dict[str, Any]]] = {
             "PutObjectLockConfiguration",
             {
                 "object-lock": "",
-                "ObjectLockConfiguration": {"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/", "ObjectLockEnabled": "Enabled"},
+                "ObjectLockConfiguration": {
+                    "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
+                    "ObjectLockEnabled": "Enabled",
+                },
             },
         ),
     ),
@@ -180,7 +205,10 @@ _WATCHED: dict[str, tuple[str, str, dict[str, Any]]] = {
             "state": "DISABLED",
             "scheduleExpression": "cron(0 3 * * ? *)",
             "flexibleTimeWindow": {"mode": "OFF"},
-            "target": {"arn": "arn:aws:scheduler:::aws-sdk:dynamodb:exportTableToPointInTime", "roleArn": "HIDDEN_DUE_TO_SECURITY_REASONS"},
+            "target": {
+                "arn": "arn:aws:scheduler:::aws-sdk:dynamodb:exportTableToPointInTime",
+                "roleArn": "HIDDEN_DUE_TO_SECURITY_REASONS",
+            },
         },
     ),
 }
@@ -218,7 +246,9 @@ def sample(event_name: str, identity: dict[str, Any] | None = None) -> dict[str,
         "time": "2026-11-27T10:02:03Z",
         "region": REGION,
         "resources": [],
-        "detail": _record(event_source, event_name, copy.deepcopy(request), identity or assumed_role("developer", "alice")),
+        "detail": _record(
+            event_source, event_name, copy.deepcopy(request), identity or assumed_role("developer", "alice")
+        ),
     }
 
 
@@ -240,7 +270,8 @@ def benign_samples() -> dict[str, dict[str, Any]]:
         "UpdateTable capacity": capacity,
         "UpdateTable protection on": with_request(sample("UpdateTable"), deletionProtectionEnabled=True),
         "PITR on": with_request(
-            sample("UpdateContinuousBackups"), pointInTimeRecoverySpecification={"pointInTimeRecoveryEnabled": True}
+            sample("UpdateContinuousBackups"),
+            pointInTimeRecoverySpecification={"pointInTimeRecoveryEnabled": True},
         ),
         "DeleteTable other table": with_request(sample("DeleteTable"), tableName=OTHER_TABLE),
         "DeleteBackup other table": with_request(
@@ -252,7 +283,9 @@ def benign_samples() -> dict[str, dict[str, Any]]:
             VersioningConfiguration={"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/", "Status": "Enabled"},
         ),
         "Policy on other bucket": with_request(sample("PutBucketPolicy"), bucketName="someone-elses-bucket"),
-        "Other key disabled": with_request(sample("DisableKey"), keyId="ffffffff-0000-0000-0000-000000000000"),
+        "Other key disabled": with_request(
+            sample("DisableKey"), keyId="ffffffff-0000-0000-0000-000000000000"
+        ),
         "Schedule enabled": with_request(sample("UpdateSchedule"), state="ENABLED"),
         "Other schedule deleted": with_request(sample("DeleteSchedule"), name="someone-elses-schedule"),
     }
