@@ -37,9 +37,19 @@ def register(app: typer.Typer) -> None:
     def synth(
         stack: Annotated[str, typer.Argument(help="Stack name: reads Pulumi.<stack>.yaml.")],
         project_dir: Annotated[
-            Path | None, typer.Option("--project-dir", help="Folder with Pulumi.yaml (default: this project).")
+            Path | None,
+            typer.Option("--project-dir", help="Folder with Pulumi.yaml (default: this project)."),
         ] = None,
-        summary: Annotated[bool, typer.Option("--summary", help="Print a readable tree instead of JSON.")] = False,
+        summary: Annotated[
+            bool, typer.Option("--summary", help="Print a readable tree instead of JSON.")
+        ] = False,
+        check: Annotated[
+            bool,
+            typer.Option(
+                "--check",
+                help="Apply the policy rules (policy/) instead of printing JSON; exit 1 on a violation.",
+            ),
+        ] = False,
     ) -> None:
         """Run the Pulumi program offline under mocks and print every declared resource."""
         from safetynet.synth import SynthError
@@ -53,6 +63,10 @@ def register(app: typer.Typer) -> None:
         doc = result.to_json()
         if summary:
             Console().print(_summary_tree(doc))
-        else:
+        if check:
+            from safetynet.policy_check import check_synth_doc, report
+
+            raise typer.Exit(report(doc, check_synth_doc(doc), Console()))
+        if not summary:
             json.dump(doc, sys.stdout, indent=2, default=str)
             sys.stdout.write("\n")
