@@ -39,8 +39,9 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Every benchmark script prints its own table (machine, baseline and numbers in one run).
 bench: setup
-	$(VENV)/bin/python bench/synth_scale.py
+	set -e; for script in bench/*.py; do echo "== $$script"; $(VENV)/bin/python $$script; done
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
