@@ -22,6 +22,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from components.config_base import NAMESPACE, ConfigError, ConfigModel
 from components.config_alerts import AlertsSpec, DrillSpec
+from components.config_restore import RestoreField
 
 KeyType = Literal["S", "N", "B"]
 Projection = Literal["ALL", "KEYS_ONLY", "INCLUDE"]
@@ -363,6 +364,9 @@ class StackConfig(ConfigModel):
     backup: BackupSpec = Field(default_factory=BackupSpec, description="Nightly export and vault.")
     alerts: AlertsSpec = Field(default_factory=AlertsSpec, description="Disaster recognition alerts.")
     drill: DrillSpec = Field(default_factory=DrillSpec, description="Scheduled restore drill.")
+    restore: RestoreField = Field(
+        default_factory=dict, description="Restore sources per table (written by `safetynet restore-plan`)."
+    )
 
     @property
     def is_prod(self) -> bool:

@@ -51,6 +51,8 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
     vault = BackupVault("vault", BackupVaultArgs(backup=cfg.backup, tags=tags, protect=cfg.is_prod))
     vault_ref = VaultRef(vault.bucket_name, vault.bucket_arn, vault.kms_key_arn)
     tables: dict[str, Any] = {}
+    # Tables restored beside their original (restore targetSuffix); `tables` keeps its shape.
+    restored: dict[str, Any] = {}
     for spec in cfg.tables:
         physical = cfg.physical_name(spec)
         prefix = export_prefix(physical)
@@ -65,8 +67,11 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
                 vault=vault_ref,
                 export_prefix=prefix,
                 account_id=ctx.account_id,
+                restore=cfg.restore.get(spec.name),
             ),
         )
+        if t.restored_table_name is not None:
+            restored[spec.name] = t.restored_table_name
         tables[spec.name] = {
             "name": t.table_name,
             "arn": t.table_arn,
@@ -84,4 +89,5 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
         "vaultBucketArn": vault.bucket_arn,
         "kmsKeyArn": vault.kms_key_arn,
         "tables": tables,
+        **({"restoredTables": restored} if restored else {}),
     }

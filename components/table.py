@@ -10,7 +10,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import BackupSpec, TableSpec
+from components.config_restore import TableRestore
 from components.policies import assume_role_policy, export_job_policy
+from components.restore import restore_inputs
 
 # The table inputs that only act when a table is created (restores, imports). They are ignored on
 # update so a restore source left in config can never replace a live table.
@@ -132,6 +134,9 @@ class BackedUpTableArgs:
     """`exports/<table>`: the table's prefix in the vault."""
     account_id: pulumi.Input[str]
     """The account that owns the vault (the export's S3BucketOwner)."""
+    restore: TableRestore | None = None
+    """`safetynet:restore.<table>`: the source the table starts from when it is (re)created; with a
+    targetSuffix, the source of an extra table beside the untouched original."""
 
 
 class NightlyExport(pulumi.ComponentResource):
@@ -240,12 +245,18 @@ class BackedUpTable(pulumi.ComponentResource):
     """Stream ARN (empty when streams are off)."""
     export: NightlyExport
     """The table's nightly export job."""
+    restored_table_name: pulumi.Output[str] | None
+    """With a restore targetSuffix: the table restored beside the original; else None."""
 
     def __init__(self, name: str, args: BackedUpTableArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("safetynet:dynamodb:BackedUpTable", name, None, opts)
         spec = args.spec
         inputs = table_inputs(spec, args.physical_name, deletion_protection=args.protect)
         tags = {**args.tags, **spec.tags, "safetynet:table": spec.name}
+        restore = args.restore
+        if restore is not None and restore.target_suffix is None:
+            # Acts only if the table is (re)created: RESTORE_INPUTS are in ignore_changes.
+            inputs.update(restore_inputs(restore, args.physical_name))
         table = aws.dynamodb.Table(
             f"{name}-table",
             tags=tags,
@@ -262,6 +273,26 @@ class BackedUpTable(pulumi.ComponentResource):
         self.table_name = table.name
         self.table_arn = table.arn
         self.stream_arn = table.stream_arn
+        self.restored_table_name = None
+        if restore is not None and restore.target_suffix is not None:
+            # Restore beside a corrupted table: a second table, configured and protected like the
+            # original, while the original stays exactly as declared above.
+            beside = args.physical_name + restore.target_suffix
+            restored = aws.dynamodb.Table(
+                f"{name}-restored",
+                tags={**tags, "safetynet:restored-from": restore.source_kind()},
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    protect=args.protect,
+                    retain_on_delete=args.protect,
+                    ignore_changes=RESTORE_INPUTS,
+                ),
+                **{
+                    **table_inputs(spec, beside, deletion_protection=args.protect),
+                    **restore_inputs(restore, args.physical_name),
+                },
+            )
+            self.restored_table_name = restored.name
         self.export = NightlyExport(
             f"{name}-export",
             table_arn=table.arn,
