@@ -29,6 +29,8 @@ def _root() -> None:
 # One module per command family; each defines `register(app)`.
 COMMAND_MODULES = [
     "safetynet.commands.synth",
+    "safetynet.commands.verify",
+    "safetynet.commands.backup",
 ]
 
 for _module in COMMAND_MODULES:
