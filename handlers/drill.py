@@ -1,0 +1,376 @@
+"""Restore drill: prove that a table's latest export really restores.
+
+    prepare   validate the newest export in the vault (manifests, checksums, counts, source
+              table) and build the ImportTable request of a scratch table
+    (import)  DynamoDB ImportTable; Step Functions starts it and waits (never a Lambda)
+    verify    imported item count == the manifest's, no import errors, and a sample of items
+              (by key) compared with the live table
+    (delete)  the scratch table is deleted whatever happened
+    record    `drills/<table>/latest.json` in the vault + CloudWatch metrics (DrillSucceeded,
+              LastVerifiedRestoreAgeHours); the freshness task keeps publishing the age
+
+The drill fails loudly: a corrupt latest export is a failed drill, never skipped in favour of an
+older one (that would hide exactly the problem the drill exists to find).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from handlers.exports import ExportRef, ManifestSummary, iter_items, validate_export
+from handlers.watch_aws import (
+    AWS_ERRORS,
+    error_text,
+    put_metrics,
+    read_drill_record,
+    vault_exports,
+    write_drill_record,
+)
+from handlers.watch_model import WatchContext, WatchedTable
+
+SCRATCH_PREFIX = "safetynet-drill-"
+# A sample where most keys are missing from the live table means the export is not of this
+# table (or the table lost most of its items since): either way the drill must fail.
+MAX_MISSING_RATIO = 0.5
+
+
+class DrillError(Exception):
+    """The drill cannot run or failed; the message says what and what to check."""
+
+
+def scratch_table_name(physical_table: str, export_id: str) -> str:
+    """`safetynet-drill-<table>-<export id>`: IAM scopes drill permissions to this prefix."""
+    safe = re.sub(r"[^a-zA-Z0-9_.-]", "-", export_id)
+    return f"{SCRATCH_PREFIX}{physical_table}-{safe}"[:255]
+
+
+def import_request(
+    table: WatchedTable, ref: ExportRef, summary: ManifestSummary, scratch: str
+) -> dict[str, Any]:
+    """The ImportTable request: the export's data files into an on-demand scratch table with the
+    live table's keys (indexes are not needed to prove the data restorable)."""
+    key_names = {k["AttributeName"] for k in table.key_schema}
+    return {
+        "S3BucketSource": {"S3Bucket": ref.bucket, "S3KeyPrefix": ref.key("data/")},
+        "InputFormat": "ION" if summary.output_format == "ION" else "DYNAMODB_JSON",
+        "InputCompressionType": "GZIP",
+        "TableCreationParameters": {
+            "TableName": scratch,
+            "KeySchema": list(table.key_schema),
+            "AttributeDefinitions": [
+                a for a in table.attribute_definitions if a["AttributeName"] in key_names
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+        "ClientToken": f"drill-{ref.export_id}"[:64],
+    }
+
+
+def prepare(ctx: WatchContext, table_name: str, *, s3: Any, now: datetime) -> dict[str, Any]:
+    """Validate the newest export of a table and plan its import. Raises DrillError."""
+    table = ctx.table(table_name)
+    exports = vault_exports(s3, ctx.vault_bucket, table.export_prefix)
+    if not exports:
+        raise DrillError(
+            f"no export of {table.physical_name} under s3://{ctx.vault_bucket}/{table.export_prefix}/: "
+            "check the nightly export schedule and its dead-letter queue"
+        )
+    ref, summary = exports[0]
+    report = validate_export(s3, ref, expected_table_arn=table.arn)
+    if not report.ok:
+        raise DrillError(f"the latest export {ref.url} is not restorable: " + "; ".join(report.problems))
+    scratch = scratch_table_name(table.physical_name, ref.export_id)
+    return {
+        "table": table.name,
+        "physicalName": table.physical_name,
+        "exportId": ref.export_id,
+        "exportUrl": ref.url,
+        "exportTime": summary.export_time.isoformat(),
+        "expectedItemCount": summary.item_count,
+        "scratchTable": scratch,
+        "importRequest": import_request(table, ref, summary, scratch),
+        "preparedAt": now.isoformat(),
+    }
+
+
+# -- verification -----------------------------------------------------------------------------
+
+
+@dataclass
+class SampleResult:
+    """Sampled scratch items compared with the live table by key."""
+
+    sampled: int = 0
+    equal: int = 0
+    changed: int = 0
+    """Present in the live table with other values (normal churn since the export)."""
+    missing: list[dict[str, Any]] = field(default_factory=list)
+    """Keys not in the live table."""
+
+
+@dataclass
+class DrillResult:
+    """The outcome of one drill."""
+
+    table: str
+    ok: bool
+    problems: list[str]
+    export_id: str | None = None
+    expected_item_count: int | None = None
+    imported_item_count: int | None = None
+    sample: SampleResult | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def judge(
+    table: str,
+    *,
+    export_id: str | None,
+    expected: int | None,
+    import_description: Mapping[str, Any] | None,
+    sample: SampleResult | None,
+    error: str | None = None,
+) -> DrillResult:
+    """Pure: the verdict from the import's description, the manifest count and the sample."""
+    problems: list[str] = []
+    imported = None
+    if error:
+        problems.append(error)
+    if import_description is not None:
+        status = import_description.get("ImportStatus")
+        imported = import_description.get("ImportedItemCount")
+        if status != "COMPLETED":
+            reason = import_description.get("FailureMessage") or import_description.get("FailureCode") or ""
+            problems.append(f"import ended {status}{': ' + str(reason) if reason else ''}")
+        if import_description.get("ErrorCount"):
+            problems.append(f"{import_description['ErrorCount']} items could not be imported")
+        if expected is not None and imported != expected:
+            problems.append(f"imported {imported} items but the manifest says {expected}")
+    elif not error:
+        problems.append("no import description: the import never ran")
+    if sample is not None and sample.sampled:
+        if len(sample.missing) / sample.sampled > MAX_MISSING_RATIO:
+            problems.append(
+                f"{len(sample.missing)} of {sample.sampled} sampled keys are not in the live table: "
+                "the export is not of this table, or the table lost most of its items since the export"
+            )
+    elif sample is not None and expected:
+        problems.append("the scratch table returned no items to sample")
+    return DrillResult(
+        table=table,
+        ok=not problems,
+        problems=problems,
+        export_id=export_id,
+        expected_item_count=expected,
+        imported_item_count=imported if isinstance(imported, int) else None,
+        sample=sample,
+    )
+
+
+def _key_of(item: Mapping[str, Any], key_names: Iterable[str]) -> dict[str, Any]:
+    return {k: item[k] for k in key_names}
+
+
+def sample_compare(ddb: Any, scratch: str, live: str, key_names: list[str], size: int) -> SampleResult:
+    """Read up to `size` items of the scratch table and look each up by key in the live table."""
+    result = SampleResult()
+    items = ddb.scan(TableName=scratch, Limit=size).get("Items", [])
+    for item in items[:size]:
+        result.sampled += 1
+        key = _key_of(item, key_names)
+        found = ddb.get_item(TableName=live, Key=key, ConsistentRead=True).get("Item")
+        if found is None:
+            result.missing.append(key)
+        elif found == item:
+            result.equal += 1
+        else:
+            result.changed += 1
+    return result
+
+
+def record(
+    ctx: WatchContext, table: WatchedTable, result: DrillResult, *, s3: Any, cw: Any, now: datetime
+) -> dict[str, Any]:
+    """Keep the outcome in the vault (carrying the last success forward) and publish metrics."""
+    previous = read_drill_record(s3, ctx.vault_bucket, table.physical_name) or {}
+    doc = {
+        **result.to_json(),
+        "ranAt": now.isoformat(),
+        "lastSuccessAt": now.isoformat() if result.ok else previous.get("lastSuccessAt"),
+        "lastSuccessExportId": result.export_id if result.ok else previous.get("lastSuccessExportId"),
+    }
+    write_drill_record(s3, ctx.vault_bucket, table.physical_name, doc)
+    dims = [{"Name": "Table", "Value": table.physical_name}]
+    data: list[dict[str, Any]] = [
+        {
+            "MetricName": "DrillSucceeded",
+            "Dimensions": dims,
+            "Timestamp": now,
+            "Value": 1.0 if result.ok else 0.0,
+        }
+    ]
+    if result.ok:
+        data.append(
+            {"MetricName": "LastVerifiedRestoreAgeHours", "Dimensions": dims, "Timestamp": now, "Value": 0.0}
+        )
+    put_metrics(cw, data)
+    return doc
+
+
+def verify_from_state(
+    ctx: WatchContext, state: Mapping[str, Any], *, ddb: Any, s3: Any, cw: Any, now: datetime
+) -> dict[str, Any]:
+    """The Step Functions Verify task: state = {table, prepare?, importStatus?, error?}."""
+    table = ctx.table(str(state["table"]))
+    plan = state.get("prepare") or {}
+    error = None
+    if state.get("error"):
+        err = state["error"]
+        error = (
+            f"{err.get('Error', 'Error')}: {err.get('Cause', '')}" if isinstance(err, Mapping) else str(err)
+        )
+    desc = (state.get("importStatus") or {}).get("description")
+    sample = None
+    if desc and desc.get("ImportStatus") == "COMPLETED" and plan.get("scratchTable"):
+        try:
+            sample = sample_compare(
+                ddb,
+                plan["scratchTable"],
+                table.physical_name,
+                [k["AttributeName"] for k in table.key_schema],
+                ctx.drill_sample_size,
+            )
+        except AWS_ERRORS as exc:
+            error = (error + "; " if error else "") + f"sampling failed: {error_text(exc)}"
+    result = judge(
+        table.name,
+        export_id=plan.get("exportId"),
+        expected=plan.get("expectedItemCount"),
+        import_description=desc,
+        sample=sample,
+        error=error,
+    )
+    record(ctx, table, result, s3=s3, cw=cw, now=now)
+    return result.to_json()
+
+
+# -- the whole drill in one process (CLI) -----------------------------------------------------
+
+Progress = Callable[[str, int, int], None]
+"""(step description, done, total) -> None."""
+
+
+def _load_by_batch_write(ddb: Any, s3: Any, plan: Mapping[str, Any], table: WatchedTable) -> dict[str, Any]:
+    """Create the scratch table and fill it from the export with BatchWriteItem (for endpoints
+    without ImportTable). Returns an ImportTable-like description."""
+    params = plan["importRequest"]["TableCreationParameters"]
+    ddb.create_table(**params)
+    ddb.get_waiter("table_exists").wait(TableName=params["TableName"])
+    ref = ExportRef.parse(plan["exportUrl"])
+    count = 0
+    batch: list[dict[str, Any]] = []
+    for item in iter_items(s3, ref):
+        batch.append({"PutRequest": {"Item": item}})
+        if len(batch) == 25:
+            _write(ddb, params["TableName"], batch)
+            count += len(batch)
+            batch = []
+    if batch:
+        _write(ddb, params["TableName"], batch)
+        count += len(batch)
+    return {"ImportStatus": "COMPLETED", "ImportedItemCount": count, "ErrorCount": 0}
+
+
+def _write(ddb: Any, table: str, batch: list[dict[str, Any]]) -> None:
+    pending = {table: batch}
+    for _ in range(8):
+        pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        if not pending:
+            return
+    raise DrillError(f"BatchWriteItem kept returning unprocessed items for {table}")
+
+
+def run_drill(
+    ctx: WatchContext,
+    table_name: str,
+    *,
+    ddb: Any,
+    s3: Any,
+    cw: Any,
+    progress: Progress | None = None,
+    use_import: bool = True,
+    poll_seconds: float = 5.0,
+    timeout_seconds: float = 6 * 3600,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> tuple[DrillResult, str]:
+    """Run a drill end to end (the CLI's path). Returns the result and how the scratch table was
+    loaded ("ImportTable" or "BatchWriteItem"). The scratch table is always deleted."""
+    step = progress or (lambda _msg, _done, _total: None)
+    table = ctx.table(table_name)
+    total = 5
+    step("validating the latest export", 0, total)
+    try:
+        plan = prepare(ctx, table.name, s3=s3, now=clock())
+    except DrillError as exc:
+        result = judge(
+            table.name, export_id=None, expected=None, import_description=None, sample=None, error=str(exc)
+        )
+        record(ctx, table, result, s3=s3, cw=cw, now=clock())
+        step("export is not restorable", total, total)
+        return result, "none"
+    scratch = plan["scratchTable"]
+    method = "ImportTable"
+    desc: dict[str, Any] | None = None
+    sample = None
+    error = None
+    try:
+        step(f"importing into {scratch}", 1, total)
+        if use_import:
+            arn = ddb.import_table(**plan["importRequest"])["ImportTableDescription"]["ImportArn"]
+            started = time.monotonic()
+            while True:
+                desc = ddb.describe_import(ImportArn=arn)["ImportTableDescription"]
+                if desc["ImportStatus"] not in ("IN_PROGRESS", "CANCELLING"):
+                    break
+                if time.monotonic() - started > timeout_seconds:
+                    raise DrillError(f"import {arn} still running after {timeout_seconds:.0f}s")
+                time.sleep(poll_seconds)
+        else:
+            method = "BatchWriteItem"
+            desc = _load_by_batch_write(ddb, s3, plan, table)
+        step("sampling items against the live table", 2, total)
+        if desc.get("ImportStatus") == "COMPLETED":
+            keys = [k["AttributeName"] for k in table.key_schema]
+            sample = sample_compare(ddb, scratch, table.physical_name, keys, ctx.drill_sample_size)
+    except (DrillError, *AWS_ERRORS) as exc:
+        error = str(exc) if isinstance(exc, DrillError) else error_text(exc)
+    finally:
+        step(f"deleting {scratch}", 3, total)
+        _delete_quietly(ddb, scratch)
+    result = judge(
+        table.name,
+        export_id=plan["exportId"],
+        expected=plan["expectedItemCount"],
+        import_description=desc,
+        sample=sample,
+        error=error,
+    )
+    step("recording the result", 4, total)
+    record(ctx, table, result, s3=s3, cw=cw, now=clock())
+    step("done", total, total)
+    return result, method
+
+
+def _delete_quietly(ddb: Any, table: str) -> None:
+    try:
+        ddb.delete_table(TableName=table)
+    except AWS_ERRORS as exc:
+        if "ResourceNotFound" not in error_text(exc):
+            raise
