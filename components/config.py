@@ -22,6 +22,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from components.config_base import NAMESPACE, ConfigError, ConfigModel
 from components.config_alerts import AlertsSpec, DrillSpec
+from components.config_replica import ReplicaSpec, check_replica_regions
 from components.config_restore import RestoreField
 
 KeyType = Literal["S", "N", "B"]
@@ -108,6 +109,35 @@ class TableSpec(ConfigModel):
     adopt: bool = Field(
         default=False, description="Import an existing table of this name instead of creating one."
     )
+    replica_regions: list[str] = Field(
+        default_factory=list,
+        description="Global table replicas (each with PITR, deletion protection in prod); needs streams "
+        "NEW_AND_OLD_IMAGES (set automatically when streamViewType is unset).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _global_table_streams(cls, data: Any) -> Any:
+        # Global tables replicate through the table's stream, which must carry both images.
+        if isinstance(data, dict) and data.get("replicaRegions", data.get("replica_regions")):
+            view = data.get("streamViewType", data.get("stream_view_type"))
+            if view is None:
+                return {**data, "streamViewType": "NEW_AND_OLD_IMAGES"}
+            if view != "NEW_AND_OLD_IMAGES":
+                raise ValueError(
+                    "replicaRegions make a global table, which replicates through a NEW_AND_OLD_IMAGES "
+                    f"stream; streamViewType is {view}: write streamViewType: NEW_AND_OLD_IMAGES "
+                    "(or remove it)"
+                )
+        return data
+
+    @field_validator("replica_regions")
+    @classmethod
+    def _replica_regions(cls, v: list[str]) -> list[str]:
+        problems = check_replica_regions(v)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return v
 
     @field_validator("name")
     @classmethod
@@ -313,6 +343,17 @@ class BackupSpec(ConfigModel):
     )
     max_retry_attempts: int = Field(default=5, ge=0, le=185, description="Scheduler retries.")
     max_event_age_seconds: int = Field(default=3600, ge=60, le=86400, description="Give up after.")
+    replica: ReplicaSpec | None = Field(
+        default=None, description="Replicate the exports to another region (and optionally account)."
+    )
+
+    @model_validator(mode="after")
+    def _replica_fits_vault(self) -> BackupSpec:
+        replica = self.replica
+        problems = replica.check_against_vault(retention_days=self.retention_days) if replica else []
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @field_validator("schedule")
     @classmethod

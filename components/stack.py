@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import StackConfig
+from components.replica import build_vault_replica
 from components.table import BackedUpTable, BackedUpTableArgs, VaultRef
 from components.vault import BackupVault, BackupVaultArgs, export_prefix
 
@@ -50,6 +51,14 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
     tags = stack_tags(cfg, ctx)
     vault = BackupVault("vault", BackupVaultArgs(backup=cfg.backup, tags=tags, protect=cfg.is_prod))
     vault_ref = VaultRef(vault.bucket_name, vault.bucket_arn, vault.kms_key_arn)
+    vault_replica = build_vault_replica(
+        backup=cfg.backup,
+        vault=vault,
+        tags=tags,
+        protect=cfg.is_prod,
+        region=ctx.region,
+        account_id=ctx.account_id,
+    )
     tables: dict[str, Any] = {}
     # Tables restored beside their original (restore targetSuffix); `tables` keeps its shape.
     restored: dict[str, Any] = {}
@@ -89,5 +98,6 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
         "vaultBucketArn": vault.bucket_arn,
         "kmsKeyArn": vault.kms_key_arn,
         "tables": tables,
+        **({"vaultReplica": vault_replica} if vault_replica else {}),
         **({"restoredTables": restored} if restored else {}),
     }

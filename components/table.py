@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from components.config import BackupSpec, TableSpec
 from components.config_restore import TableRestore
+from components.global_table import global_table_inputs
 from components.policies import assume_role_policy, export_job_policy
 from components.restore import restore_inputs
 
@@ -252,6 +253,7 @@ class BackedUpTable(pulumi.ComponentResource):
         super().__init__("safetynet:dynamodb:BackedUpTable", name, None, opts)
         spec = args.spec
         inputs = table_inputs(spec, args.physical_name, deletion_protection=args.protect)
+        inputs.update(global_table_inputs(spec, deletion_protection=args.protect))
         tags = {**args.tags, **spec.tags, "safetynet:table": spec.name}
         restore = args.restore
         if restore is not None and restore.target_suffix is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -42,6 +43,8 @@ class BackupVault(pulumi.ComponentResource):
     """Bucket ARN."""
     kms_key_arn: pulumi.Output[str]
     """ARN of the key that encrypts the vault (configured or created here)."""
+    versioning: aws.s3.BucketVersioning
+    """The bucket's versioning: replication of the vault must wait for it."""
 
     def __init__(self, name: str, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("safetynet:backup:BackupVault", name, None, opts)
@@ -60,7 +63,9 @@ class BackupVault(pulumi.ComponentResource):
                 tags=args.tags,
                 opts=keep,
             )
-            aws.kms.Alias(f"{name}-key-alias", name=f"alias/safetynet/{name}", target_key_id=key.key_id, opts=child)
+            aws.kms.Alias(
+                f"{name}-key-alias", name=f"alias/safetynet/{name}", target_key_id=key.key_id, opts=child
+            )
             self.kms_key_arn = key.arn
 
         locked = b.object_lock != "off"
@@ -75,68 +80,95 @@ class BackupVault(pulumi.ComponentResource):
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
 
-        pab = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
+        self.versioning = harden_bucket(
+            name,
+            bucket=bucket,
+            kms_key_arn=self.kms_key_arn,
+            backup=b,
+            default_lock=(b.object_lock, b.object_lock_days) if locked else None,
             opts=child,
         )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": self.kms_key_arn,
-                    },
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-policy",
-            bucket=bucket.id,
-            policy=bucket.arn.apply(lambda arn: json.dumps(vault_bucket_policy(arn))),
-            # The public access block must exist first, or a policy change could race it.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[pab]),
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
-            bucket=bucket.id,
-            rules=lifecycle_rules(b),
-            # Lifecycle on a versioned bucket needs versioning in place first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
-        )
-        if locked:
-            aws.s3.BucketObjectLockConfiguration(
-                f"{name}-object-lock",
-                bucket=bucket.id,
-                object_lock_enabled="Enabled",
-                rule={"default_retention": {"mode": b.object_lock.upper(), "days": b.object_lock_days}},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
-            )
         aws.s3.BucketNotification(f"{name}-events", bucket=bucket.id, eventbridge=True, opts=child)
 
         self.register_outputs(
             {"bucketName": self.bucket_name, "bucketArn": self.bucket_arn, "kmsKeyArn": self.kms_key_arn}
         )
+
+
+def harden_bucket(
+    name: str,
+    *,
+    bucket: aws.s3.Bucket,
+    kms_key_arn: pulumi.Input[str],
+    backup: BackupSpec,
+    default_lock: tuple[str, int | None] | None,
+    opts: pulumi.ResourceOptions,
+) -> aws.s3.BucketVersioning:
+    """The hardening every bucket that keeps exports gets (the vault and its replica): all public
+    access blocked, bucket-owner-enforced, versioning, SSE-KMS with a bucket key, the TLS-only /
+    no-delete policy, the exports lifecycle and, with `default_lock` (mode, days), Object Lock
+    default retention. `opts` carries the parent (and the provider, for another region); the
+    children are named `<name>-<purpose>` as BackupVault always named them. Returns the
+    versioning resource: replication and lifecycle must wait for it."""
+    pab = aws.s3.BucketPublicAccessBlock(
+        f"{name}-public-access",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=opts,
+    )
+    aws.s3.BucketOwnershipControls(
+        f"{name}-ownership",
+        bucket=bucket.id,
+        rule={"object_ownership": "BucketOwnerEnforced"},
+        opts=opts,
+    )
+    versioning = aws.s3.BucketVersioning(
+        f"{name}-versioning",
+        bucket=bucket.id,
+        versioning_configuration={"status": "Enabled"},
+        opts=opts,
+    )
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-encryption",
+        bucket=bucket.id,
+        rules=[
+            {
+                "apply_server_side_encryption_by_default": {
+                    "sse_algorithm": "aws:kms",
+                    "kms_master_key_id": kms_key_arn,
+                },
+                "bucket_key_enabled": True,
+            }
+        ],
+        opts=opts,
+    )
+    aws.s3.BucketPolicy(
+        f"{name}-policy",
+        bucket=bucket.id,
+        policy=bucket.arn.apply(lambda arn: json.dumps(vault_bucket_policy(arn))),
+        # The public access block must exist first, or a policy change could race it.
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[pab])),
+    )
+    aws.s3.BucketLifecycleConfiguration(
+        f"{name}-lifecycle",
+        bucket=bucket.id,
+        rules=cast(Any, lifecycle_rules(backup)),
+        # Lifecycle on a versioned bucket needs versioning in place first.
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[versioning])),
+    )
+    if default_lock is not None:
+        mode, days = default_lock
+        aws.s3.BucketObjectLockConfiguration(
+            f"{name}-object-lock",
+            bucket=bucket.id,
+            object_lock_enabled="Enabled",
+            rule={"default_retention": {"mode": mode.upper(), "days": days}},
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[versioning])),
+        )
+    return versioning
 
 
 def lifecycle_rules(b: BackupSpec) -> list[dict[str, object]]:

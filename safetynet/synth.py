@@ -155,13 +155,22 @@ def _make_monitor(region: str, records: list[dict[str, Any]]) -> Any:
     from pulumi.runtime import Mocks, rpc
     from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 
+    # Explicit providers (e.g. a replica region's): their id -> region, so the ARNs of resources
+    # they manage name that region.
+    provider_regions: dict[str, str] = {}
+
     class SynthMocks(Mocks):
         def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
             if args.typ == "pulumi:pulumi:StackReference":
                 return _stack_reference(args)
             if not args.custom:
                 return None, {}
-            return _fake_state(args.typ, args.name, args.inputs, region)
+            if args.typ.startswith("pulumi:providers:"):
+                pid = f"{args.name}-{_suffix(args.name)}"
+                provider_regions[pid] = str(args.inputs.get("region") or region)
+                return pid, dict(args.inputs)
+            own_region = provider_regions.get((args.provider or "").rsplit("::", 1)[-1], region)
+            return _fake_state(args.typ, args.name, args.inputs, own_region)
 
         def call(self, args: MockCallArgs) -> dict[str, Any]:
             if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
@@ -197,6 +206,10 @@ def _make_monitor(region: str, records: list[dict[str, Any]]) -> Any:
                             "ignoreChanges": list(request.ignoreChanges),
                             "importId": request.importId or None,
                             "aliases": [a.spec.name or a.urn for a in request.aliases] if request.aliases else [],
+                            # The explicit provider's resource name (None: the default provider).
+                            "provider": request.provider.split("::")[-2] if request.provider else None,
+                            # Names of every resource this one waits for (explicit and through inputs).
+                            "dependsOn": sorted({u.rsplit("::", 1)[-1] for u in request.dependencies}),
                         },
                     }
                 )
