@@ -34,9 +34,11 @@ ENVIRONMENT_TAG = "safetynet:environment"
 PROTECTED_ENVIRONMENTS = frozenset({"prod"})
 """Tables in these environments must carry the full safety net. A table without the
 environment tag is treated as protected too: removing a tag must not switch the rules off."""
+STACK_TAG = "safetynet:stack"
+"""Tag on every taggable resource: `project/stack`."""
 STAGING_TARGET_TAG = "safetynet:staging-target"
-"""Tag marking a table the staging pipeline may delete and refill (value "true"; "false" or
-an empty value means not a target)."""
+"""Tag marking a table the staging pipeline may delete and refill; its value is the
+`project/stack` of the test stack that owns it (handlers/staging.py checks the same tag)."""
 STAGING_MODULE = "staging"
 """Resources under a `safetynet:staging:*` component are the staging pipeline's."""
 EXPORTS_PREFIX = "exports/"
@@ -229,8 +231,13 @@ def _is_protected_table(props: Props) -> bool:
 
 
 def _is_staging_target(props: Props) -> bool:
-    value = _tags(props).get(STAGING_TARGET_TAG)
-    return value is not None and str(value).strip().lower() not in ("", "false")
+    """Tagged as a staging target of its own stack, and not a prod table."""
+    tags = _tags(props)
+    value = tags.get(STAGING_TARGET_TAG)
+    if value is None or str(value).strip().lower() in ("", "false") or _is_protected_table(props):
+        return False
+    stack = tags.get(STACK_TAG)
+    return stack is None or str(value) in (str(stack), "true")
 
 
 def _table_name_of_arn(arn: str) -> str | None:
@@ -613,6 +620,16 @@ def _tag_gated(stmt: Mapping[str, Any]) -> bool:
     return False
 
 
+def _why_not_a_target(name: str | None, table: Resource | None) -> str:
+    if not name:
+        return "resources beyond named tables"
+    if "*" in name:
+        return "a table name pattern"
+    if table is None:
+        return "a table not declared in this stack"
+    return f"table {name!r}, not tagged as a staging target of its stack ({STAGING_TARGET_TAG})"
+
+
 def staging_writes_only_staging_targets(resources: Sequence[Resource]) -> list[Finding]:
     """No staging role's policy allows writing or deleting a table that is not declared in this
     stack with the staging-target tag (unless the statement is gated on that tag)."""
@@ -635,20 +652,12 @@ def staging_writes_only_staging_targets(resources: Sequence[Resource]) -> list[F
                     table = tables.get(name) if name and "*" not in name else None
                     if table is not None and _is_staging_target(table.props):
                         continue
-                    why = (
-                        "a table name pattern"
-                        if name and "*" in name
-                        else "a table not declared in this stack"
-                        if name and table is None
-                        else f"table {name!r}, which is not tagged {STAGING_TARGET_TAG}=true"
-                        if name
-                        else "resources beyond named tables"
-                    )
+                    why = _why_not_a_target(name, table)
                     findings.append(
                         Finding(
                             f"{where} statement {sid} lets a staging role {', '.join(writes)} {arn}: {why}",
                             f"scope the statement to the ARNs of this stack's staging-target tables and add "
-                            f"Condition StringEquals aws:ResourceTag/{STAGING_TARGET_TAG}: 'true'",
+                            f"Condition StringEquals aws:ResourceTag/{STAGING_TARGET_TAG}: '<project/stack>'",
                             r,
                         )
                     )
