@@ -477,3 +477,124 @@ def masking_key(secret: str | bytes) -> bytes:
             "safetynet:maskingKey must be at least 16 bytes; generate one with `openssl rand -hex 32`"
         )
     return raw
+
+
+# -- masked copies of exports -------------------------------------------------------------------
+# The masked copy is a new export in the same layout (same ExportId, table ARN and export time),
+# so every reader, validator and loader treats it like the original.
+
+
+def mask_export(  # noqa: PLR0917 (the documented call shape: source, destination, rules, key)
+    s3: Any,
+    src_ref: Any,
+    dst_bucket: str,
+    dst_prefix: str,
+    rules: Iterable[MaskRule],
+    key: bytes,
+    *,
+    key_attributes: Mapping[str, str] | None = None,
+    kms_key_id: str | None = None,
+    on_item: Callable[[int], None] | None = None,
+) -> Any:
+    """Stream `src_ref`'s items through the rules into a new export under
+    `s3://dst_bucket/dst_prefix/AWSDynamoDB/<same ExportId>/`; returns its ExportRef.
+
+    Reads and writes one item at a time (bounded memory); a damaged source raises ExportCorrupt
+    and publishes nothing (no manifest-summary.json)."""
+    from handlers import exports
+
+    masker = Masker(rules, key, key_attributes)
+    summary = exports.read_summary(s3, src_ref)
+    return exports.write_export(
+        s3,
+        bucket=dst_bucket,
+        prefix=dst_prefix,
+        table_arn=summary.table_arn,
+        items=masker.mask_all(exports.iter_items(s3, src_ref)),
+        export_time=summary.export_time,
+        export_id=src_ref.export_id,
+        table_id=summary.table_id,
+        kms_key_id=kms_key_id,
+        on_item=on_item,
+    )
+
+
+def masked_ref(src_ref: Any, dst_bucket: str, dst_prefix: str) -> Any:
+    """Where the masked copy of `src_ref` goes (same ExportId)."""
+    from handlers.exports import ExportRef
+
+    root = dst_prefix.strip("/")
+    return ExportRef(dst_bucket, f"{root + '/' if root else ''}AWSDynamoDB/{src_ref.export_id}/")
+
+
+def _part_key(dst_ref: Any, data_file_key: str) -> str:
+    # Per-file results of the distributed mask live beside the export folder, not in it, so the
+    # masked export keeps AWS's exact layout (and ImportTable reads only data/).
+    name = data_file_key.rsplit("/", 1)[-1]
+    return f"{dst_ref.export_prefix}_safetynet-mask-parts/{dst_ref.export_id}/{name}.json"
+
+
+def mask_data_file(
+    s3: Any,
+    src_ref: Any,
+    data_file: Any,
+    dst_ref: Any,
+    masker: Masker,
+    *,
+    output_format: str | None = None,
+    kms_key_id: str | None = None,
+) -> Any:
+    """One Distributed Map child: mask one data file of `src_ref` into `dst_ref`'s data/ folder
+    and record its manifest line; returns the new DataFile."""
+    import json
+
+    from handlers import exports
+    from handlers.export_writer import _DataFileWriter  # the exports module's streaming writer
+
+    name = data_file.data_file_s3_key.rsplit("/", 1)[-1].replace(".ion.gz", ".json.gz")
+    sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id} if kms_key_id else {}
+    writer = _DataFileWriter(s3, dst_ref.bucket, dst_ref.key("data/" + name), sse)
+    try:
+        for item in exports.iter_file_items(s3, src_ref, data_file, output_format=output_format):
+            writer.add(exports.encode_export_line(masker.mask(item)))
+        out = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    s3.put_object(
+        Bucket=dst_ref.bucket,
+        Key=_part_key(dst_ref, data_file.data_file_s3_key),
+        Body=json.dumps(out.to_json()).encode(),
+        **sse,
+    )
+    return out
+
+
+def publish_masked_export(s3: Any, src_ref: Any, dst_ref: Any, *, kms_key_id: str | None = None) -> Any:
+    """After every `mask_data_file` child: write the masked export's manifests (summary last),
+    from the per-file records, in the source's file order. Returns dst_ref."""
+    import json
+    from datetime import UTC, datetime
+
+    from handlers import exports
+    from handlers.export_writer import _publish
+
+    summary = exports.read_summary(s3, src_ref)
+    files = []
+    for src_file in exports.read_data_files(s3, src_ref, summary):
+        key = _part_key(dst_ref, src_file.data_file_s3_key)
+        body = s3.get_object(Bucket=dst_ref.bucket, Key=key)["Body"].read()
+        files.append(exports.DataFile.from_json(json.loads(body)))
+    _publish(
+        s3,
+        dst_ref,
+        files,
+        table_arn=summary.table_arn,
+        export_time=summary.export_time,
+        start_time=summary.start_time or datetime.now(UTC),
+        table_id=summary.table_id,
+        kms_key_id=kms_key_id,
+        billed_size_bytes=0,  # the uncompressed size of the masked copy is not tracked
+        item_count=sum(f.item_count for f in files),
+    )
+    return dst_ref
