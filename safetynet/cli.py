@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "safetynet.commands.synth",
     "safetynet.commands.verify",
     "safetynet.commands.backup",
+    "safetynet.commands.restore_plan",
 ]
 
 for _module in COMMAND_MODULES:
