@@ -1,0 +1,315 @@
+"""Lambda entrypoint of the staging state machine: one function, one `task` per state.
+
+Thin by design: parse the event, read the environment once, call `handlers.staging` /
+`handlers.masking`, return a small JSON result for the next state. Long waits (table deletion,
+ImportTable) are Step Functions Wait/poll loops, never waits in here.
+
+Environment (validated on cold start):
+    STAGING_STACK          project/stack of the test stack (the staging-target tag value)
+    LEDGER_TABLE           the idempotency/order ledger table
+    MASK_BUCKET            the test stack's bucket for masked copies
+    MASK_KMS_KEY_ARN       key of the masking bucket (optional; bucket default encryption otherwise)
+    MASKING_KEY_SECRET_ARN Secrets Manager secret holding safetynet:maskingKey (when masking)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from handlers import exports
+from handlers.masking import Masker, MaskRule, mask_data_file, masked_ref, masking_key, publish_masked_export
+from handlers.staging import (
+    DynamoDBSink,
+    StagingError,
+    TargetTable,
+    claim,
+    delete_extra_items,
+    delete_for_replace,
+    effective_mode,
+    finish_replace,
+    guard_table,
+    record_result,
+    require_verified,
+    start_import,
+    verify_table,
+    write_items,
+)
+from handlers.staging_flow import validate_or_reject
+
+logger = Logger(service="safetynet-staging")
+
+MASK_PREFIX = "masked"
+
+
+class ConfigurationError(StagingError):
+    """The function's environment is incomplete (a deployment problem, not a data problem)."""
+
+
+@dataclass(frozen=True)
+class Env:
+    """The validated environment."""
+
+    stack: str
+    ledger_table: str
+    mask_bucket: str | None
+    mask_kms_key_arn: str | None
+    masking_key_secret_arn: str | None
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str]) -> Env:
+        missing = [k for k in ("STAGING_STACK", "LEDGER_TABLE") if not environ.get(k)]
+        if missing:
+            raise ConfigurationError(
+                f"missing environment variables {', '.join(missing)}; redeploy the test stack"
+            )
+        return cls(
+            stack=environ["STAGING_STACK"],
+            ledger_table=environ["LEDGER_TABLE"],
+            mask_bucket=environ.get("MASK_BUCKET") or None,
+            mask_kms_key_arn=environ.get("MASK_KMS_KEY_ARN") or None,
+            masking_key_secret_arn=environ.get("MASKING_KEY_SECRET_ARN") or None,
+        )
+
+
+@cache
+def _client(service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    factory: Any = boto3.client  # one lazily created client per service, shared by warm invocations
+    return factory(service, config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
+
+
+@cache
+def _masking_key(secret_arn: str) -> bytes:
+    value = _client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+    return masking_key(value)
+
+
+def _ref(doc: Mapping[str, Any]) -> exports.ExportRef:
+    return exports.ExportRef(str(doc["bucket"]), str(doc["prefix"]))
+
+
+def _target(event: Mapping[str, Any], env: Env) -> TargetTable:
+    target = TargetTable.from_json(event["target"])
+    if target.stack != env.stack:
+        raise StagingError(f"target {target.name} belongs to {target.stack}, this pipeline to {env.stack}")
+    return target
+
+
+def _masker(target: TargetTable, env: Env) -> Masker:
+    rules = [MaskRule(r["path"], r["action"], r.get("value")) for r in target.mask]
+    needs_key = any(r.action in ("hash", "fake") for r in rules)
+    if needs_key and not env.masking_key_secret_arn:
+        raise ConfigurationError("masking rules hash or fake, but MASKING_KEY_SECRET_ARN is not set")
+    key = _masking_key(env.masking_key_secret_arn) if needs_key and env.masking_key_secret_arn else b""
+    return Masker(rules, key, target.key_types)
+
+
+# -- tasks ---------------------------------------------------------------------------------------
+
+
+def task_claim(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """Parse the S3 event's key, read the export time, claim it in the ledger."""
+    target = _target(event, env)
+    ref = exports.ExportRef.parse(f"s3://{event['bucket']}/{event['key']}")
+    summary = exports.read_summary(_client("s3"), ref)
+    result = claim(
+        _client("dynamodb"), env.ledger_table, target.logical_name, ref.export_id, summary.export_time
+    )
+    return {
+        "claimed": result.claimed,
+        "reason": result.reason,
+        "export": {
+            "bucket": ref.bucket,
+            "prefix": ref.prefix,
+            "exportId": ref.export_id,
+            "exportTime": summary.export_time.isoformat(),
+            "url": ref.url,
+        },
+    }
+
+
+def task_validate(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """The guard, then the whole export validated; decides the mode and the data to load."""
+    target = _target(event, env)
+    ddb, s3 = _client("dynamodb"), _client("s3")
+    guard_table(ddb, target.name, target.stack)
+    ref = _ref(event["export"])
+    report = validate_or_reject(s3, ref, target.source_table_arn)
+    assert report.summary is not None
+    mode, reason = effective_mode(target)
+    logger.info({"message": "export valid", "export": ref.url, "items": report.item_count, "mode": mode})
+    masked = bool(target.mask)
+    data = ref
+    if masked:
+        if not env.mask_bucket:
+            raise ConfigurationError("masking rules configured but MASK_BUCKET is not set")
+        data = masked_ref(ref, env.mask_bucket, f"{MASK_PREFIX}/{target.logical_name}")
+    return {
+        "mode": mode,
+        "modeReason": reason,
+        "itemCount": report.item_count,
+        "outputFormat": "DYNAMODB_JSON" if masked else report.summary.output_format,
+        "masked": masked,
+        "source": {
+            "bucket": ref.bucket,
+            "prefix": ref.prefix,
+            "filesKey": ref.resolve(report.summary.manifest_files_s3_key),
+        },
+        "data": {"bucket": data.bucket, "prefix": data.prefix, "filesKey": data.key("manifest-files.json")},
+    }
+
+
+def task_mask_file(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """One Distributed Map child: mask one data file into the masked copy."""
+    target = _target(event, env)
+    plan = event["plan"]
+    src, dst = _ref(plan["source"]), _ref(plan["data"])
+    data_file = exports.DataFile.from_json(event["file"])
+    out = mask_data_file(
+        _client("s3"), src, data_file, dst, _masker(target, env), kms_key_id=env.mask_kms_key_arn
+    )
+    return {"dataFileS3Key": out.data_file_s3_key, "itemCount": out.item_count}
+
+
+def task_publish_masked(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """After the mask map: write the masked export's manifests (summary last)."""
+    plan = event["plan"]
+    ref = publish_masked_export(
+        _client("s3"), _ref(plan["source"]), _ref(plan["data"]), kms_key_id=env.mask_kms_key_arn
+    )
+    return {"url": ref.url}
+
+
+def task_prepare_replace(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """Guard, deletion protection off, DeleteTable (the state machine then polls until gone)."""
+    target = _target(event, env)
+    existed = delete_for_replace(_client("dynamodb"), target)
+    return {"deleted": existed}
+
+
+def task_start_import(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """ImportTable from the (masked) export with the table's full schema."""
+    target = _target(event, env)
+    plan = event["plan"]
+    data = _ref(plan["data"])
+    arn = start_import(
+        _client("dynamodb"),
+        target,
+        data.bucket,
+        data.prefix,
+        data.export_id,
+        input_format=plan["outputFormat"],
+    )
+    return {"importArn": arn}
+
+
+def task_finish_replace(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """Re-apply TTL, PITR, tags, streams, table class, deletion protection."""
+    return {"applied": finish_replace(_client("dynamodb"), _target(event, env))}
+
+
+def task_refill_file(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """One Distributed Map child: BatchWriteItem one data file's items."""
+    target = _target(event, env)
+    ddb = _client("dynamodb")
+    guard_table(ddb, target.name, target.stack)
+    plan = event["plan"]
+    data = _ref(plan["data"])
+    data_file = exports.DataFile.from_json(event["file"])
+    items = exports.iter_file_items(_client("s3"), data, data_file, output_format=plan["outputFormat"])
+    written = write_items(DynamoDBSink(ddb, target.name), items, concurrency=4)
+    return {"written": written}
+
+
+def task_sweep(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """Delete the items not in the export (refill)."""
+    target = _target(event, env)
+    ddb, s3 = _client("dynamodb"), _client("s3")
+    guard_table(ddb, target.name, target.stack)
+    data = _ref(event["plan"]["data"])
+    deleted = delete_extra_items(
+        ddb,
+        target.name,
+        target.key_names,
+        lambda: exports.iter_items(s3, data),
+        int(event["plan"]["itemCount"]),
+    )
+    return {"deleted": deleted}
+
+
+def task_verify(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """Count equals the export's; a sample of items read back equal."""
+    target = _target(event, env)
+    plan = event["plan"]
+    data = _ref(plan["data"])
+    v = verify_table(
+        _client("dynamodb"),
+        target.name,
+        target.key_names,
+        exports.iter_items(_client("s3"), data),
+        int(plan["itemCount"]),
+        seed=data.export_id,
+    )
+    require_verified(v, target.name)
+    return {"tableCount": v.table_count, "exportCount": v.export_count, "sampled": v.sampled}
+
+
+def task_record(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """Finish the ledger record and build the notification text."""
+    target = _target(event, env)
+    export = event["claim"]["export"]
+    status = str(event["status"])
+    detail = event.get("error") or event.get("verify") or {}
+    text = f"{status}: {target.name} from {export['url']}"
+    if isinstance(detail, Mapping) and detail.get("Cause"):
+        text += f"\n{detail.get('Error')}: {detail['Cause']}"
+    elif detail:
+        text += f"\n{detail}"
+    record_result(
+        _client("dynamodb"),
+        env.ledger_table,
+        target.logical_name,
+        export["exportId"],
+        status=status,
+        detail=text,
+    )
+    return {"subject": f"safetynet staging {status.lower()}: {target.logical_name}"[:99], "message": text}
+
+
+TASKS: dict[str, Callable[[Mapping[str, Any], Env], dict[str, Any]]] = {
+    "claim": task_claim,
+    "validate": task_validate,
+    "mask_file": task_mask_file,
+    "publish_masked": task_publish_masked,
+    "prepare_replace": task_prepare_replace,
+    "start_import": task_start_import,
+    "finish_replace": task_finish_replace,
+    "refill_file": task_refill_file,
+    "sweep": task_sweep,
+    "verify": task_verify,
+    "record": task_record,
+}
+
+
+@cache
+def _env() -> Env:
+    return Env.load(os.environ)
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entrypoint: `event["task"]` names the step."""
+    task = event.get("task")
+    fn = TASKS.get(str(task))
+    if fn is None:
+        raise ValueError(f"unknown staging task {task!r}; expected one of {', '.join(TASKS)}")
+    logger.append_keys(task=task)
+    return fn(event, _env())
