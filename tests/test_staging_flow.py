@@ -39,6 +39,7 @@ from tests.staging_fixtures import (
     customer_items,
     data_keys,
     gz,
+    patch_moto_import_empty_files,
     prod_spec,
     replace_data_file,
     rewrite_files_manifest,
@@ -53,17 +54,7 @@ KEY = masking_key("test-masking-key-0123456789")
 
 @pytest.fixture(autouse=True)
 def _moto_import_reads_empty_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto's ImportTable fails on an empty data file (its JSON parser yields a bogus object for
-    empty input); AWS writes such files for empty partitions and imports them fine."""
-    from py_partiql_parser import JsonParser
-
-    original = JsonParser.parse
-
-    def parse(original_text: str | None = None, **kwargs: Any) -> Any:
-        text = kwargs.pop("original", original_text)
-        return iter(()) if not (text or "").strip() else original(original=text, **kwargs)
-
-    monkeypatch.setattr(JsonParser, "parse", staticmethod(parse))
+    patch_moto_import_empty_files(monkeypatch)
 
 
 @pytest.fixture

@@ -1,0 +1,186 @@
+"""A minimal interpreter for the subset of Amazon States Language the staging machine uses, to run
+the generated definition against the real task code on moto (moto's own Step Functions cannot
+run Lambda functions without Docker, nor Distributed Maps reading S3).
+
+Supported: Task (a Lambda ARN -> a Python callable; `sns:publish`; `aws-sdk:dynamodb:*`),
+Choice (BooleanEquals/StringEquals), Wait (skipped), Pass, Map with an S3 JSONL ItemReader,
+Succeed, Fail; Parameters/ItemSelector with `.$` paths, ResultSelector, ResultPath, Catch,
+and the intrinsics States.Format and States.JsonToString. Retries are not simulated.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+
+class StatesError(Exception):
+    def __init__(self, error: str, cause: str):
+        super().__init__(f"{error}: {cause}")
+        self.error = error
+        self.cause = cause
+
+
+def _get(path: str, data: Any, context: dict[str, Any]) -> Any:
+    if path.startswith("$$."):
+        node: Any = context
+        parts = path[3:].split(".")
+    else:
+        node = data
+        parts = [p for p in path[2:].split(".") if p] if path != "$" else []
+    for p in parts:
+        node = node[p]
+    return node
+
+
+def _intrinsic(expr: str, data: Any, ctx: dict[str, Any]) -> Any:
+    m = re.fullmatch(r"States\.(\w+)\((.*)\)", expr)
+    assert m, expr
+    fn, raw_args = m.group(1), m.group(2)
+    args = [a.strip() for a in re.split(r",(?=(?:[^']*'[^']*')*[^']*$)", raw_args)]
+    values = [a[1:-1] if a.startswith("'") else _get(a, data, ctx) for a in args]
+    if fn == "Format":
+        out = values[0]
+        for v in values[1:]:
+            out = out.replace("{}", str(v), 1)
+        return out
+    if fn == "JsonToString":
+        return json.dumps(values[0])
+    raise NotImplementedError(fn)
+
+
+def _resolve(template: Any, data: Any, ctx: dict[str, Any]) -> Any:
+    if isinstance(template, dict):
+        out = {}
+        for k, v in template.items():
+            if k.endswith(".$"):
+                out[k[:-2]] = _intrinsic(v, data, ctx) if v.startswith("States.") else _get(v, data, ctx)
+            else:
+                out[k] = _resolve(v, data, ctx)
+        return out
+    if isinstance(template, list):
+        return [_resolve(v, data, ctx) for v in template]
+    return template
+
+
+def _put(data: Any, path: str | None, result: Any) -> Any:
+    if path is None:
+        return data
+    if path == "$":
+        return result
+    out = copy.deepcopy(data)
+    node = out
+    parts = path[2:].split(".")
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+    node[parts[-1]] = result
+    return out
+
+
+@dataclass
+class Runner:
+    """Runs a definition; `functions` maps Lambda ARNs to `fn(event) -> result`."""
+
+    definition: dict[str, Any]
+    functions: dict[str, Callable[[dict[str, Any]], Any]]
+    s3: Any
+    ddb: Any
+    published: list[dict[str, Any]] = field(default_factory=list)
+    visited: list[str] = field(default_factory=list)
+
+    def run(self, data: Any) -> tuple[str, Any]:
+        """Returns ("SUCCEEDED" | "FAILED", output)."""
+        try:
+            return "SUCCEEDED", self._machine(self.definition, data, {})
+        except StatesError as exc:
+            return "FAILED", {"Error": exc.error, "Cause": exc.cause}
+
+    def _machine(self, machine: dict[str, Any], data: Any, ctx: dict[str, Any]) -> Any:
+        name = machine["StartAt"]
+        states = machine["States"]
+        for _ in range(100_000):
+            state = states[name]
+            self.visited.append(name)
+            kind = state["Type"]
+            if kind == "Succeed":
+                return data
+            if kind == "Fail":
+                raise StatesError(state.get("Error", "Failed"), state.get("Cause", ""))
+            if kind == "Choice":
+                name = self._choose(state, data)
+                continue
+            if kind == "Wait":
+                name = state["Next"]
+                continue
+            try:
+                if kind == "Pass":
+                    result = _resolve(state.get("Parameters", {}), data, ctx)
+                elif kind == "Task":
+                    result = self._task(state, data, ctx)
+                elif kind == "Map":
+                    result = self._map(state, data)
+                else:
+                    raise NotImplementedError(kind)
+            except StatesError as exc:
+                for c in state.get("Catch", []):
+                    if "States.ALL" in c["ErrorEquals"] or exc.error in c["ErrorEquals"]:
+                        data = _put(data, c.get("ResultPath", "$"), {"Error": exc.error, "Cause": exc.cause})
+                        name = c["Next"]
+                        break
+                else:
+                    raise
+                continue
+            if "ResultSelector" in state:
+                result = _resolve(state["ResultSelector"], result, ctx)
+            data = _put(data, state.get("ResultPath", "$"), result)
+            if state.get("End"):
+                return data
+            name = state["Next"]
+        raise AssertionError("state machine did not finish")
+
+    def _choose(self, state: dict[str, Any], data: Any) -> str:
+        for c in state["Choices"]:
+            value = _get(c["Variable"], data, {})
+            if "BooleanEquals" in c and value is c["BooleanEquals"]:
+                return str(c["Next"])
+            if "StringEquals" in c and value == c["StringEquals"]:
+                return str(c["Next"])
+        return str(state["Default"])
+
+    def _task(self, state: dict[str, Any], data: Any, ctx: dict[str, Any]) -> Any:
+        params = _resolve(state.get("Parameters"), data, ctx) if "Parameters" in state else data
+        resource = state["Resource"]
+        if resource in self.functions:
+            try:
+                return self.functions[resource](params)
+            except Exception as exc:  # a Lambda error becomes a States error, as in AWS
+                raise StatesError(type(exc).__name__, str(exc)) from exc
+        if resource == "arn:aws:states:::sns:publish":
+            self.published.append(params)
+            return {"MessageId": str(len(self.published))}
+        if resource.startswith("arn:aws:states:::aws-sdk:dynamodb:"):
+            action = resource.rsplit(":", 1)[-1]
+            method = re.sub(r"(?<!^)([A-Z])", r"_\1", action).lower()
+            try:
+                return getattr(self.ddb, method)(**params)
+            except ClientError as exc:
+                raise StatesError(f"DynamoDb.{exc.response['Error']['Code']}", str(exc)) from exc
+        raise NotImplementedError(resource)
+
+    def _map(self, state: dict[str, Any], data: Any) -> Any:
+        reader = state["ItemReader"]
+        assert reader["ReaderConfig"]["InputType"] == "JSONL"
+        params = _resolve(reader["Parameters"], data, {})
+        body = self.s3.get_object(Bucket=params["Bucket"], Key=params["Key"])["Body"].read().decode()
+        results = []
+        for i, line in enumerate(x for x in body.splitlines() if x.strip()):
+            ctx = {"Map": {"Item": {"Index": i, "Value": json.loads(line)}}}
+            item = _resolve(state["ItemSelector"], data, ctx)
+            results.append(self._machine(state["ItemProcessor"], item, ctx))
+        return results

@@ -1,0 +1,219 @@
+"""The generated state machine run against the real Lambda task code on moto (through
+tests/asl_runner.py): both modes, masking, duplicate and out-of-order events, failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from components.staging_asl import staging_definition
+from handlers import staging_tasks
+from handlers.staging import normalize_item
+from tests.asl_runner import Runner
+from tests.staging_fixtures import (
+    EXPORT_TIME,
+    LEDGER,
+    MASK_BUCKET,
+    REGION,
+    STACK,
+    VAULT,
+    create_ledger,
+    create_test_table,
+    customer_items,
+    data_keys,
+    patch_moto_import_empty_files,
+    prod_spec,
+    rewrite_files_manifest,
+    scan_all,
+    target_for,
+    write_prod_export,
+)
+from tests.test_staging_flow import MASK
+
+FN = "arn:aws:lambda:us-east-1:123456789012:function:staging-task"
+TOPIC = "arn:aws:sns:us-east-1:123456789012:staging"
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "staging-task"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = FN
+    aws_request_id: str = "req-1"
+
+
+@pytest.fixture(autouse=True)
+def _moto_import_reads_empty_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    patch_moto_import_empty_files(monkeypatch)
+
+
+@pytest.fixture
+def env(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+    s3 = boto3.client("s3", region_name=REGION)
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    s3.create_bucket(Bucket=VAULT)
+    s3.create_bucket(Bucket=MASK_BUCKET)
+    create_ledger(ddb)
+    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="masking-key", SecretString="machine-test-masking-key-0123"
+    )["ARN"]
+    monkeypatch.setenv("STAGING_STACK", STACK)
+    monkeypatch.setenv("LEDGER_TABLE", LEDGER)
+    monkeypatch.setenv("MASK_BUCKET", MASK_BUCKET)
+    monkeypatch.setenv("MASKING_KEY_SECRET_ARN", secret)
+    for cached in (staging_tasks._client, staging_tasks._env, staging_tasks._masking_key):
+        cached.cache_clear()
+    yield s3, ddb
+    for cached in (staging_tasks._client, staging_tasks._env, staging_tasks._masking_key):
+        cached.cache_clear()
+
+
+def runner(s3: Any, ddb: Any) -> Runner:
+    definition = staging_definition(function_arn=FN, topic_arn=TOPIC, max_concurrency=4)
+    return Runner(definition, {FN: lambda ev: staging_tasks.handler(ev, FakeContext())}, s3, ddb)
+
+
+def event(target: Any, ref: Any) -> dict[str, Any]:
+    """What the StagedTable's EventBridge rule sends."""
+    return {"target": target.to_json(), "bucket": ref.bucket, "key": ref.summary_key}
+
+
+def ledger(ddb: Any, table: str) -> dict[str, Any]:
+    return ddb.get_item(TableName=LEDGER, Key={"table": {"S": table}})["Item"]
+
+
+def as_set(items: list[dict[str, Any]]) -> list[Any]:
+    return sorted(normalize_item(i) for i in items)
+
+
+def test_refill_with_masking_runs_through_the_distributed_maps(env: tuple[Any, Any]) -> None:
+    # Given a masked refill target and a prod export
+    s3, ddb = env
+    target = target_for(prod_spec("customers"), mode="refill", mask=MASK)
+    create_test_table(ddb, target)
+    items = customer_items(40, big=False)
+    ref = write_prod_export(s3, items)
+    run = runner(s3, ddb)
+    # When the export's event starts the machine
+    status, out = run.run(event(target, ref))
+    # Then every file was masked and refilled, verified, recorded and announced
+    assert status == "SUCCEEDED", out
+    assert run.visited.count("MaskFileFile") == len(data_keys(s3, ref)) and "PublishMasked" in run.visited
+    assert run.visited.count("RefillFileFile") >= 2 and "Sweep" in run.visited
+    staged = scan_all(ddb, target.name)
+    assert len(staged) == len(items)
+    assert not {i["email"]["S"] for i in items} & {i["email"]["S"] for i in staged}
+    assert ledger(ddb, "customers")["status"] == {"S": "SUCCEEDED"}
+    assert run.published[-1]["Subject"].startswith("safetynet staging succeeded")
+
+
+def test_replace_polls_for_deletion_and_import_then_reapplies_settings(env: tuple[Any, Any]) -> None:
+    s3, ddb = env
+    target = target_for(prod_spec("customers"), mode="replace")
+    create_test_table(ddb, target)
+    items = customer_items(30, big=False)
+    run = runner(s3, ddb)
+    status, out = run.run(event(target, write_prod_export(s3, items)))
+    assert status == "SUCCEEDED", out
+    for state in ("PrepareReplace", "TableGone?", "StartImport", "DescribeImport", "FinishReplace", "Verify"):
+        assert state in run.visited, state
+    assert as_set(scan_all(ddb, target.name)) == as_set(items)
+    arn = ddb.describe_table(TableName=target.name)["Table"]["TableArn"]
+    tags = {t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=arn)["Tags"]}
+    assert tags["safetynet:staging-target"] == STACK
+
+
+def test_a_table_with_lsis_is_refilled_even_when_replace_is_configured(env: tuple[Any, Any]) -> None:
+    s3, ddb = env
+    target = target_for(prod_spec("orders"), mode="replace")
+    create_test_table(ddb, target)
+    items = [
+        {"customerId": {"S": f"c{i}"}, "orderId": {"S": f"o{i}"}, "createdAt": {"N": str(i)}}
+        for i in range(30)
+    ]
+    ref = write_prod_export(s3, items, table="orders")
+    run = runner(s3, ddb)
+    status, out = run.run(event(target, ref))
+    assert status == "SUCCEEDED", out
+    assert out["plan"]["mode"] == "refill" and "local secondary indexes" in out["plan"]["modeReason"]
+    assert "PrepareReplace" not in run.visited
+    assert as_set(scan_all(ddb, target.name)) == as_set(items)
+
+
+def test_a_duplicate_event_is_skipped_without_touching_the_table(env: tuple[Any, Any]) -> None:
+    s3, ddb = env
+    target = target_for(prod_spec("customers"), mode="refill")
+    create_test_table(ddb, target)
+    ref = write_prod_export(s3, customer_items(10, big=False))
+    assert runner(s3, ddb).run(event(target, ref))[0] == "SUCCEEDED"
+    ddb.put_item(TableName=target.name, Item={"customerId": {"S": "written-since"}})
+    # When the same event is delivered again
+    run = runner(s3, ddb)
+    status, out = run.run(event(target, ref))
+    # Then the second run stops at the claim
+    assert status == "SUCCEEDED" and run.visited[-1] == "Skipped"
+    assert "duplicate" in out["claim"]["reason"]
+    assert len(scan_all(ddb, target.name)) == 11
+
+
+def test_an_export_older_than_the_last_staged_is_skipped(env: tuple[Any, Any]) -> None:
+    s3, ddb = env
+    target = target_for(prod_spec("customers"), mode="refill")
+    create_test_table(ddb, target)
+    newer = write_prod_export(s3, customer_items(5, big=False), export_time=EXPORT_TIME + timedelta(days=1))
+    older = write_prod_export(s3, customer_items(9, big=False))
+    assert runner(s3, ddb).run(event(target, newer))[0] == "SUCCEEDED"
+    run = runner(s3, ddb)
+    status, out = run.run(event(target, older))
+    assert status == "SUCCEEDED" and run.visited[-1] == "Skipped"
+    assert "not newer than" in out["claim"]["reason"]
+    assert len(scan_all(ddb, target.name)) == 5
+
+
+def test_a_corrupt_export_fails_records_and_notifies_without_touching_the_table(env: tuple[Any, Any]) -> None:
+    s3, ddb = env
+    target = target_for(prod_spec("customers"), mode="replace")
+    create_test_table(ddb, target)
+    ddb.put_item(TableName=target.name, Item={"customerId": {"S": "keep"}})
+    ref = write_prod_export(s3, customer_items(30, big=False))
+
+    def corrupt(lines: list[dict[str, Any]]) -> None:
+        lines[0]["itemCount"] += 1
+
+    rewrite_files_manifest(s3, ref, corrupt)
+    run = runner(s3, ddb)
+    status, out = run.run(event(target, ref))
+    assert status == "FAILED" and out["Error"] == "StagingFailed"
+    assert run.visited[-3:] == ["RecordFailure", "NotifyFailure", "Failed"]
+    assert "PrepareReplace" not in run.visited
+    assert scan_all(ddb, target.name) == [{"customerId": {"S": "keep"}}]
+    assert ledger(ddb, "customers")["status"] == {"S": "FAILED"}
+    assert "ExportRejected" in run.published[-1]["Message"]
+
+
+def test_an_untagged_table_is_refused_by_the_task_code(env: tuple[Any, Any]) -> None:
+    s3, ddb = env
+    target = target_for(prod_spec("customers"), mode="replace")
+    create_test_table(ddb, target, tags={"safetynet:environment": "test"})
+    ddb.put_item(TableName=target.name, Item={"customerId": {"S": "keep"}})
+    run = runner(s3, ddb)
+    status, _ = run.run(event(target, write_prod_export(s3, customer_items(3, big=False))))
+    assert status == "FAILED" and "NotAStagingTarget" in run.published[-1]["Message"]
+    assert scan_all(ddb, target.name) == [{"customerId": {"S": "keep"}}]
+
+
+def test_a_target_of_another_stack_is_refused_before_any_work(env: tuple[Any, Any]) -> None:
+    s3, ddb = env
+    target = target_for(prod_spec("customers"))
+    other = type(target)(**{**target.__dict__, "stack": "someone/else"})
+    create_test_table(ddb, target)
+    run = runner(s3, ddb)
+    status, _ = run.run(event(other, write_prod_export(s3, customer_items(1, big=False))))
+    assert status == "FAILED" and run.visited == ["Claim", "NotifyUnclaimed", "Failed"]
+    assert "belongs to someone/else" in run.published[-1]["Message"]
+    assert scan_all(ddb, target.name) == []
