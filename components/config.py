@@ -18,12 +18,13 @@ import zoneinfo
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from components.config_base import NAMESPACE, ConfigError, ConfigModel
 from components.config_alerts import AlertsSpec, DrillSpec
 from components.config_replica import ReplicaSpec, check_replica_regions
 from components.config_restore import RestoreField
+from components.config_staging import StagingSpec, check_staging
 
 KeyType = Literal["S", "N", "B"]
 Projection = Literal["ALL", "KEYS_ONLY", "INCLUDE"]
@@ -408,6 +409,8 @@ class StackConfig(ConfigModel):
     restore: RestoreField = Field(
         default_factory=dict, description="Restore sources per table (written by `safetynet restore-plan`)."
     )
+    staging: StagingSpec | None = Field(default=None, description="Test stack: stage prod's exports here.")
+    masking_key: SecretStr | None = Field(default=None, description="HMAC key of hash/fake masking (secret).")
 
     @property
     def is_prod(self) -> bool:
@@ -446,6 +449,16 @@ class StackConfig(ConfigModel):
         pdup = sorted({p for p in physical if physical.count(p) > 1} - set(dup))
         if pdup:
             problems.append(f"tableNamePattern maps several tables to {', '.join(pdup)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _staging_matches_tables(self) -> StackConfig:
+        problems = check_staging(self.staging, self.tables, masking_key_set=self.masking_key is not None)
+        key = self.masking_key.get_secret_value() if self.masking_key else None
+        if key is not None and key != SECRET_PLACEHOLDER and len(key.encode()) < 16:
+            problems.append("maskingKey must be at least 16 bytes; use `openssl rand -hex 32`")
         if problems:
             raise ValueError("; ".join(problems))
         return self
