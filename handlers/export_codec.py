@@ -286,6 +286,12 @@ def _ion_value(value: Any, path: str, depth: int) -> dict[str, Any]:
     return {"M": {str(k): _ion_value(v, _join(path, str(k)), depth + 1) for k, v in value.items()}}
 
 
+def _is_struct(value: Any) -> bool:
+    from amazon.ion.core import IonType
+
+    return isinstance(value, dict) or getattr(value, "ion_type", None) == IonType.STRUCT
+
+
 def decode_ion_line(line: bytes | str) -> Item | None:
     """One line of an ION export data file (`{Item:{...}}`) -> low-level item.
     Returns None for a line holding only the Ion version marker."""
@@ -299,10 +305,10 @@ def decode_ion_line(line: bytes | str) -> Item | None:
         raise ItemFormatError("", f"not Ion ({exc})") from None
     if not values:
         return None
-    if len(values) != 1 or not isinstance(values[0], dict) or "Item" not in values[0]:
+    if len(values) != 1 or not _is_struct(values[0]) or "Item" not in values[0]:
         raise ItemFormatError("", "an Ion line must hold one struct {Item: {...}}")
     raw = values[0]["Item"]
-    if not isinstance(raw, dict) or not raw:
+    if not _is_struct(raw) or not raw:
         raise ItemFormatError("", "Item must be a non-empty struct")
     return {str(k): _ion_value(v, str(k), 1) for k, v in raw.items()}
 

@@ -19,8 +19,8 @@ from rich.table import Table
 
 def _summary_table(report_json: dict[str, object]) -> Table:
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     for label, key in (
         ("export", "export"),
         ("table", "tableArn"),

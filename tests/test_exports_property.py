@@ -1,0 +1,77 @@
+"""Property: any items written with write_export come back from iter_items with zero differences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from handlers.exports import decode_export_line, encode_export_line, iter_items, validate_export, write_export
+from tests.export_fixtures import EXPORT_TIME, TABLE_ARN
+
+# DynamoDB strings are UTF-8: no lone surrogates.
+text = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+names = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=12)
+numbers = st.one_of(
+    st.just("0"),
+    st.from_regex(r"-?[1-9][0-9]{0,37}", fullmatch=True),
+    st.from_regex(r"-?(0|[1-9][0-9]{0,18})\.[0-9]{1,19}", fullmatch=True),
+    st.from_regex(r"[1-9](\.[0-9]{1,37})?E[+-](1[0-2][0-9]|[1-9][0-9]?)", fullmatch=True),
+)
+scalars = st.one_of(
+    st.builds(lambda v: {"S": v}, text),
+    st.builds(lambda v: {"N": v}, numbers),
+    st.builds(lambda v: {"B": v}, st.binary(max_size=40)),
+    st.builds(lambda v: {"BOOL": v}, st.booleans()),
+    st.just({"NULL": True}),
+    st.builds(lambda v: {"SS": v}, st.lists(text, min_size=1, max_size=4, unique=True)),
+    st.builds(lambda v: {"NS": v}, st.lists(numbers, min_size=1, max_size=4, unique=True)),
+    st.builds(lambda v: {"BS": v}, st.lists(st.binary(max_size=10), min_size=1, max_size=4, unique=True)),
+)
+values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.builds(lambda v: {"L": v}, st.lists(children, max_size=4)),
+        st.builds(lambda v: {"M": v}, st.dictionaries(names, children, max_size=4)),
+    ),
+    max_leaves=12,
+)
+items = st.dictionaries(names, values, min_size=1, max_size=6)
+
+
+@given(item=items)
+@settings(max_examples=60, deadline=None)
+def test_line_codec_round_trip(item: dict[str, Any]) -> None:
+    assert decode_export_line(encode_export_line(item)) == item
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[Any]:
+    """One moto account for all examples (each example writes its own export folder)."""
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="prop-bucket")
+        yield client
+
+
+@given(batch=st.lists(items, max_size=25), per_file=st.integers(min_value=1, max_value=10))
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_export_round_trip(s3: Any, batch: list[dict[str, Any]], per_file: int) -> None:
+    ref = write_export(
+        s3,
+        bucket="prop-bucket",
+        prefix="p",
+        table_arn=TABLE_ARN,
+        items=batch,
+        export_time=EXPORT_TIME,
+        items_per_file=per_file,
+    )
+    assert list(iter_items(s3, ref)) == batch
+    report = validate_export(s3, ref, expected_table_arn=TABLE_ARN)
+    assert report.problems == []
+    assert report.item_count == len(batch)
