@@ -97,3 +97,11 @@ def inject_system_backup(physical: str) -> str:
     )
     backend.backups[backup.arn] = backup
     return backup.arn
+
+
+def restore_block_of(project: Path) -> dict[str, Any]:
+    """`safetynet:restore` as written into the project's prod stack file."""
+    from ruamel.yaml import YAML
+
+    doc = YAML(typ="safe").load((project / "Pulumi.prod.yaml").read_text())
+    return doc["config"].get("safetynet:restore") or {}
