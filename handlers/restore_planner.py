@@ -80,6 +80,9 @@ class TableFacts:
     unreadable_exports: list[tuple[ExportRef, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """Gaps in what could be inspected (an API not available, access denied)."""
+    export_table_arn: str | None = None
+    """The source table ARN the exports must name, when not `table_arn` (a DR stack restoring
+    another region's replicated exports)."""
 
 
 # --- the plan ----------------------------------------------------------------------------------
@@ -272,7 +275,7 @@ def plan_table(
         if not c.usable or not _wanted(c, request):
             continue
         if c.kind == "export" and c.export_ref is not None:
-            report = validate(c.export_ref, facts.table_arn)
+            report = validate(c.export_ref, facts.export_table_arn or facts.table_arn)
             if not report.ok:
                 c.unusable = "corrupt: " + report.problems[0]
                 continue
@@ -466,11 +469,17 @@ def inspect_table(
     backup: Any | None,
     vault_bucket: str | None,
     export_prefix: str,
+    export_table_arn: str | None = None,
 ) -> TableFacts:
     """Read what exists for one table. Never writes or deletes anything. APIs an endpoint does not
     offer (moto, DynamoDB Local) are recorded in `notes`, not fatal."""
     facts = TableFacts(
-        logical=logical, physical=physical, table_arn=table_arn, has_lsis=has_lsis, exists=False
+        logical=logical,
+        physical=physical,
+        table_arn=table_arn,
+        has_lsis=has_lsis,
+        exists=False,
+        export_table_arn=export_table_arn,
     )
     _describe_table(dynamodb, facts)
     try:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
@@ -181,3 +182,57 @@ def test_aws_backup_gaps_are_notes_not_failures(account: dict[str, Any], project
     result = plan(project, "--table", "inventory", "--source", "backup")
     assert result.exit_code == 0
     assert "AWS Backup recovery points not listed" in result.output
+
+
+DR_STACK = """\
+# a DR stack: restores the source region's replicated exports
+config:
+  aws:region: eu-west-1
+  safetynet:environment: dr
+  safetynet:disasterRecovery:
+    replicaBucket: replica-restore-tests
+    sourceRegion: eu-central-1
+  safetynet:tables:
+    - name: customers
+      hashKey: {name: customerId, type: S}
+      globalSecondaryIndexes:
+        - name: by-email
+          hashKey: {name: email, type: S}
+          projection: KEYS_ONLY
+"""
+
+
+def test_a_dr_stack_plans_from_the_replica_and_checks_the_source_table(aws: None, project: Path) -> None:
+    # Given the replica bucket in the DR region, with an export of prod's customers table and a
+    # newer one of another table that was copied under the same prefix
+    from handlers.exports import new_export_id, write_export
+
+    (project / "Pulumi.dr.yaml").write_text(DR_STACK)
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    s3.create_bucket(
+        Bucket="replica-restore-tests", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+
+    def export(age: timedelta, table_arn: str) -> Any:
+        at = fx.NOW - age
+        return write_export(
+            s3,
+            bucket="replica-restore-tests",
+            prefix="exports/customers",
+            table_arn=table_arn,
+            items=fx.customer_items(3, "x"),
+            export_time=at,
+            export_id=new_export_id(at),
+        )
+
+    good = export(timedelta(days=1), fx.table_arn("customers"))
+    wrong = export(timedelta(hours=2), "arn:aws:dynamodb:eu-central-1:123456789012:table/other")
+    # When restore-plan runs for the DR stack without --vault-bucket
+    argv = ["restore-plan", "dr", "--project-dir", str(project), "--source", "latest", "--write"]
+    result = runner.invoke(app, argv, env={"COLUMNS": "300"})
+    # Then the replicated export of the source table is chosen, the other one skipped with why
+    assert result.exit_code == 0, result.output
+    doc = YAML(typ="safe").load((project / "Pulumi.dr.yaml").read_text())
+    assert doc["config"]["safetynet:restore"] == {"customers": {"export": good.url}}
+    row = next(line for line in result.output.splitlines() if wrong.export_id in line)
+    assert "wrong source table" in row

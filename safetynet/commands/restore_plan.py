@@ -148,7 +148,7 @@ def register(app: typer.Typer) -> None:
                 help="The vault bucket (stack output vaultBucketName); env SAFETYNET_VAULT_BUCKET.",
             ),
         ] = None,
-        yes: Annotated[bool, typer.Option("--yes", "-y", help="Write without asking.")] = False,
+        yes: Annotated[bool, typer.Option("--yes", "-y", "--write", help="Write without asking.")] = False,
         clear: Annotated[
             bool,
             typer.Option("--clear", help="Remove the restore block (or the --table entries) after recovery."),
@@ -159,7 +159,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Choose each table's restore source and write it under safetynet:restore."""
-        from handlers.restore_planner import SOURCE_CHOICES, PlanRequest
+        from handlers.restore_planner import PlanRequest
 
         project = (project_dir or default_project_dir()).resolve()
         path = project / f"Pulumi.{stack}.yaml"
@@ -169,18 +169,11 @@ def register(app: typer.Typer) -> None:
         if clear:
             _clear(path, table, yes, out)
             return
-        if source is not None and source not in SOURCE_CHOICES:
-            raise _fail(f"--source {source}: choose one of {', '.join(SOURCE_CHOICES)}")
         cfg, region = _load_config(project, stack)
-        if backup_arn and source not in (None, "backup"):
-            raise _fail("--backup-arn goes with --source backup")
-        if backup_arn:
-            source = "backup"
-        if source in ("latest", "export") and not vault_bucket:
-            raise _fail(
-                'exports need the vault bucket: pass --vault-bucket "$(pulumi stack output vaultBucketName)" '
-                "or set SAFETYNET_VAULT_BUCKET"
-            )
+        if cfg.disaster_recovery is not None and not vault_bucket:
+            # A DR stack restores from the source stack's replicated exports.
+            vault_bucket = cfg.disaster_recovery.replica_bucket
+        source = _check_source(source, backup_arn, vault_bucket)
         specs = {t.name: t for t in cfg.tables}
         wanted = table or list(specs)
         unknown = [t for t in wanted if t not in specs]
@@ -217,6 +210,23 @@ def register(app: typer.Typer) -> None:
         )
 
 
+def _check_source(source: str | None, backup_arn: str | None, vault_bucket: str | None) -> str | None:
+    from handlers.restore_planner import SOURCE_CHOICES
+
+    if source is not None and source not in SOURCE_CHOICES:
+        raise _fail(f"--source {source}: choose one of {', '.join(SOURCE_CHOICES)}")
+    if backup_arn and source not in (None, "backup"):
+        raise _fail("--backup-arn goes with --source backup")
+    if backup_arn:
+        source = "backup"
+    if source in ("latest", "export") and not vault_bucket:
+        raise _fail(
+            'exports need the vault bucket: pass --vault-bucket "$(pulumi stack output vaultBucketName)" '
+            "or set SAFETYNET_VAULT_BUCKET"
+        )
+    return source
+
+
 def _plan_all(
     *,
     cfg: Any,
@@ -244,6 +254,7 @@ def _plan_all(
         for name in wanted:
             spec = specs[name]
             physical = cfg.physical_name(spec)
+            dr = cfg.disaster_recovery
             facts = inspect_table(
                 logical=name,
                 physical=physical,
@@ -254,6 +265,7 @@ def _plan_all(
                 backup=clients.get("backup"),
                 vault_bucket=vault_bucket,
                 export_prefix=default_prefix(physical),
+                export_table_arn=dr.source_table_arn(physical, account) if dr is not None else None,
             )
             plans.append(plan_table(facts, request, validate))
     except PlanError as exc:
