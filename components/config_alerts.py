@@ -25,10 +25,13 @@ class AlertsSpec(ConfigModel):
         default_factory=list,
         description="ARN patterns (fnmatch: * and ?) of the principals that run `pulumi up`; their "
         "destructive calls are labelled intended. Assumed roles match by role ARN "
-        "(arn:aws:iam::<acct>:role/<name>) or session ARN (arn:aws:sts::<acct>:assumed-role/<name>/<session>).",
+        "(arn:aws:iam::<acct>:role/<name>) or session ARN "
+        "(arn:aws:sts::<acct>:assumed-role/<name>/<session>).",
     )
     email: list[str] = Field(default_factory=list, description="E-mail subscriptions of the alert topic.")
-    https: list[str] = Field(default_factory=list, description="HTTPS endpoint subscriptions of the alert topic.")
+    https: list[str] = Field(
+        default_factory=list, description="HTTPS endpoint subscriptions of the alert topic."
+    )
     create_trail: bool = Field(
         default=False,
         description="Declare a multi-region CloudTrail trail (management events). Destructive-event "
@@ -54,7 +57,8 @@ class AlertsSpec(ConfigModel):
         if bad:
             raise ValueError(
                 f"not an IAM/STS principal ARN pattern: {', '.join(bad)}; write e.g. "
-                "arn:aws:iam::123456789012:role/ci-deploy or arn:aws:sts::123456789012:assumed-role/ci-deploy/*"
+                "arn:aws:iam::123456789012:role/ci-deploy or "
+                "arn:aws:sts::123456789012:assumed-role/ci-deploy/*"
             )
         if any(p.strip("*") == "" or p.endswith(":*") for p in v):
             raise ValueError("a pattern matching every principal of an account makes every change 'intended'")

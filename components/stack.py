@@ -13,6 +13,7 @@ from components.config import StackConfig
 from components.replica import build_vault_replica
 from components.table import BackedUpTable, BackedUpTableArgs, VaultRef
 from components.vault import BackupVault, BackupVaultArgs, export_prefix
+from components.watch import build_disaster_watch
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,16 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
             "pointInTimeRecoveryDays": spec.point_in_time_recovery_days,
             "exportScheduleArn": t.export.schedule_arn,
         }
+    # Prod only: destructive-event alerts, freshness alarms, restore drills, dashboard.
+    watch = build_disaster_watch(
+        cfg,
+        stack=ctx.stack,
+        tables=tables,
+        vault=vault,
+        tags=tags,
+        account_id=ctx.account_id,
+        region=ctx.region,
+    )
     return {
         "environment": cfg.environment,
         "region": ctx.region,
@@ -100,4 +111,82 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
         "tables": tables,
         **({"vaultReplica": vault_replica} if vault_replica else {}),
         **({"restoredTables": restored} if restored else {}),
+        **({"watch": watch} if watch else {}),
+    }
+
+
+def build_staging_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]:
+    """Test stack (`safetynet:staging` set): prod's outputs through a StackReference, the
+    StagingPipeline, and one StagedTable per configured table. Returns the stack outputs."""
+    from components.staging import StagedTable, StagedTableArgs, StagingPipeline, StagingPipelineArgs
+
+    staging = cfg.staging
+    assert staging is not None, "build_staging_stack needs safetynet:staging"
+    tags = stack_tags(cfg, ctx)
+    stack_id = f"{ctx.project}/{ctx.stack}"
+    prod = pulumi.StackReference(staging.from_)
+    prod_tables = prod.require_output("tables")
+    names = [t.name for t in cfg.tables]
+
+    def prod_table(all_tables: dict[str, Any], name: str) -> dict[str, Any]:
+        if name not in (all_tables or {}):
+            raise ValueError(
+                f"safetynet:tables '{name}': the prod stack {staging.from_} has no table '{name}' "
+                f"(its tables: {', '.join(sorted(all_tables or {})) or 'none'}); stage only prod's tables"
+            )
+        return dict(all_tables[name])
+
+    sources = pulumi.Output.all(prod.require_output("vaultBucketArn"), prod_tables).apply(
+        lambda v: [{"bucketArn": v[0], "prefix": prod_table(v[1], n)["exportPrefix"]} for n in names]
+    )
+    pipeline = StagingPipeline(
+        "staging",
+        StagingPipelineArgs(
+            environment=cfg.environment,
+            stack=stack_id,
+            staging=staging,
+            test_tables=[cfg.physical_name(t) for t in cfg.tables],
+            sources=sources,
+            vault_key_arn=prod.require_output("kmsKeyArn"),
+            masking_key=cfg.masking_key.get_secret_value() if cfg.masking_key else None,
+            tags=tags,
+            account_id=ctx.account_id,
+            region=ctx.region,
+        ),
+    )
+    tables: dict[str, Any] = {}
+    for spec in cfg.tables:
+        physical = cfg.physical_name(spec)
+        staged = StagedTable(
+            spec.name,
+            StagedTableArgs(
+                spec=spec,
+                physical_name=physical,
+                stack=stack_id,
+                staging=staging,
+                tags=tags,
+                prod_table=prod_tables.apply(lambda t, n=spec.name: prod_table(t, n)),
+                vault_bucket_name=prod.require_output("vaultBucketName"),
+                state_machine_arn=pipeline.state_machine_arn,
+                events_role_arn=pipeline.events_role_arn,
+            ),
+        )
+        tables[spec.name] = {
+            "name": staged.table_name,
+            "arn": staged.table_arn,
+            "mode": staging.mode_for(spec.name),
+            "masked": bool(staging.rules_for(spec.name)),
+            "sourceTableArn": prod_tables.apply(lambda t, n=spec.name: prod_table(t, n)["arn"]),
+        }
+    return {
+        "environment": cfg.environment,
+        "region": ctx.region,
+        "accountId": ctx.account_id,
+        "stagingFrom": staging.from_,
+        "stateMachineArn": pipeline.state_machine_arn,
+        "maskBucketName": pipeline.mask_bucket_name,
+        "topicArn": pipeline.topic_arn,
+        "taskRoleArn": pipeline.task_role_arn,
+        "stateMachineRoleArn": pipeline.state_machine_role_arn,
+        "tables": tables,
     }
