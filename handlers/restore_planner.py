@@ -52,6 +52,9 @@ class BackupFact:
     status: str
     size_bytes: int | None = None
     item_count: int | None = None
+    key_schema: list[dict[str, str]] | None = None
+    """The backed-up table's KeySchema (DescribeBackup), when known."""
+    table_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class TableFacts:
     export_table_arn: str | None = None
     """The source table ARN the exports must name, when not `table_arn` (a DR stack restoring
     another region's replicated exports)."""
+    key_schema: list[dict[str, str]] | None = None
+    """The configured primary key: a backup of a table with other keys cannot restore this one."""
 
 
 # --- the plan ----------------------------------------------------------------------------------
@@ -186,6 +191,9 @@ def _backup_candidates(facts: TableFacts) -> list[Candidate]:
         )
         if b.status != "AVAILABLE":
             c.unusable = f"backup status {b.status}"
+        elif facts.key_schema and b.key_schema and b.key_schema != facts.key_schema:
+            keys = ", ".join(f"{k['AttributeName']} {k['KeyType']}" for k in b.key_schema)
+            c.unusable = f"backup of {b.table_name or 'a table'} with other keys ({keys})"
         elif not DYNAMODB_BACKUP_ARN_RE.match(b.arn):
             c.unusable = (
                 "AWS Backup recovery point (advanced features): restore with aws backup "
@@ -410,27 +418,44 @@ def _list_backups(dynamodb: Any, facts: TableFacts) -> None:
     while True:
         page = dynamodb.list_backups(**kwargs)
         for s in page.get("BackupSummaries", []):
-            item_count = None
-            try:
-                details = dynamodb.describe_backup(BackupArn=s["BackupArn"])["BackupDescription"]
-                item_count = (details.get("SourceTableDetails") or {}).get("ItemCount")
-            except _GAPS as exc:
-                facts.notes.append(f"backup {s['BackupArn']}: item count unknown ({_error_text(exc)})")
-            facts.backups.append(
-                BackupFact(
-                    arn=s["BackupArn"],
-                    name=s.get("BackupName", ""),
-                    created=s["BackupCreationDateTime"],
-                    backup_type=s.get("BackupType", "USER"),
-                    status=s.get("BackupStatus", "AVAILABLE"),
-                    size_bytes=s.get("BackupSizeBytes"),
-                    item_count=item_count,
-                )
-            )
+            facts.backups.append(_backup_fact(dynamodb, s, facts))
         last = page.get("LastEvaluatedBackupArn")
         if not last:
             return
         kwargs["ExclusiveStartBackupArn"] = last
+
+
+def _backup_fact(dynamodb: Any, summary: dict[str, Any], facts: TableFacts) -> BackupFact:
+    """A ListBackups summary completed by DescribeBackup (item count, the source table's keys)."""
+    source: dict[str, Any] = {}
+    try:
+        details = dynamodb.describe_backup(BackupArn=summary["BackupArn"])["BackupDescription"]
+        source = details.get("SourceTableDetails") or {}
+    except _GAPS as exc:
+        facts.notes.append(f"backup {summary['BackupArn']}: details unknown ({_error_text(exc)})")
+    return BackupFact(
+        arn=summary["BackupArn"],
+        name=summary.get("BackupName", ""),
+        created=summary["BackupCreationDateTime"],
+        backup_type=summary.get("BackupType", "USER"),
+        status=summary.get("BackupStatus", "AVAILABLE"),
+        size_bytes=summary.get("BackupSizeBytes"),
+        item_count=source.get("ItemCount"),
+        key_schema=source.get("KeySchema"),
+        table_name=source.get("TableName") or summary.get("TableName"),
+    )
+
+
+def _given_backup(dynamodb: Any, arn: str, facts: TableFacts) -> None:
+    """A backup named by --backup-arn (e.g. of a table restored beside the original)."""
+    if any(b.arn == arn for b in facts.backups) or not DYNAMODB_BACKUP_ARN_RE.match(arn):
+        return
+    try:
+        details = dynamodb.describe_backup(BackupArn=arn)["BackupDescription"]["BackupDetails"]
+    except dynamodb.exceptions.BackupNotFoundException:
+        facts.notes.append(f"backup {arn} does not exist (check the ARN and region)")
+        return
+    facts.backups.append(_backup_fact(dynamodb, {**details, "BackupArn": arn}, facts))
 
 
 def _recovery_points(backup: Any, facts: TableFacts) -> None:
@@ -470,6 +495,8 @@ def inspect_table(
     vault_bucket: str | None,
     export_prefix: str,
     export_table_arn: str | None = None,
+    key_schema: list[dict[str, str]] | None = None,
+    backup_arn: str | None = None,
 ) -> TableFacts:
     """Read what exists for one table. Never writes or deletes anything. APIs an endpoint does not
     offer (moto, DynamoDB Local) are recorded in `notes`, not fatal."""
@@ -480,10 +507,13 @@ def inspect_table(
         has_lsis=has_lsis,
         exists=False,
         export_table_arn=export_table_arn,
+        key_schema=key_schema,
     )
     _describe_table(dynamodb, facts)
     try:
         _list_backups(dynamodb, facts)
+        if backup_arn:
+            _given_backup(dynamodb, backup_arn, facts)
     except _GAPS as exc:
         facts.notes.append(f"DynamoDB backups not listed ({_error_text(exc)})")
     if backup is not None:

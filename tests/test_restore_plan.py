@@ -236,3 +236,27 @@ def test_a_dr_stack_plans_from_the_replica_and_checks_the_source_table(aws: None
     assert doc["config"]["safetynet:restore"] == {"customers": {"export": good.url}}
     row = next(line for line in result.output.splitlines() if wrong.export_id in line)
     assert "wrong source table" in row
+
+
+def test_switch_uses_a_backup_of_the_table_restored_beside(account: dict[str, Any], project: Path) -> None:
+    # Given customers-restored (restored beside customers) and a backup of it
+    cfg = fx.prod_config(project)
+    spec = next(t for t in cfg.tables if t.name == "customers")
+    ddb = fx.client("dynamodb")
+    ddb.create_table(**spec.create_table_request("customers-restored"))
+    arn = ddb.create_backup(TableName="customers-restored", BackupName="customers-switch")["BackupDetails"][
+        "BackupArn"
+    ]
+    # When restore-plan is told to use it for the original name
+    result = plan(project, "--table", "customers", "--backup-arn", arn)
+    # Then it becomes the source of customers (no suffix: the original name is recreated from it)
+    assert result.exit_code == 0, result.output
+    assert restore_block(project) == {"customers": {"backupArn": arn}}
+
+
+def test_a_backup_of_a_table_with_other_keys_is_refused(account: dict[str, Any], project: Path) -> None:
+    # inventory's keys are sku/warehouse; customers' key is customerId
+    result = plan(project, "--table", "customers", "--backup-arn", account["on_demand"])
+    assert result.exit_code == 1
+    assert "with other keys (sku HASH, warehouse RANGE)" in result.output
+    assert restore_block(project) == {}

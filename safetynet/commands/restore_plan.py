@@ -266,6 +266,8 @@ def _plan_all(
                 vault_bucket=vault_bucket,
                 export_prefix=default_prefix(physical),
                 export_table_arn=dr.source_table_arn(physical, account) if dr is not None else None,
+                key_schema=spec.key_schema(),
+                backup_arn=request.backup_arn,
             )
             plans.append(plan_table(facts, request, validate))
     except PlanError as exc:
