@@ -22,7 +22,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 
 from components.config_base import NAMESPACE, ConfigError, ConfigModel
 from components.config_alerts import AlertsSpec, DrillSpec
-from components.config_replica import ReplicaSpec, check_replica_regions
+from components.config_replica import DisasterRecoverySpec, ReplicaSpec, check_replica_regions
 from components.config_restore import RestoreField
 from components.config_staging import StagingSpec, check_staging
 
@@ -33,6 +33,8 @@ StreamViewType = Literal["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_O
 TableClass = Literal["STANDARD", "STANDARD_INFREQUENT_ACCESS"]
 ObjectLockMode = Literal["off", "governance", "compliance"]
 ColdStorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER"]
+# Environments whose tables hold production data (dr takes over from prod in another region).
+PRODUCTION_ENVIRONMENTS = ("prod", "dr")
 
 # DynamoDB service quotas that cannot be raised.
 MAX_GSIS = 20
@@ -404,6 +406,9 @@ class StackConfig(ConfigModel):
     )
     tables: list[TableSpec] = Field(default_factory=list, description="The protected tables.")
     backup: BackupSpec = Field(default_factory=BackupSpec, description="Nightly export and vault.")
+    disaster_recovery: DisasterRecoverySpec | None = Field(
+        default=None, description="DR stack: the replicated vault its tables are restored from."
+    )
     alerts: AlertsSpec = Field(default_factory=AlertsSpec, description="Disaster recognition alerts.")
     drill: DrillSpec = Field(default_factory=DrillSpec, description="Scheduled restore drill.")
     restore: RestoreField = Field(
@@ -414,8 +419,9 @@ class StackConfig(ConfigModel):
 
     @property
     def is_prod(self) -> bool:
-        """Prod gets Pulumi protect, retain-on-delete and deletion protection."""
-        return self.environment == "prod"
+        """Prod, and dr (the stack that takes over prod's traffic in another region), get Pulumi
+        protect, retain-on-delete, deletion protection and prod's own table names."""
+        return self.environment in PRODUCTION_ENVIRONMENTS
 
     def physical_name(self, table: TableSpec) -> str:
         """The table's name in AWS for this environment."""

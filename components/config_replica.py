@@ -138,3 +138,37 @@ def check_replica_regions(regions: list[str]) -> list[str]:
     if dupes:
         problems.append(f"replicaRegions lists {', '.join(dupes)} more than once")
     return problems
+
+
+class DisasterRecoverySpec(ConfigModel):
+    """`safetynet:disasterRecovery` of a DR stack: where its tables' data comes from when the
+    source stack's region (or account) is lost. Read by `safetynet restore-plan` and `status`;
+    written down before a disaster, because the source stack's state may be unreachable then."""
+
+    replica_bucket: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="The vault replica bucket (source stack output vaultReplica.bucketName).",
+    )
+    source_region: str = Field(description="The source stack's region (where the exported tables lived).")
+    source_account_id: str | None = Field(
+        default=None, description="The source stack's account, when it is not this stack's account."
+    )
+    source_stack: str = Field(default="prod", description="The stack whose exports are replicated.")
+
+    @model_validator(mode="after")
+    def _valid(self) -> DisasterRecoverySpec:
+        problems = []
+        try:
+            check_region(self.source_region, "sourceRegion")
+        except ValueError as exc:
+            problems.append(str(exc))
+        if self.source_account_id is not None and not ACCOUNT_RE.match(self.source_account_id):
+            problems.append(f"sourceAccountId '{self.source_account_id}' must be a 12-digit account id")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def source_table_arn(self, physical_name: str, account_id: str) -> str:
+        """The ARN the replicated exports name as their source table (checked by validation)."""
+        acct = self.source_account_id or account_id
+        return f"arn:aws:dynamodb:{self.source_region}:{acct}:table/{physical_name}"
