@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -295,6 +295,16 @@ class BackedUpTable(pulumi.ComponentResource):
                 },
             )
             self.restored_table_name = restored.name
+            # Backed up like every prod table while it is compared (a switch can take days):
+            # its own nightly export under exports/<name><suffix>.
+            NightlyExport(
+                f"{name}-restored-export",
+                table_arn=restored.arn,
+                args=replace(
+                    args, physical_name=beside, export_prefix=args.export_prefix + restore.target_suffix
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.export = NightlyExport(
             f"{name}-export",
             table_arn=table.arn,

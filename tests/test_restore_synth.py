@@ -3,6 +3,7 @@ inputs, keeps every usual setting, and never lets a restore input replace a live
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -146,3 +147,32 @@ def test_export_source_for_a_table_with_lsis_is_refused_with_the_alternatives() 
 def test_latest_in_config_fails_and_points_at_restore_plan() -> None:
     with pytest.raises(SynthError, match=r"safetynet restore-plan"):
         _restore({"customers": {"latest": True}})
+
+
+def test_the_table_restored_beside_has_its_own_nightly_export() -> None:
+    result = _restore({"inventory": {"pointInTime": AN_HOUR_AGO.isoformat(), "targetSuffix": "-restored"}})
+    schedule = result.one("aws:scheduler/schedule:Schedule", "inventory-restored-export-schedule")
+    request = json.loads(schedule["inputs"]["target"]["input"])
+    assert request["TableArn"].endswith(":table/inventory-restored")
+    assert request["S3Prefix"] == "exports/inventory-restored"
+    policy = json.loads(
+        result.one("aws:iam/rolePolicy:RolePolicy", "inventory-restored-export-policy")["inputs"]["policy"]
+    )
+    export_stmt = next(s for s in policy["Statement"] if "dynamodb:ExportTableToPointInTime" in s["Action"])
+    assert export_stmt["Resource"] == [request["TableArn"]]
+
+
+@pytest.mark.parametrize(
+    "restore",
+    [
+        {"customers": {"export": EXPORT_URL}},
+        {"orders": {"backupArn": BACKUP_ARN}},
+        {"orders": {"latestRestorableTime": True, "sourceTableArn": DELETED_ARN}},
+        {"inventory": {"pointInTime": AN_HOUR_AGO_TEXT, "targetSuffix": "-restored"}},
+    ],
+    ids=["export", "backup", "pitr-deleted", "pitr-beside"],
+)
+def test_restored_stacks_pass_the_pull_request_checks(restore: dict[str, Any]) -> None:
+    from safetynet.policy_check import check_synth_doc
+
+    assert check_synth_doc(_restore(restore).to_json()) == []
