@@ -20,7 +20,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
 
 from handlers.exports import ExportRef, ManifestSummary, iter_items, validate_export
 from handlers.watch_aws import (
@@ -305,13 +307,16 @@ def run_drill(
     s3: Any,
     cw: Any,
     progress: Progress | None = None,
-    use_import: bool = True,
+    use_import: bool | Literal["auto"] = True,
     poll_seconds: float = 5.0,
     timeout_seconds: float = 6 * 3600,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> tuple[DrillResult, str]:
     """Run a drill end to end (the CLI's path). Returns the result and how the scratch table was
-    loaded ("ImportTable" or "BatchWriteItem"). The scratch table is always deleted."""
+    loaded ("ImportTable" or "BatchWriteItem"). The scratch table is always deleted.
+
+    `use_import="auto"` falls back to BatchWriteItem when the endpoint does not implement
+    ImportTable (DynamoDB Local, some emulators)."""
     step = progress or (lambda _msg, _done, _total: None)
     table = ctx.table(table_name)
     total = 5
@@ -332,8 +337,10 @@ def run_drill(
     error = None
     try:
         step(f"importing into {scratch}", 1, total)
-        if use_import:
-            arn = ddb.import_table(**plan["importRequest"])["ImportTableDescription"]["ImportArn"]
+        arn = _start_import(ddb, plan) if use_import else None
+        if arn is None and use_import is True:
+            raise DrillError("this endpoint does not implement ImportTable; load with BatchWriteItem instead")
+        if arn is not None:
             started = time.monotonic()
             while True:
                 desc = ddb.describe_import(ImportArn=arn)["ImportTableDescription"]
@@ -366,6 +373,20 @@ def run_drill(
     record(ctx, table, result, s3=s3, cw=cw, now=clock())
     step("done", total, total)
     return result, method
+
+
+# What endpoints without ImportTable answer (DynamoDB Local: UnknownOperationException).
+_NO_IMPORT = {"UnknownOperationException", "NotImplemented", "NotImplementedException"}
+
+
+def _start_import(ddb: Any, plan: Mapping[str, Any]) -> str | None:
+    """Start ImportTable; None when this endpoint does not implement it."""
+    try:
+        return str(ddb.import_table(**plan["importRequest"])["ImportTableDescription"]["ImportArn"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _NO_IMPORT:
+            return None
+        raise
 
 
 def _delete_quietly(ddb: Any, table: str) -> None:

@@ -14,6 +14,19 @@ from typing import Any
 
 WATCH_ENV = "SAFETYNET_WATCH"
 METRIC_NAMESPACE = "safetynet"
+# DisasterWatch's per-table alarms are named `safetynet-<stack>-<table>-<suffix>`.
+TABLE_ALARM_SUFFIXES = (
+    "export-stale",
+    "items-dropped",
+    "export-failed",
+    "restore-unverified",
+    "drill-failed",
+)
+
+
+def table_alarm_name(stack: str, table: str, suffix: str) -> str:
+    """The name of one of a table's DisasterWatch alarms."""
+    return f"safetynet-{stack}-{table}-{suffix}"
 
 
 class WatchConfigError(ValueError):

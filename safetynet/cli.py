@@ -32,6 +32,8 @@ COMMAND_MODULES = [
     "safetynet.commands.verify",
     "safetynet.commands.backup",
     "safetynet.commands.restore_plan",
+    "safetynet.commands.status",
+    "safetynet.commands.drill",
 ]
 
 for _module in COMMAND_MODULES:

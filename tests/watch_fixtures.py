@@ -6,7 +6,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,6 +17,7 @@ from components.config import TableSpec
 from components.vault import export_prefix
 from handlers.exports import ExportRef, read_data_files, read_summary, write_export
 from handlers.watch_model import WatchContext, WatchedTable
+from tests.conftest import PROJECT_DIR
 
 REGION = "us-east-1"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -78,10 +81,15 @@ def fill(table: WatchedTable, items: list[dict[str, Any]]) -> None:
 
 
 def add_export(
-    table: WatchedTable, items: list[dict[str, Any]], *, age_hours: float, table_arn: str | None = None
+    table: WatchedTable,
+    items: list[dict[str, Any]],
+    *,
+    age_hours: float,
+    table_arn: str | None = None,
+    now: datetime = NOW,
 ) -> ExportRef:
-    """An export of `items` taken `age_hours` before NOW, in the table's vault prefix."""
-    at = NOW - timedelta(hours=age_hours)
+    """An export of `items` taken `age_hours` before `now`, in the table's vault prefix."""
+    at = now - timedelta(hours=age_hours)
     return write_export(
         boto3.client("s3", region_name=REGION),
         bucket=VAULT,
@@ -102,3 +110,22 @@ def corrupt_first_data_file(ref: ExportRef) -> str:
     body = json.dumps({"Item": {"customerId": {"S": "evil"}, "orderId": {"S": "x"}}}).encode() + b"\n"
     s3.put_object(Bucket=ref.bucket, Key=key, Body=gzip.compress(body))
     return key
+
+
+def project_with_stack(tmp: Path, *, environment: str = "prod") -> Path:
+    """A project folder (the real Pulumi.yaml) whose `prod` stack protects SPEC and SPEC2."""
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp / "Pulumi.yaml")
+    (tmp / "Pulumi.prod.yaml").write_text(
+        "config:\n"
+        f"  aws:region: {REGION}\n"
+        f"  safetynet:environment: {environment}\n"
+        "  safetynet:tables:\n"
+        "    - name: orders\n"
+        "      hashKey: {name: customerId, type: S}\n"
+        "      rangeKey: {name: orderId, type: S}\n"
+        "    - name: customers\n"
+        "      hashKey: {name: customerId, type: S}\n"
+        "  safetynet:drill:\n"
+        "    sampleSize: 5\n"
+    )
+    return tmp
