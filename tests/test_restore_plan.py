@@ -260,3 +260,17 @@ def test_a_backup_of_a_table_with_other_keys_is_refused(account: dict[str, Any],
     assert result.exit_code == 1
     assert "with other keys (sku HASH, warehouse RANGE)" in result.output
     assert restore_block(project) == {}
+
+
+def test_latest_written_by_hand_is_resolved_into_a_concrete_export(
+    account: dict[str, Any], project: Path
+) -> None:
+    # Given a stack file where someone wrote `latest: true` (the program refuses it)
+    path = project / "Pulumi.prod.yaml"
+    path.write_text(path.read_text() + "  safetynet:restore:\n    customers:\n      latest: true\n")
+    # When restore-plan resolves it
+    result = plan(project, "--table", "customers", "--source", "latest")
+    # Then the entry names the newest valid export, which the program accepts
+    assert result.exit_code == 0, result.output
+    assert restore_block(project) == {"customers": {"export": account["mid"].url}}
+    assert synth(project, "prod").one("aws:dynamodb/table:Table", "customers-table")["inputs"]["importTable"]
