@@ -48,6 +48,17 @@ class ItemFormatError(ValueError):
         self.path = path
         self.reason = reason
 
+    def within(self, segment: str) -> ItemFormatError:
+        """The same error seen from one level up (`segment` is a name or `[index]`). Paths are
+        built only when an error travels up, never on the hot path."""
+        if not self.path:
+            path = segment
+        elif self.path.startswith("["):
+            path = segment + self.path
+        else:
+            path = f"{segment}.{self.path}"
+        return ItemFormatError(path, self.reason)
+
 
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
@@ -70,79 +81,131 @@ def _b64decode(value: Any, path: str) -> bytes:
 # --- file (DynamoDB JSON) -> memory --------------------------------------------------------
 
 
-def _decode_container(kind: str, value: Any, path: str, depth: int) -> None:
+def _decode_container(kind: str, value: Any, depth: int) -> None:
     if depth >= MAX_DEPTH:
-        raise ItemFormatError(path, f"nested deeper than DynamoDB's {MAX_DEPTH} levels")
+        raise ItemFormatError("", f"nested deeper than DynamoDB's {MAX_DEPTH} levels")
     if kind == "M":
-        if not isinstance(value, dict):
-            raise ItemFormatError(path, "M must be an object")
+        if type(value) is not dict:
+            raise ItemFormatError("", "M must be an object")
         for name, sub in value.items():
-            _decode_value(sub, _join(path, name), depth + 1)
+            try:
+                _decode_value(sub, depth + 1)
+            except ItemFormatError as exc:
+                raise exc.within(name) from None
     else:
-        if not isinstance(value, list):
-            raise ItemFormatError(path, "L must be an array")
+        if type(value) is not list:
+            raise ItemFormatError("", "L must be an array")
         for i, sub in enumerate(value):
-            _decode_value(sub, f"{path}[{i}]", depth + 1)
+            try:
+                _decode_value(sub, depth + 1)
+            except ItemFormatError as exc:
+                raise exc.within(f"[{i}]") from None
 
 
-def _decode_set(av: dict[str, Any], kind: str, value: Any, path: str) -> None:
-    if not isinstance(value, list) or not value:
-        raise ItemFormatError(path, f"{kind} must be a non-empty array")
+def _decode_set(av: dict[str, Any], kind: str, value: Any) -> None:
+    if type(value) is not list or not value:
+        raise ItemFormatError("", f"{kind} must be a non-empty array")
     if kind == "SS":
-        if not all(isinstance(v, str) for v in value):
-            raise ItemFormatError(path, "SS members must be strings")
+        if not all(type(v) is str for v in value):
+            raise ItemFormatError("", "SS members must be strings")
     elif kind == "NS":
         for v in value:
-            _check_number(v, path)
+            _check_number(v, "")
     else:
-        av["BS"] = [_b64decode(v, path) for v in value]
+        av["BS"] = [_b64decode(v, "") for v in value]
 
 
-def _decode_value(av: Any, path: str, depth: int) -> None:
-    """Check one DynamoDB JSON attribute value and turn its base64 binaries into bytes, in place."""
-    if not isinstance(av, dict) or len(av) != 1:
-        raise ItemFormatError(path, f"an attribute value must be an object with one type key, got {av!r:.80}")
+def _decode_value(av: Any, depth: int) -> None:
+    """Check one DynamoDB JSON attribute value and turn its base64 binaries into bytes, in place.
+    Tests are ordered by how common each type is; error paths are added by the callers."""
+    if type(av) is not dict or len(av) != 1:
+        raise ItemFormatError("", f"an attribute value must be an object with one type key, got {av!r:.80}")
     ((kind, value),) = av.items()
     if kind == "S":
-        if not isinstance(value, str):
-            raise ItemFormatError(path, "S must be a string")
+        if type(value) is not str:
+            raise ItemFormatError("", "S must be a string")
     elif kind == "N":
-        _check_number(value, path)
-    elif kind in ("M", "L"):
-        _decode_container(kind, value, path, depth)
-    elif kind == "B":
-        av["B"] = _b64decode(value, path)
+        if type(value) is not str or not _NUMBER.fullmatch(value):
+            raise ItemFormatError("", f"N must be a decimal number string, got {value!r}")
+    elif kind == "M" or kind == "L":  # noqa: PLR1714 - two compares beat a tuple lookup here
+        _decode_container(kind, value, depth)
     elif kind == "BOOL":
-        if not isinstance(value, bool):
-            raise ItemFormatError(path, "BOOL must be true or false")
+        if type(value) is not bool:
+            raise ItemFormatError("", "BOOL must be true or false")
     elif kind == "NULL":
         if value is not True:
-            raise ItemFormatError(path, "NULL must be true")
-    elif kind in SET_TYPES:
-        _decode_set(av, kind, value, path)
+            raise ItemFormatError("", "NULL must be true")
     else:
-        raise ItemFormatError(path, f"unknown attribute type {kind!r} (expected one of {sorted(ALL_TYPES)})")
+        _decode_rare(av, kind, value)
+
+
+def _decode_rare(av: dict[str, Any], kind: str, value: Any) -> None:
+    if kind == "B":
+        av["B"] = _b64decode(value, "")
+    elif kind in SET_TYPES:
+        _decode_set(av, kind, value)
+    else:
+        raise ItemFormatError("", f"unknown attribute type {kind!r} (expected one of {sorted(ALL_TYPES)})")
 
 
 def decode_item(obj: Any) -> Item:
     """Turn a parsed DynamoDB JSON item (`{"attr": {"S": ...}, ...}`) into the low-level format,
     checking every value. Mutates and returns `obj`. Raises ItemFormatError."""
-    if not isinstance(obj, dict) or not obj:
+    if type(obj) is not dict or not obj:
         raise ItemFormatError("", "an item must be a non-empty object of attributes")
     for name, av in obj.items():
-        _decode_value(av, name, 1)
+        try:
+            _decode_value(av, 1)
+        except ItemFormatError as exc:
+            raise exc.within(name) from None
     return obj
 
 
+def _decode_binaries(av: dict[str, Any]) -> None:
+    """Only turn base64 binaries into bytes (no checks): for files already validated."""
+    for kind, value in av.items():
+        if kind == "B":
+            av["B"] = base64.b64decode(value)
+        elif kind == "BS":
+            av["BS"] = [base64.b64decode(v) for v in value]
+        elif kind == "M":
+            for sub in value.values():
+                _decode_binaries(sub)
+        elif kind == "L":
+            for sub in value:
+                _decode_binaries(sub)
+
+
 def decode_export_line(line: bytes | str) -> Item:
-    """One line of a DYNAMODB_JSON export data file (`{"Item": {...}}`) -> low-level item."""
+    """One line of a DYNAMODB_JSON export data file (`{"Item": {...}}`) -> low-level item,
+    every attribute value checked."""
     try:
         obj = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ItemFormatError("", f"not JSON ({exc})") from None
-    if not isinstance(obj, dict) or "Item" not in obj:
+    if type(obj) is not dict or "Item" not in obj:
         raise ItemFormatError("", 'a line must be an object {"Item": {...}}')
     return decode_item(obj["Item"])
+
+
+def decode_export_line_unchecked(line: bytes) -> Item:
+    """Like decode_export_line, for lines of a file that already passed validation (and whose
+    MD5 is checked again while streaming): the JSON and the `Item` object are still required,
+    but attribute values are not re-checked, and a line without binaries is not walked at all."""
+    try:
+        obj = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ItemFormatError("", f"not JSON ({exc})") from None
+    if type(obj) is not dict or type(item := obj.get("Item")) is not dict or not item:
+        raise ItemFormatError("", 'a line must be an object {"Item": {...}}')
+    # A "B" or "BS" type key always appears as that exact token (false positives only walk).
+    if b'"B"' in line or b'"BS"' in line:
+        try:
+            for av in item.values():
+                _decode_binaries(av)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ItemFormatError("", f"malformed binary value ({exc})") from None
+    return item
 
 
 # --- memory -> file --------------------------------------------------------------------------
@@ -355,7 +418,10 @@ def _legacy_value(av: Any, path: str, depth: int) -> dict[str, Any]:
             raise ItemFormatError(path, "l must be an array")
         return {"L": [_legacy_value(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]}
     out = {kind: value}
-    _decode_value(out, path, depth)  # same checks and base64 handling as native exports
+    try:
+        _decode_value(out, depth)  # same checks and base64 handling as native exports
+    except ItemFormatError as exc:
+        raise ItemFormatError(path, exc.reason) from None
     return out
 
 

@@ -19,6 +19,7 @@ from handlers.export_codec import (
     check_item,
     decode_datapipeline_line,
     decode_export_line,
+    decode_export_line_unchecked,
     decode_ion_line,
     encode_export_line,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "datapipeline_files",
     "decode_datapipeline_line",
     "decode_export_line",
+    "decode_export_line_unchecked",
     "decode_ion_line",
     "encode_export_line",
     "iter_datapipeline_items",

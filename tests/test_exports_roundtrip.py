@@ -339,3 +339,44 @@ def test_iter_file_items_raises_on_first_corrupt_line(s3: Any) -> None:
     assert next(items) == {"id": {"S": "a"}}
     with pytest.raises(ExportCorrupt, match=r"line 2 .*unknown attribute type 'X'"):
         next(items)
+
+
+def test_unchecked_reading_still_requires_items_and_decodes_binary(s3: Any) -> None:
+    # Given a validated export read without per-value checks
+    ref = write_fixture_export(s3)
+    assert list(iter_items(s3, ref, check_items=False)) == realistic_items()
+    # Then a line that is not {"Item": {...}} is still refused
+    f = read_data_files(s3, ref, read_summary(s3, ref))[0]
+    s3.put_object(Bucket=BUCKET, Key=f.data_file_s3_key, Body=gzip.compress(b'{"NotItem": 1}\n'))
+    with pytest.raises(ExportCorrupt, match=r'line 1 .*\{"Item"'):
+        list(iter_file_items(s3, ref, f, check_items=False))
+
+
+def test_consumer_stopping_early_closes_the_object(s3: Any) -> None:
+    # Given a client that records whether each data file's body gets closed
+    closed: list[str] = []
+
+    class Spy:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(s3, name)
+
+        def get_object(self, **kwargs: Any) -> Any:
+            response = s3.get_object(**kwargs)
+            body = response["Body"]
+            original = body.close
+
+            def close() -> None:
+                closed.append(kwargs["Key"])
+                original()
+
+            body.close = close
+            return response
+
+    ref = write_fixture_export(s3)
+    items = iter_items(Spy(), ref)
+    # When the consumer takes one item and stops
+    assert next(items) == realistic_items()[0]
+    items.close()
+    # Then the first data file's body was closed (its HTTP connection released)
+    first = read_data_files(s3, ref, read_summary(s3, ref))[0]
+    assert closed == [first.data_file_s3_key]
