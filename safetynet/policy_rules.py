@@ -31,9 +31,10 @@ Props = Mapping[str, Any]
 
 ENVIRONMENT_TAG = "safetynet:environment"
 """Tag on every taggable resource (components/stack.py `stack_tags`)."""
-PROTECTED_ENVIRONMENTS = frozenset({"prod"})
-"""Tables in these environments must carry the full safety net. A table without the
-environment tag is treated as protected too: removing a tag must not switch the rules off."""
+PROTECTED_ENVIRONMENTS = frozenset({"prod", "dr"})
+"""Tables in these environments must carry the full safety net (components.config
+PRODUCTION_ENVIRONMENTS; a test keeps the two equal). A table without the environment tag is
+treated as protected too: removing a tag must not switch the rules off."""
 STACK_TAG = "safetynet:stack"
 """Tag on every taggable resource: `project/stack`."""
 STAGING_TARGET_TAG = "safetynet:staging-target"
@@ -81,6 +82,16 @@ POLICY_DOCUMENT_PROPS: dict[str, tuple[str, ...]] = {
     "aws:sqs/queue:Queue": ("policy",),
     "aws:sqs/queuePolicy:QueuePolicy": ("policy",),
 }
+DYNAMODB_ITEM_WRITE_ACTIONS = frozenset(
+    a.lower()
+    for a in (
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:TransactWriteItems",
+    )
+)
 # What changes a table's data or existence (a staging role must only do this to staging targets).
 DYNAMODB_WRITE_ACTIONS = frozenset(
     a.lower()
@@ -405,13 +416,18 @@ def table_nightly_export(resources: Sequence[Resource]) -> list[Finding]:
 
 
 def _is_vault_component(r: Resource) -> bool:
-    return r.type.startswith("safetynet:") and r.type.rsplit(":", 1)[-1].endswith("Vault")
+    """BackupVault, VaultReplica, ...: any safetynet component whose type name says Vault."""
+    return r.type.startswith("safetynet:") and "Vault" in r.type.rsplit(":", 1)[-1]
+
+
+REPLICATION = ("aws:s3/bucketReplicationConfig:BucketReplicationConfig",)
 
 
 def vault_buckets(resources: Sequence[Resource]) -> dict[str, Resource]:
     """The vault buckets of this stack, by bucket name (as S3 child resources reference them):
-    buckets under a `safetynet:*:*Vault` component, and buckets an export schedule writes to
-    when this stack manages that bucket. Value: a resource that represents the bucket."""
+    buckets under a `safetynet:*:*Vault*` component, and buckets an export schedule or a vault
+    replication writes to, when this stack manages that bucket. Value: a resource that
+    represents the bucket."""
     s3_children: dict[str, Resource] = {}
     for r in resources:
         key = _bucket_key(r.props) if r.type.startswith("aws:s3/") else None
@@ -421,6 +437,13 @@ def vault_buckets(resources: Sequence[Resource]) -> dict[str, Resource]:
     for key, r in s3_children.items():
         if any(_is_vault_component(a) for a in r.lineage()):
             vaults[key] = r
+    for r in _of_type(resources, REPLICATION):
+        if _bucket_key(r.props) not in vaults:
+            continue
+        for rule in _as_list(_get(r.props, "rules")):
+            dest = str(_get(rule, "destination", "bucket") or "").removeprefix("arn:aws:s3:::")
+            if dest in s3_children:
+                vaults.setdefault(dest, s3_children[dest])
     for schedule, request in _export_schedules(resources):
         bucket = str(request.get("S3Bucket") or "")
         if bucket in s3_children:
@@ -584,14 +607,27 @@ def vault_keeps_exports(resources: Sequence[Resource]) -> list[Finding]:
     return findings
 
 
-def _is_staging(r: Resource) -> bool:
+def _under_staging_component(r: Resource) -> bool:
     for a in r.lineage():
         parts = a.type.split(":")
         if a.type.startswith("safetynet:") and len(parts) == 3 and parts[1] == STAGING_MODULE:
             return True
-        if "staging" in a.name.lower() and a is r:
-            return True
     return False
+
+
+def _is_staging(r: Resource) -> bool:
+    return _under_staging_component(r) or "staging" in r.name.lower()
+
+
+def _is_staging_state(table: Resource, writes: Sequence[str]) -> bool:
+    """The pipeline's own bookkeeping table (e.g. its ledger of staged exports): declared inside a
+    staging component, not a prod table, and written item by item only (never deleted,
+    recreated or imported into)."""
+    return (
+        _under_staging_component(table)
+        and not _is_protected_table(table.props)
+        and all(w.lower() in DYNAMODB_ITEM_WRITE_ACTIONS for w in writes)
+    )
 
 
 def _writes(stmt: Mapping[str, Any]) -> list[str]:
@@ -632,7 +668,8 @@ def _why_not_a_target(name: str | None, table: Resource | None) -> str:
 
 def staging_writes_only_staging_targets(resources: Sequence[Resource]) -> list[Finding]:
     """No staging role's policy allows writing or deleting a table that is not declared in this
-    stack with the staging-target tag (unless the statement is gated on that tag)."""
+    stack with the staging-target tag (unless the statement is gated on that tag). The one
+    exception: item writes to the pipeline's own non-prod bookkeeping tables."""
     tables = {_get(t.props, "name"): t for t in _of_type(resources, TABLE)}
     findings = []
     for r in resources:
@@ -650,7 +687,9 @@ def staging_writes_only_staging_targets(resources: Sequence[Resource]) -> list[F
                     arn = str(res)
                     name = _table_name_of_arn(arn)
                     table = tables.get(name) if name and "*" not in name else None
-                    if table is not None and _is_staging_target(table.props):
+                    if table is not None and (
+                        _is_staging_target(table.props) or _is_staging_state(table, writes)
+                    ):
                         continue
                     why = _why_not_a_target(name, table)
                     findings.append(

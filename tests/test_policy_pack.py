@@ -14,6 +14,7 @@ import pytest
 from google.protobuf import struct_pb2
 from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
+from pulumi_policy.deserialize import serialize_properties
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
@@ -43,8 +44,9 @@ def servicer(pack: ModuleType) -> Any:
 
 
 def struct(props: dict[str, Any]) -> struct_pb2.Struct:
+    """Properties in the engine's wire form (assets and archives as signature maps)."""
     s = struct_pb2.Struct()
-    s.update(props)
+    s.update(dict(serialize_properties(props)))
     return s
 
 

@@ -400,3 +400,75 @@ def test_from_policy_resources_links_parents() -> None:
 
 def test_project_dir_is_the_repository() -> None:
     assert (Path(PROJECT_DIR) / "policy" / "PulumiPolicy.yaml").is_file()
+
+
+def test_protected_environments_match_the_config() -> None:
+    from components.config import PRODUCTION_ENVIRONMENTS
+
+    assert set(PRODUCTION_ENVIRONMENTS) == pr.PROTECTED_ENVIRONMENTS
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_vault_bucket_of_a_stack_is_checked(stack: str) -> None:
+    # Each vault bucket (the vault, and a replica where configured) gets the same hardening rules:
+    # suspending its versioning is reported for exactly that bucket.
+    base = records(stack)
+    buckets = pr.vault_buckets(pr.from_synth(base))
+    assert buckets
+    for bucket in buckets:
+        recs = copy.deepcopy(base)
+        versioning = next(
+            r for r in recs if r["type"] in pr.VERSIONING and r["inputs"].get("bucket") == bucket
+        )
+        versioning["inputs"]["versioningConfiguration"]["status"] = "Suspended"
+        found = messages("vault-versioning", recs)
+        assert len(found) == 1 and f"vault bucket {bucket} is not versioned" in found[0]
+
+
+def _add_pipeline_state_table(recs: Records, env: str = "test") -> None:
+    add_resource(recs, "safetynet:staging:StagingPipeline", "staging", {})
+    add_resource(
+        recs,
+        pr.TABLE,
+        "staging-ledger",
+        {"name": "ledger", "tags": {pr.ENVIRONMENT_TAG: env}},
+        parent="safetynet:staging:StagingPipeline::staging",
+    )
+    add_resource(
+        recs,
+        "aws:iam/rolePolicy:RolePolicy",
+        "staging-task-policy",
+        {"policy": "{}"},
+        parent="safetynet:staging:StagingPipeline::staging",
+    )
+
+
+def _set_task_statement(recs: Records, actions: list[str]) -> None:
+    doc = {
+        "Statement": [
+            {"Sid": "Ledger", "Effect": "Allow", "Action": actions, "Resource": TABLE_ARN + "ledger"}
+        ]
+    }
+    find(recs, "aws:iam/rolePolicy:RolePolicy", "staging-task")["inputs"]["policy"] = json.dumps(doc)
+
+
+def test_staging_may_write_items_of_its_own_bookkeeping_table() -> None:
+    recs = records("prod")
+    _add_pipeline_state_table(recs)
+    _set_task_statement(recs, ["dynamodb:PutItem", "dynamodb:UpdateItem"])
+    assert messages("staging-writes-only-staging-targets", recs) == []
+
+
+def test_staging_may_not_delete_its_bookkeeping_table() -> None:
+    recs = records("prod")
+    _add_pipeline_state_table(recs)
+    _set_task_statement(recs, ["dynamodb:PutItem", "dynamodb:DeleteTable"])
+    found = messages("staging-writes-only-staging-targets", recs)
+    assert len(found) == 1 and "dynamodb:DeleteTable" in found[0] and "table 'ledger'" in found[0]
+
+
+def test_prod_table_under_a_staging_component_gets_no_exception() -> None:
+    recs = records("prod")
+    _add_pipeline_state_table(recs, env="prod")
+    _set_task_statement(recs, ["dynamodb:PutItem"])
+    assert messages("staging-writes-only-staging-targets", recs)
