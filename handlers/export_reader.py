@@ -541,19 +541,29 @@ class ExportListing:
     skipped: list[SkippedExport] = field(default_factory=list)
 
 
-_FOLDER = re.compile(rf"^(?P<folder>(?:.*/)?{EXPORT_FOLDER}/[^/]+/)")
+MAX_FOLDER_DEPTH = 12  # how deep under the given prefix export folders are looked for
+
+
+def _export_folders(s3: Any, bucket: str, folder: str, depth: int = 0) -> Iterator[str]:
+    """Export folders (`.../AWSDynamoDB/<id>/`) under `folder`, found by listing "directories"
+    (Delimiter `/`) so the data files themselves are never listed."""
+    paginator = s3.get_paginator("list_objects_v2")
+    is_export_root = folder == f"{EXPORT_FOLDER}/" or folder.endswith(f"/{EXPORT_FOLDER}/")
+    for page in paginator.paginate(Bucket=bucket, Prefix=folder, Delimiter="/"):
+        for common in page.get("CommonPrefixes", []):
+            if is_export_root:
+                yield common["Prefix"]
+            elif depth < MAX_FOLDER_DEPTH:
+                yield from _export_folders(s3, bucket, common["Prefix"], depth + 1)
 
 
 def scan_exports(s3: Any, bucket: str, prefix: str = "") -> ExportListing:
-    """Find every export folder under `s3://bucket/prefix` and read its summary. Folders without
-    a readable summary (running, failed, damaged) are in `skipped` with the reason."""
-    folders: dict[str, None] = {}
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            match = _FOLDER.match(obj["Key"])
-            if match:
-                folders.setdefault(match["folder"], None)
+    """Find every export folder under the folder `s3://bucket/prefix/` (at any depth) and read
+    its summary. `exports/orders` does not match `exports/orders-archive/`. Folders without a
+    readable summary (running, failed, damaged) are in `skipped` with the reason."""
+    folder = prefix.strip("/")
+    folder = f"{folder}/" if folder else ""
+    folders = dict.fromkeys(_export_folders(s3, bucket, folder))
     listing = ExportListing()
     for folder in folders:
         try:

@@ -380,3 +380,27 @@ def test_consumer_stopping_early_closes_the_object(s3: Any) -> None:
     # Then the first data file's body was closed (its HTTP connection released)
     first = read_data_files(s3, ref, read_summary(s3, ref))[0]
     assert closed == [first.data_file_s3_key]
+
+
+def test_listing_a_table_prefix_ignores_sibling_prefixes(s3: Any) -> None:
+    # Given exports of `orders` and of `orders-archive` side by side in the vault
+    ours = write_fixture_export(s3, realistic_items(6), prefix="exports/orders")
+    write_fixture_export(s3, realistic_items(6), prefix="exports/orders-archive")
+    # Then listing `exports/orders` finds only the orders export
+    assert [ref for ref, _ in list_exports(s3, BUCKET, "exports/orders")] == [ours]
+
+
+def test_listing_the_vault_root_finds_every_table_and_depth(s3: Any) -> None:
+    refs = {
+        write_fixture_export(s3, realistic_items(6), prefix=p)
+        for p in ("exports/orders", "exports/customers", "exports/eu/nested/inventory", "")
+    }
+    assert {ref for ref, _ in list_exports(s3, BUCKET, "")} == refs
+    assert {ref for ref, _ in list_exports(s3, BUCKET, "exports/")} == {
+        r for r in refs if r.prefix.startswith("exports/")
+    }
+
+
+def test_listing_from_the_export_folder_itself(s3: Any) -> None:
+    ref = write_fixture_export(s3, realistic_items(6))
+    assert [r for r, _ in list_exports(s3, BUCKET, f"{PREFIX}/AWSDynamoDB")] == [ref]
