@@ -187,3 +187,49 @@ def test_unknown_value_during_preview_is_advisory_not_a_crash(
     assert [d.policyName for d in diagnostics] == ["iam-no-wildcard-actions"]
     assert diagnostics[0].enforcementLevel == proto.ADVISORY
     assert "can't run policy" in diagnostics[0].message
+
+
+@pytest.mark.slow
+def test_pack_serves_the_policies_when_started_like_pulumi_starts_it() -> None:
+    # Pulumi's python analyzer shim runs `<virtualenv>/bin/python -u -m pulumi.policy <engine> .`
+    # in the pack folder, with the virtualenv from PulumiPolicy.yaml; the pack prints its port.
+    import subprocess
+
+    import grpc
+    from google.protobuf import empty_pb2
+    from pulumi.runtime.proto import analyzer_pb2_grpc
+    from ruamel.yaml import YAML
+
+    venv = (
+        PACK_DIR
+        / YAML(typ="safe").load((PACK_DIR / "PulumiPolicy.yaml").read_text())["runtime"]["options"][
+            "virtualenv"
+        ]
+    )
+    proc = subprocess.Popen(
+        [str(venv / "bin" / "python"), "-u", "-m", "pulumi.policy", "127.0.0.1:1", "."],
+        cwd=PACK_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline().strip())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
+            info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+            assert info.name == "safetynet"
+            assert [p.name for p in info.policies] == [r.id for r in pr.RULES]
+            assert {p.enforcementLevel for p in info.policies} == {proto.MANDATORY}
+            request = proto.AnalyzeRequest(
+                type=pr.TABLE,
+                name="orders-table",
+                urn="urn:orders",
+                properties=struct({"name": "orders", "tags": {pr.ENVIRONMENT_TAG: "prod"}}),
+            )
+            names = sorted(d.policyName for d in stub.Analyze(request, timeout=30).diagnostics)
+            assert names == ["table-deletion-protection", "table-encryption", "table-pitr"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
