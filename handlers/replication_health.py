@@ -222,13 +222,14 @@ def assess_table(
     out.lag_seconds = waited
     pending = sorted(k for k, v in object_status.items() if v == "PENDING")
     missing = f"newest export {source.export_id} is not in the replica"
-    if replica is None:
-        missing += " (the replica holds no export of this table)"
+    held = "; the replica holds no export of this table" if replica is None else ""
     if waited is not None and waited <= grace.total_seconds():
-        out.notes.append(f"{missing} yet ({human(waited)} old, {'pending' if pending else 'in flight'})")
+        out.notes.append(
+            f"{missing} yet ({human(waited)} old, {'pending' if pending else 'in flight'}{held})"
+        )
     elif not failed:
         states = ", ".join(f"{k}: {v or 'no status'}" for k, v in sorted(object_status.items()))
-        out.problems.append(f"{missing} after {human(waited)} ({states or 'status unknown'})")
+        out.problems.append(f"{missing} after {human(waited)} ({states or 'status unknown'}{held})")
     return out
 
 

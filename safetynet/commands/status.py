@@ -197,12 +197,25 @@ def register(app: typer.Typer) -> None:
             for t in ctx.tables
         ]
         ok = all(s.ok for s in statuses)
+        # Stacks with backup.replica: is the out-of-region copy of the vault keeping up?
+        from safetynet.replication_status import render as render_replica
+        from safetynet.replication_status import vault_replication
+
+        replica = vault_replication(
+            cfg,
+            vault_bucket=bucket,
+            source_s3=clients.get("s3"),
+            replica_s3_factory=lambda r: Clients(r).get("s3"),
+            now=now,
+        )
+        ok = ok and (replica is None or replica.ok)
         if as_json:
             doc = {
                 "stack": stack,
                 "ok": ok,
                 "checkedAt": now.isoformat(),
                 "tables": [{**s.__dict__, "ok": s.ok} for s in statuses],
+                **({"vaultReplica": replica.to_json()} if replica is not None else {}),
             }
             json.dump(doc, sys.stdout, indent=2, default=str)
             sys.stdout.write("\n")
@@ -216,4 +229,8 @@ def register(app: typer.Typer) -> None:
                 out.print(f"[red]{len(bad)} of {len(statuses)} table(s) unprotected or stale:[/] {names}")
             else:
                 out.print(f"[green]all {len(statuses)} table(s) protected and fresh[/]")
+            if replica is not None:
+                out.print(render_replica(replica))
+                if not replica.ok:
+                    out.print("[red]the vault replica is behind or failing (see above)[/]")
         raise typer.Exit(0 if ok else 1)
