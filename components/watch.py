@@ -52,6 +52,8 @@ from handlers.watch_model import (
 
 FRESHNESS_SCHEDULE = "rate(1 hour)"
 LOG_RETENTION_DAYS = 90
+# Lambda allows 4 KB for all environment variables; the rest is POWERTOOLS_SERVICE_NAME and keys.
+MAX_CONTEXT_BYTES = 3900
 
 
 @dataclass(frozen=True)
@@ -528,6 +530,18 @@ class DisasterWatch(pulumi.ComponentResource):
     def _context(
         self, table_arns: list[str], schedule_arns: list[str], bucket: str, key: str, topic: str
     ) -> str:
+        doc = self._context_doc(table_arns, schedule_arns, bucket, key, topic)
+        if len(doc) > MAX_CONTEXT_BYTES:
+            raise ValueError(
+                f"DisasterWatch: the task context of {len(self._args.tables)} tables is {len(doc)} bytes, "
+                f"over the {MAX_CONTEXT_BYTES} bytes left of Lambda's 4 KB environment; split the tables "
+                "over more stacks (or shorten safetynet:alerts.deployPrincipals)"
+            )
+        return doc
+
+    def _context_doc(
+        self, table_arns: list[str], schedule_arns: list[str], bucket: str, key: str, topic: str
+    ) -> str:
         a = self._args
         return WatchContext(
             stack=a.stack,
@@ -538,7 +552,12 @@ class DisasterWatch(pulumi.ComponentResource):
                     arn=arn,
                     export_prefix=t.export_prefix,
                     key_schema=t.key_schema,
-                    attribute_definitions=t.attribute_definitions,
+                    # Only the key attributes: the drill's scratch table has no indexes.
+                    attribute_definitions=[
+                        a
+                        for a in t.attribute_definitions
+                        if a["AttributeName"] in {k["AttributeName"] for k in t.key_schema}
+                    ],
                     schedule_name=schedule_name(s),
                 )
                 for t, arn, s in zip(a.tables, table_arns, schedule_arns, strict=True)

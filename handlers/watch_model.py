@@ -80,7 +80,8 @@ class WatchContext:
 
     def to_json(self) -> str:
         """The `SAFETYNET_WATCH` document."""
-        return json.dumps(asdict(self), sort_keys=True)
+        # Compact: the document travels in the Lambda environment (4 KB for all variables).
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> WatchContext:

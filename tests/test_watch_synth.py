@@ -390,3 +390,13 @@ def test_handler_package_has_no_pulumi_import() -> None:
     for path in handler_files():
         text = Path(path).read_text()
         assert "import pulumi" not in text and "from pulumi" not in text, path
+
+
+def test_too_many_tables_for_the_lambda_environment_fail_clearly() -> None:
+    tables = [
+        {"name": f"a-rather-long-table-name-number-{i:02d}", "hashKey": {"name": "id", "type": "S"}}
+        for i in range(12)
+    ]
+    # The error is raised while the environment is computed, so it names the limit and the way out.
+    with pytest.raises(ValueError, match="over the 3900 bytes left of Lambda's 4 KB environment; split"):
+        synth_stack("prod", config_overrides={"tables": tables})
