@@ -52,14 +52,6 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
     tags = stack_tags(cfg, ctx)
     vault = BackupVault("vault", BackupVaultArgs(backup=cfg.backup, tags=tags, protect=cfg.is_prod))
     vault_ref = VaultRef(vault.bucket_name, vault.bucket_arn, vault.kms_key_arn)
-    vault_replica = build_vault_replica(
-        backup=cfg.backup,
-        vault=vault,
-        tags=tags,
-        protect=cfg.is_prod,
-        region=ctx.region,
-        account_id=ctx.account_id,
-    )
     tables: dict[str, Any] = {}
     # Tables restored beside their original (restore targetSuffix); `tables` keeps its shape.
     restored: dict[str, Any] = {}
@@ -100,6 +92,16 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
         tags=tags,
         account_id=ctx.account_id,
         region=ctx.region,
+    )
+    # The out-of-region copy of the vault; its failed-replication alarm notifies the watch's topic.
+    vault_replica = build_vault_replica(
+        backup=cfg.backup,
+        vault=vault,
+        tags=tags,
+        protect=cfg.is_prod,
+        region=ctx.region,
+        account_id=ctx.account_id,
+        alarm_actions=[watch["topicArn"]] if watch else None,
     )
     return {
         "environment": cfg.environment,

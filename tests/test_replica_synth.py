@@ -310,10 +310,8 @@ def test_replica_regions_make_a_global_table_with_pitr_and_protection_per_replic
 
 
 def test_replicas_of_a_non_prod_table_are_not_deletion_protected() -> None:
-    flat, _ = read_stack_config(PROJECT_DIR, "test")
-    tables = json.loads(flat["safetynet:tables"])
-    tables[0]["replicaRegions"] = ["eu-west-1"]
-    result = synth_stack("test", config_overrides={"tables": tables})
+    tables = _tables_with(orders={"replicaRegions": ["eu-west-1"]})
+    result = synth_stack("prod", config_overrides={"environment": "dev", "tables": tables})
     replicas = result.one("aws:dynamodb/table:Table", "orders-table")["inputs"]["replicas"]
     assert replicas[0]["deletionProtectionEnabled"] is False
     assert replicas[0]["pointInTimeRecovery"] is True
@@ -322,3 +320,21 @@ def test_replicas_of_a_non_prod_table_are_not_deletion_protected() -> None:
 def test_tables_without_replica_regions_stay_regional() -> None:
     result = synth_stack("prod")
     assert all("replicas" not in t["inputs"] for t in result.of_type("aws:dynamodb/table:Table"))
+
+
+def test_failed_replication_alarm_notifies_the_watch_topic(same_account: SynthResult) -> None:
+    alarm = same_account.one("aws:cloudwatch/metricAlarm:MetricAlarm", "vault-replica-failed-replication")[
+        "inputs"
+    ]
+    assert alarm["alarmActions"] == [same_account.outputs["watch"]["topicArn"]]
+
+
+def test_without_a_watch_the_alarm_has_no_actions() -> None:
+    # A dev stack has no DisasterWatch (prod only), so nothing to notify.
+    backup = {**LOCKED_BACKUP, "replica": {"region": "eu-west-1"}}
+    result = synth_stack("prod", config_overrides={"environment": "dev", "backup": backup})
+    alarm = result.one("aws:cloudwatch/metricAlarm:MetricAlarm", "vault-replica-failed-replication")["inputs"]
+    assert "watch" not in result.outputs
+    assert "alarmActions" not in alarm
+    # ... and a dev replica is not protected (prod and dr are)
+    assert result.one(BUCKET, "vault-replica-bucket")["options"]["protect"] is False
