@@ -16,6 +16,7 @@ import logging
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -474,10 +475,10 @@ def _checksum_problems(s3: Any, ref: ExportRef, names: tuple[str, ...], content:
     return [problem] if problem else []
 
 
-def validate_export(s3: Any, ref: ExportRef, *, expected_table_arn: str | None = None) -> ValidationReport:
-    """Check an export completely before anything relies on it: manifests, source table, format,
-    every data file's existence, MD5, item count and item syntax, and the total. Never raises
-    for a damaged export: every problem found is in the report."""
+def validate_manifests(s3: Any, ref: ExportRef, *, expected_table_arn: str | None = None) -> ValidationReport:
+    """The manifest half of `validate_export`: summary, source table, format, checksum files,
+    manifest-files.json, and that the per-file counts add up to the summary. Reads no data file:
+    a Step Functions Map can then run `check_data_file` per file in parallel."""
     report = ValidationReport(ref=ref)
     problems = report.problems
     summary_raw = _load_summary(s3, ref, report)
@@ -495,27 +496,77 @@ def validate_export(s3: Any, ref: ExportRef, *, expected_table_arn: str | None =
     if files_raw is None:
         return report
     problems.extend(_checksum_problems(s3, ref, FILES_CHECKSUM_NAMES, files_raw))
-
-    # Formats that cannot be parsed still get their bytes checked (existence, gzip, MD5).
-    parseable = summary.output_format in SUPPORTED_FORMATS and summary.export_type == FULL_EXPORT
-    listed_total = 0
+    seen: set[str] = set()
     for data_file in report.files:
-        listed_total += data_file.item_count
-        decoder = decoder_for(data_file, summary.output_format) if parseable else None
-        result = _FileResult(key=data_file.data_file_s3_key)
-        for _ in _scan_file(s3, ref, data_file, decoder=decoder, result=result, stop_on_problem=False):
-            pass
-        report.item_count += result.items
-        report.bytes_read += result.bytes_read
-        problems.extend(result.problems)
+        key = ref.resolve(data_file.data_file_s3_key)
+        if key in seen:
+            problems.append(f"manifest-files.json lists data file s3://{ref.bucket}/{key} twice")
+        seen.add(key)
+    listed_total = sum(f.item_count for f in report.files)
     if listed_total != summary.item_count:
         problems.append(
             f"manifest-files.json lists {listed_total} items in {len(report.files)} files, "
             f"manifest-summary.json says {summary.item_count}"
         )
+    return report
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What `check_data_file` found in one data file."""
+
+    key: str
+    items: int
+    bytes_read: int
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_data_file(
+    s3: Any, ref: ExportRef, data_file: DataFile, *, output_format: str = "DYNAMODB_JSON", parse: bool = True
+) -> FileCheck:
+    """Read one data file completely: existence, gzip, MD5, item count and (with `parse`) every
+    item. Never raises for damage; every problem is in the result."""
+    decoder = decoder_for(data_file, output_format) if parse else None
+    result = _FileResult(key=data_file.data_file_s3_key)
+    for _ in _scan_file(s3, ref, data_file, decoder=decoder, result=result, stop_on_problem=False):
+        pass
+    key = ref.resolve(data_file.data_file_s3_key)
+    return FileCheck(key=key, items=result.items, bytes_read=result.bytes_read, problems=result.problems)
+
+
+def validate_export(
+    s3: Any, ref: ExportRef, *, expected_table_arn: str | None = None, workers: int = 1
+) -> ValidationReport:
+    """Check an export completely before anything relies on it: manifests, source table, format,
+    every data file's existence, MD5, item count and item syntax, and the total. Never raises
+    for a damaged export: every problem found is in the report (in manifest order, whatever
+    `workers`, the number of data files read at once)."""
+    report = validate_manifests(s3, ref, expected_table_arn=expected_table_arn)
+    summary = report.summary
+    if summary is None or not report.files:
+        return report
+    # Formats that cannot be parsed still get their bytes checked (existence, gzip, MD5).
+    parse = summary.output_format in SUPPORTED_FORMATS and summary.export_type == FULL_EXPORT
+
+    def check(data_file: DataFile) -> FileCheck:
+        return check_data_file(s3, ref, data_file, output_format=summary.output_format, parse=parse)
+
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate") as pool:
+            checks = list(pool.map(check, report.files))
+    else:
+        checks = [check(f) for f in report.files]
+    for result in checks:
+        report.item_count += result.items
+        report.bytes_read += result.bytes_read
+        report.problems.extend(result.problems)
     logger.info(
         "export validated",
-        extra={"export": ref.url, "ok": report.ok, "problems": len(problems), "items": report.item_count},
+        extra={"export": ref.url, "ok": report.ok, "problems": report.problems, "items": report.item_count},
     )
     return report
 

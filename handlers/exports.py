@@ -40,8 +40,10 @@ from handlers.export_legacy import (
 )
 from handlers.export_reader import (
     ExportListing,
+    FileCheck,
     SkippedExport,
     ValidationReport,
+    check_data_file,
     iter_file_items,
     iter_items,
     list_exports,
@@ -49,6 +51,7 @@ from handlers.export_reader import (
     read_summary,
     scan_exports,
     validate_export,
+    validate_manifests,
 )
 from handlers.export_writer import DEFAULT_ITEMS_PER_FILE, new_export_id, write_export
 
@@ -60,6 +63,7 @@ __all__ = [
     "ExportListing",
     "ExportNotFound",
     "ExportRef",
+    "FileCheck",
     "Item",
     "ItemFormatError",
     "ManifestError",
@@ -67,6 +71,7 @@ __all__ = [
     "SkippedExport",
     "UnsupportedExport",
     "ValidationReport",
+    "check_data_file",
     "check_item",
     "convert_datapipeline_to_export",
     "datapipeline_files",
@@ -84,5 +89,6 @@ __all__ = [
     "read_summary",
     "scan_exports",
     "validate_export",
+    "validate_manifests",
     "write_export",
 ]

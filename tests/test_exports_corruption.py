@@ -16,11 +16,13 @@ from handlers.exports import (
     ExportCorrupt,
     ExportRef,
     UnsupportedExport,
+    check_data_file,
     iter_file_items,
     iter_items,
     read_data_files,
     read_summary,
     validate_export,
+    validate_manifests,
 )
 from tests.export_fixtures import BUCKET, OTHER_TABLE_ARN, TABLE_ARN, realistic_items, write_fixture_export
 
@@ -124,12 +126,13 @@ def test_file_count_mismatch(s3: Any, export: tuple[ExportRef, list[DataFile]]) 
     ref, files = export
     _rewrite_manifest_files(s3, ref, 0, itemCount=files[0].item_count + 1)
     problems = _problems(s3, ref)
-    assert (
-        f"holds {files[0].item_count} items, manifest-files.json says {files[0].item_count + 1}"
-        in problems[0]
+    assert len(problems) == 2
+    assert any(
+        f"holds {files[0].item_count} items, manifest-files.json says {files[0].item_count + 1}" in p
+        for p in problems
     )
     # and the total no longer matches the summary either
-    assert any("manifest-summary.json says 40" in p for p in problems)
+    assert "manifest-files.json lists 41 items in 5 files, manifest-summary.json says 40" in problems
 
 
 def test_summary_count_mismatch(s3: Any, export: tuple[ExportRef, list[DataFile]]) -> None:
@@ -267,3 +270,44 @@ def test_not_gzip(s3: Any, export: tuple[ExportRef, list[DataFile]]) -> None:
     _put(s3, key, b'{"Item": {"id": {"S": "plain text, not gzip"}}}\n')
     problems = _problems(s3, ref)
     assert any(key in p and "not a valid gzip stream" in p for p in problems)
+
+
+def test_data_file_listed_twice(s3: Any, export: tuple[ExportRef, list[DataFile]]) -> None:
+    # Given manifest-files.json listing the first file twice (summary count adjusted to match)
+    ref, files = export
+    key = read_summary(s3, ref).manifest_files_s3_key
+    body = _body(s3, key)
+    _put(s3, key, body + body.splitlines(keepends=True)[0])
+    s3.delete_object(Bucket=BUCKET, Key=ref.key("manifest-files.checksum"))
+    _rewrite_json(s3, ref.summary_key, itemCount=40 + files[0].item_count)
+    s3.delete_object(Bucket=BUCKET, Key=ref.key("manifest-summary.checksum"))
+    # Then the duplicate is named (its items would otherwise be loaded twice)
+    assert _problems(s3, ref) == [
+        f"manifest-files.json lists data file s3://{BUCKET}/{files[0].data_file_s3_key} twice"
+    ]
+
+
+def test_parallel_validation_reports_the_same_problems_in_order(
+    s3: Any, export: tuple[ExportRef, list[DataFile]]
+) -> None:
+    ref, files = export
+    s3.delete_object(Bucket=BUCKET, Key=files[3].data_file_s3_key)
+    key = files[1].data_file_s3_key
+    _put(s3, key, _body(s3, key)[:-30])
+    sequential = validate_export(s3, ref).problems
+    assert len(sequential) >= 3
+    assert validate_export(s3, ref, workers=4).problems == sequential
+
+
+def test_manifest_validation_reads_no_data_file(s3: Any, export: tuple[ExportRef, list[DataFile]]) -> None:
+    # Given every data file gone
+    ref, files = export
+    for f in files:
+        s3.delete_object(Bucket=BUCKET, Key=f.data_file_s3_key)
+    # Then the manifest half passes, and each file check reports its own file
+    assert validate_manifests(s3, ref, expected_table_arn=TABLE_ARN).problems == []
+    check = check_data_file(s3, ref, files[0])
+    assert not check.ok
+    assert check.problems == [
+        f"data file s3://{BUCKET}/{files[0].data_file_s3_key} listed in manifest-files.json does not exist"
+    ]

@@ -46,6 +46,9 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--table-arn", help="Fail unless the export is of this table.")
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+        workers: Annotated[
+            int, typer.Option("--workers", min=1, max=64, help="Data files read at once.")
+        ] = 4,
     ) -> None:
         """Validate an export completely: manifests, source table, format, every data file."""
         from handlers.exports import ExportRef, validate_export
@@ -58,12 +61,12 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         console = Console()
         if as_json:
-            report = validate_export(client("s3"), ref, expected_table_arn=table_arn)
+            report = validate_export(client("s3"), ref, expected_table_arn=table_arn, workers=workers)
             json.dump(report.to_json(), sys.stdout, indent=2)
             sys.stdout.write("\n")
         else:
             with console.status(f"Verifying {ref.url} ..."):
-                report = validate_export(client("s3"), ref, expected_table_arn=table_arn)
+                report = validate_export(client("s3"), ref, expected_table_arn=table_arn, workers=workers)
             console.print(_summary_table(report.to_json()))
             if report.ok:
                 console.print("[green]valid[/]: every check passed")
