@@ -5,6 +5,7 @@ Credentials only through OIDC."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -115,7 +116,6 @@ def test_pr_runs_setup_lint_test_and_synth_check_of_every_stack() -> None:
 def test_pr_previews_every_stack_with_the_policy_pack_and_comments() -> None:
     doc = load("pull-request.yml")
     job = doc["jobs"]["preview"]
-    assert job["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
     (pulumi,) = uses(doc, "preview", "pulumi/actions")
     assert pulumi["with"]["command"] == "preview"
     assert pulumi["with"]["policyPacks"] == "policy"
@@ -126,20 +126,39 @@ def test_pr_previews_every_stack_with_the_policy_pack_and_comments() -> None:
 
 @pytest.mark.skipif(shutil.which("jq") is None or shutil.which("bash") is None, reason="needs bash and jq")
 @pytest.mark.parametrize("name", ["pull-request.yml", "drift.yml"])
-def test_stack_list_step_finds_every_stack_file(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("idle", ["dr", "", "dr test"])
+def test_stack_list_step_finds_every_stack_and_the_deployed_ones(
+    name: str, idle: str, tmp_path: Path
+) -> None:
     # Run the workflow's own listing script in the repository and read what it would output.
-    script = runs(load(name), "stacks")
+    doc = load(name)
+    (step,) = steps(doc, "stacks")[1:]
+    assert step["env"]["IDLE_STACKS"] == "${{ vars.IDLE_STACKS || 'dr' }}"
     out = tmp_path / "github_output"
     subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
+        ["bash", "-e", "-c", step["run"]],
         cwd=PROJECT_DIR,
-        env={"GITHUB_OUTPUT": str(out), "PATH": "/usr/bin:/bin"},
+        env={"GITHUB_OUTPUT": str(out), "PATH": "/usr/bin:/bin", "IDLE_STACKS": idle},
         check=True,
         capture_output=True,
         timeout=60,
     )
-    line = next(ln for ln in out.read_text().splitlines() if ln.startswith("stacks="))
-    assert sorted(YAML(typ="safe").load(line.removeprefix("stacks="))) == SHIPPED_STACKS
+    outputs = dict(ln.split("=", 1) for ln in out.read_text().splitlines())
+    assert sorted(json.loads(outputs["stacks"])) == SHIPPED_STACKS
+    assert sorted(json.loads(outputs["deployed"])) == [s for s in SHIPPED_STACKS if s not in idle.split()]
+
+
+def test_engine_jobs_run_on_deployed_stacks_and_offline_check_on_all() -> None:
+    pr_doc, drift_doc = load("pull-request.yml"), load("drift.yml")
+    assert "needs.stacks.outputs.stacks" in str(pr_doc["jobs"]["checks"])
+    assert (
+        pr_doc["jobs"]["preview"]["strategy"]["matrix"]["stack"]
+        == "${{ fromJSON(needs.stacks.outputs.deployed) }}"
+    )
+    assert (
+        drift_doc["jobs"]["drift"]["strategy"]["matrix"]["stack"]
+        == "${{ fromJSON(needs.stacks.outputs.deployed) }}"
+    )
 
 
 # -- merge to main ----------------------------------------------------------------------------------
