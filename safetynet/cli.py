@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "safetynet.commands.restore_plan",
     "safetynet.commands.status",
     "safetynet.commands.drill",
+    "safetynet.commands.refill",
 ]
 
 for _module in COMMAND_MODULES:
