@@ -263,10 +263,6 @@ def _bucket_key(props: Props) -> str | None:
     return str(bucket) if isinstance(bucket, str) and bucket else None
 
 
-def _where(r: Resource) -> str:
-    return r.label
-
-
 # -- resource rules -------------------------------------------------------------------------------
 
 
