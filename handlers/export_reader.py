@@ -49,7 +49,7 @@ from handlers.export_layout import (
 logger = logging.getLogger(__name__)
 
 READ_CHUNK = 1 << 20  # bytes per S3 read
-GUNZIP_CHUNK = 4 << 20  # most bytes one decompress step may produce (zip bombs stay bounded)
+GUNZIP_CHUNK = 1 << 20  # most bytes one decompress step may produce (bounds memory, even for zip bombs)
 MAX_LINE_PROBLEMS = 3  # malformed lines listed per file before summarizing the rest
 MAX_MANIFEST_BYTES = 256 << 20  # a manifest is small; refuse to buffer anything absurd
 
