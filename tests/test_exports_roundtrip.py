@@ -404,3 +404,30 @@ def test_listing_the_vault_root_finds_every_table_and_depth(s3: Any) -> None:
 def test_listing_from_the_export_folder_itself(s3: Any) -> None:
     ref = write_fixture_export(s3, realistic_items(6))
     assert [r for r, _ in list_exports(s3, BUCKET, f"{PREFIX}/AWSDynamoDB")] == [ref]
+
+
+def test_failing_source_publishes_nothing_and_aborts_uploads(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a source that fails after a multipart upload has started
+    import moto.s3.models
+
+    monkeypatch.setattr(export_writer, "PART_SIZE", 4096)
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 1024)
+    s3.create_bucket(Bucket=BUCKET)
+
+    def source() -> Any:
+        for i in range(200):
+            yield {"id": {"S": str(i)}, "b": {"B": hashlib.sha512(str(i).encode()).digest() * 8}}
+        raise RuntimeError("scan segment failed")
+
+    # When written
+    with pytest.raises(RuntimeError, match="scan segment failed"):
+        write_export(
+            s3, bucket=BUCKET, prefix=PREFIX, table_arn=TABLE_ARN, items=source(), export_time=EXPORT_TIME
+        )
+    # Then no summary exists (readers see no export) and no upload is left open
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    assert not any(k.endswith("manifest-summary.json") for k in keys)
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    assert scan_exports(s3, BUCKET, PREFIX).exports == []
