@@ -4,7 +4,7 @@ the outputs other stacks and the CLI consume."""
 import pulumi
 
 from components.config import ConfigError, load_from_pulumi
-from components.stack import StackContext, build_protected_stack
+from components.stack import StackContext, build_protected_stack, build_staging_stack
 
 try:
     config = load_from_pulumi()
@@ -12,6 +12,8 @@ except ConfigError as exc:
     # RunError: Pulumi prints the message alone, without a Python traceback.
     raise pulumi.RunError(str(exc)) from None
 
-outputs = build_protected_stack(config, StackContext.current())
+# A stack with safetynet:staging is a test stack: it stages prod's exports into its own tables.
+build = build_staging_stack if config.staging else build_protected_stack
+outputs = build(config, StackContext.current())
 for key, value in outputs.items():
     pulumi.export(key, value)

@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
-from components.config_base import NAMESPACE, ConfigError, ConfigModel
 from components.config_alerts import AlertsSpec, DrillSpec
+from components.config_base import NAMESPACE, ConfigError, ConfigModel
 from components.config_replica import DisasterRecoverySpec, ReplicaSpec, check_replica_regions
 from components.config_restore import RestoreField
 from components.config_staging import StagingSpec, check_staging
@@ -531,7 +531,8 @@ def decode_pulumi_config(all_config: Mapping[str, str]) -> dict[str, Any]:
             continue
         # Pulumi hands structured values (lists, objects) to programs as JSON text; a plain
         # string where an object belongs is reported by the model with its path.
-        if value.lstrip()[:1] in ("[", "{"):
+        # The synth placeholder of a secret starts with "[" but is a plain string.
+        if value != SECRET_PLACEHOLDER and value.lstrip()[:1] in ("[", "{"):
             try:
                 out[key] = json.loads(value)
             except json.JSONDecodeError as exc:

@@ -157,8 +157,12 @@ def build_staging_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]:
         ),
     )
     tables: dict[str, Any] = {}
+    def prod_output(name: str) -> pulumi.Output[dict[str, Any]]:
+        return prod_tables.apply(lambda t: prod_table(t, name))
+
     for spec in cfg.tables:
         physical = cfg.physical_name(spec)
+        prod_out = prod_output(spec.name)
         staged = StagedTable(
             spec.name,
             StagedTableArgs(
@@ -167,7 +171,7 @@ def build_staging_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]:
                 stack=stack_id,
                 staging=staging,
                 tags=tags,
-                prod_table=prod_tables.apply(lambda t, n=spec.name: prod_table(t, n)),
+                prod_table=prod_out,
                 vault_bucket_name=prod.require_output("vaultBucketName"),
                 state_machine_arn=pipeline.state_machine_arn,
                 events_role_arn=pipeline.events_role_arn,
@@ -178,7 +182,7 @@ def build_staging_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]:
             "arn": staged.table_arn,
             "mode": staging.mode_for(spec.name),
             "masked": bool(staging.rules_for(spec.name)),
-            "sourceTableArn": prod_tables.apply(lambda t, n=spec.name: prod_table(t, n)["arn"]),
+            "sourceTableArn": prod_out.apply(lambda t: t["arn"]),
         }
     return {
         "environment": cfg.environment,

@@ -117,7 +117,7 @@ class TargetTable:
             name=str(doc["name"]),
             logical_name=str(doc.get("logicalName") or doc["name"]),
             stack=str(doc["stack"]),
-            schema=dict(doc["schema"]),
+            schema=_integral_numbers(dict(doc["schema"])),
             source_table_arn=doc.get("sourceTableArn"),
             mode=doc.get("mode") or "replace",
             ttl_attribute=doc.get("ttlAttribute") or None,
@@ -152,6 +152,18 @@ class TargetTable:
     def key_types(self) -> dict[str, str]:
         """Every table and index key attribute -> S|N|B."""
         return {a["AttributeName"]: a["AttributeType"] for a in self.schema["AttributeDefinitions"]}
+
+
+def _integral_numbers(value: Any) -> Any:
+    """Stack outputs cross Pulumi's wire format as floats (10 -> 10.0); DynamoDB's capacity
+    units are integers and boto3 refuses floats, so whole numbers become ints again."""
+    if isinstance(value, Mapping):
+        return {k: _integral_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral_numbers(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def effective_mode(target: TargetTable) -> tuple[Mode, str]:

@@ -263,6 +263,30 @@ def _order_and_label(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for _, r in keyed]
 
 
+_SYNTHESIZING: set[str] = set()
+
+
+def _referenced_stacks(project_dir: Path, stack: str, flat: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """A test stack reads prod's outputs through a StackReference (`safetynet:staging.from`).
+    When the caller gives no `stack_references`, the referenced stack is synthesized from this
+    project's `Pulumi.<stack>.yaml`, if there is one, so `safetynet synth test` works alone."""
+    try:
+        doc = json.loads(flat.get("safetynet:staging") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    ref = doc.get("from") if isinstance(doc, dict) else None
+    if not isinstance(ref, str):
+        return {}
+    short = ref.rsplit("/", 1)[-1]
+    if short == stack or short in _SYNTHESIZING or not (project_dir / f"Pulumi.{short}.yaml").is_file():
+        return {}
+    _SYNTHESIZING.add(stack)
+    try:
+        return {ref: synth(project_dir, short).outputs}
+    finally:
+        _SYNTHESIZING.discard(stack)
+
+
 def synth(
     project_dir: Path | str,
     stack: str,
@@ -290,10 +314,15 @@ def synth(
         flat[full] = value if isinstance(value, str) else json.dumps(value)
     region = flat.get("aws:region", DEFAULT_REGION)
 
+    # Before this run's mocks are set: synthesizing a referenced stack resets them.
+    if stack_references is None:
+        references = _referenced_stacks(project_dir, stack, flat)
+    else:
+        references = {k: dict(v) for k, v in stack_references.items()}
     records: list[dict[str, Any]] = []
     mocks_cls, monitor_cls = _make_monitor(region, records)
     _STACK_REFERENCES.clear()
-    _STACK_REFERENCES.update({k: dict(v) for k, v in (stack_references or {}).items()})
+    _STACK_REFERENCES.update({k: dict(v) for k, v in references.items()})
 
     settings.ROOT.set(None)
     mock_impl = mocks_cls()
