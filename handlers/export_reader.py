@@ -65,7 +65,14 @@ def _is_missing(exc: ClientError) -> bool:
 def _describe(exc: Exception) -> str:
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
-        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
+        text = f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
+        if err.get("Code") in ("AccessDenied", "403"):
+            # S3 answers 403, not 404, for a missing key when the caller may not list the bucket.
+            text += (
+                " (no s3:GetObject/kms:Decrypt permission, or the object is missing"
+                " and s3:ListBucket is not allowed)"
+            )
+        return text
     return str(exc)
 
 
@@ -88,7 +95,7 @@ def read_summary(s3: Any, ref: ExportRef) -> ManifestSummary:
     try:
         raw = _read_object(s3, ref.bucket, ref.summary_key)
     except (ClientError, BotoCoreError) as exc:
-        raise ExportError(f"cannot read {ref.url}{'manifest-summary.json'}: {_describe(exc)}") from exc
+        raise ExportError(f"cannot read s3://{ref.bucket}/{ref.summary_key}: {_describe(exc)}") from exc
     if raw is None:
         raise ExportNotFound(
             f"no manifest-summary.json in {ref.url}: the export is still running, failed, "
@@ -427,7 +434,7 @@ def _load_summary(s3: Any, ref: ExportRef, report: ValidationReport) -> bytes | 
     try:
         raw = _read_object(s3, ref.bucket, ref.summary_key)
     except (ClientError, BotoCoreError, ExportCorrupt) as exc:
-        report.problems.append(f"cannot read {ref.summary_key}: {_describe(exc)}")
+        report.problems.append(f"cannot read s3://{ref.bucket}/{ref.summary_key}: {_describe(exc)}")
         return None
     if raw is None:
         report.problems.append(

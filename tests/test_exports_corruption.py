@@ -311,3 +311,19 @@ def test_manifest_validation_reads_no_data_file(s3: Any, export: tuple[ExportRef
     assert check.problems == [
         f"data file s3://{BUCKET}/{files[0].data_file_s3_key} listed in manifest-files.json does not exist"
     ]
+
+
+def test_access_denied_is_reported_with_what_to_check() -> None:
+    # Given a client that may not read the bucket (no moto needed: S3 never answers)
+    from botocore.exceptions import ClientError
+
+    class Denied:
+        def get_object(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject")
+
+    ref = ExportRef.parse("s3://vault/exports/orders/AWSDynamoDB/01693685827463-2d8752fd/")
+    # Then validation reports it, naming the permissions to check, without raising
+    problems = validate_export(Denied(), ref).problems
+    assert len(problems) == 1
+    assert problems[0].startswith(f"cannot read s3://vault/{ref.summary_key}: AccessDenied: Access Denied")
+    assert "s3:ListBucket" in problems[0]
