@@ -43,7 +43,8 @@ Item = dict[str, Any]
 
 STAGING_TARGET_TAG = "safetynet:staging-target"
 ENVIRONMENT_TAG = "safetynet:environment"
-PROD_ENVIRONMENT = "prod"
+# Environments holding production data (dr takes over prod's traffic in another region).
+PROD_ENVIRONMENTS = ("prod", "dr")
 BATCH_SIZE = 25  # BatchWriteItem's limit per request
 MAX_BATCH_ATTEMPTS = 12
 DEFAULT_SAMPLE_SIZE = 100
@@ -195,9 +196,10 @@ def table_tags(ddb: Any, table_arn: str) -> dict[str, str]:
 def check_tags(table: str, tags: Mapping[str, str], stack: str, *, force_untagged: bool = False) -> None:
     """The second lock (the first is IAM): refuse prod-tagged tables always, and tables not
     tagged `safetynet:staging-target=<stack>` unless the operator forces it explicitly."""
-    if tags.get(ENVIRONMENT_TAG) == PROD_ENVIRONMENT:
+    environment = tags.get(ENVIRONMENT_TAG)
+    if environment in PROD_ENVIRONMENTS:
         raise NotAStagingTarget(
-            f"{table} is tagged {ENVIRONMENT_TAG}={PROD_ENVIRONMENT}: staging never writes to a prod table"
+            f"{table} is tagged {ENVIRONMENT_TAG}={environment}: staging never writes to a production table"
         )
     target = tags.get(STAGING_TARGET_TAG)
     if target == stack:

@@ -274,8 +274,17 @@ def test_an_export_of_another_table_is_rejected(clients: tuple[Any, Any]) -> Non
     [
         ({}, False, "is not tagged safetynet:staging-target=safetynet/test"),
         ({STAGING_TARGET_TAG: "other/stack"}, False, "staging target of other/stack"),
-        ({STAGING_TARGET_TAG: STACK, "safetynet:environment": "prod"}, False, "never writes to a prod table"),
-        ({"safetynet:environment": "prod"}, True, "never writes to a prod table"),
+        (
+            {STAGING_TARGET_TAG: STACK, "safetynet:environment": "prod"},
+            False,
+            "never writes to a production table",
+        ),
+        ({"safetynet:environment": "prod"}, True, "never writes to a production table"),
+        (
+            {STAGING_TARGET_TAG: STACK, "safetynet:environment": "dr"},
+            True,
+            "never writes to a production table",
+        ),
     ],
 )
 def test_the_guard_refuses_tables_not_tagged_for_this_stack(
