@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from handlers.exports import (
+    decode_datapipeline_line,
     decode_export_line,
     decode_export_line_unchecked,
     encode_export_line,
@@ -85,3 +88,28 @@ def test_export_round_trip(s3: Any, batch: list[dict[str, Any]], per_file: int) 
     report = validate_export(s3, ref, expected_table_arn=TABLE_ARN)
     assert report.problems == []
     assert report.item_count == len(batch)
+
+
+# The EMR connector's Gson names for each type (AWS SDK for Java v1 AttributeValue fields).
+_SDK_V1 = {"S": "s", "N": "n", "B": "b", "SS": "sS", "NS": "nS", "BS": "bS", "M": "m", "L": "l"}
+_SDK_V1 |= {"NULL": "nULLValue", "BOOL": "bOOL"}
+
+
+def _to_datapipeline(av: dict[str, Any]) -> dict[str, Any]:
+    ((kind, value),) = av.items()
+    if kind == "B":
+        value = base64.b64encode(value).decode()
+    elif kind == "BS":
+        value = [base64.b64encode(v).decode() for v in value]
+    elif kind == "M":
+        value = {k: _to_datapipeline(v) for k, v in value.items()}
+    elif kind == "L":
+        value = [_to_datapipeline(v) for v in value]
+    return {_SDK_V1[kind]: value}
+
+
+@given(item=items)
+@settings(max_examples=40, deadline=None)
+def test_datapipeline_line_reads_back_exactly(item: dict[str, Any]) -> None:
+    line = json.dumps({name: _to_datapipeline(av) for name, av in item.items()}, ensure_ascii=False)
+    assert decode_datapipeline_line(line) == item
