@@ -70,14 +70,25 @@ def main() -> int:
     )
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
-        proc = subprocess.run([sys.executable, __file__, "--child", str(n)], capture_output=True, text=True,
-                              check=True, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", str(n)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         console.print(f"  synthesized {n} tables", style="dim")
     base = next((r for r in rows if r["n"] == 0), None)
     table = Table(title="safetynet synth prod: time and peak memory by table count")
-    for col in ("tables", "resources", "synth s", "peak RSS MiB", "ms per table (over baseline)",
-                "MiB per table (over baseline)"):
+    for col in (
+        "tables",
+        "resources",
+        "synth s",
+        "peak RSS MiB",
+        "ms per table (over baseline)",
+        "MiB per table (over baseline)",
+    ):
         table.add_column(col, justify="right")
     for r in rows:
         per_ms = per_mib = "baseline" if r["n"] == 0 else "-"

@@ -31,5 +31,3 @@ class ConfigModel(BaseModel):
         frozen=True,
         str_strip_whitespace=True,
     )
-
-

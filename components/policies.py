@@ -36,9 +36,7 @@ def assume_role_policy(service: str, account_id: str, source_arn: str | None = N
     }
 
 
-def export_job_policy(
-    *, table_arn: str, bucket_arn: str, export_prefix: str, kms_key_arn: str, dlq_arn: str
-) -> Policy:
+def export_job_policy(*, table_arn: str, bucket_arn: str, export_prefix: str, kms_key_arn: str, dlq_arn: str) -> Policy:
     """What the nightly export's scheduler role may do: export this table, write under its
     prefix in the vault with the vault key, and dead-letter failed invocations. Nothing else."""
     return {

@@ -20,7 +20,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """A safety net for Amazon DynamoDB data: backups, staging, disaster recognition and recreation."""
@@ -28,6 +27,7 @@ def _root() -> None:
 
 # One module per command family; each defines `register(app)`.
 COMMAND_MODULES = [
+    "safetynet.commands.demo",
     "safetynet.commands.synth",
     "safetynet.commands.verify",
     "safetynet.commands.backup",
@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "safetynet.commands.status",
     "safetynet.commands.drill",
     "safetynet.commands.refill",
+    "safetynet.commands.stage",
 ]
 
 for _module in COMMAND_MODULES:

@@ -23,7 +23,7 @@ class ThrottlingClient:
         self.in_flight = 0
         self.max_in_flight = 0
 
-    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:  # noqa: N803
+    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         with self.lock:
             self.calls += 1
             self.in_flight += 1
@@ -51,8 +51,7 @@ def test_unprocessed_items_are_retried_until_written() -> None:
     client = ThrottlingClient(throttle=3)
     n = write_items(client, "t", items(100), sleep=lambda _: None)
     assert n == 100
-    assert sorted(i["PutRequest"]["Item"]["id"]["S"] for i in client.written) == sorted(
-        f"item-{i}" for i in range(100))
+    assert sorted(i["PutRequest"]["Item"]["id"]["S"] for i in client.written) == sorted(f"item-{i}" for i in range(100))
 
 
 def test_items_still_unprocessed_after_all_attempts_fail_the_run() -> None:
@@ -71,8 +70,11 @@ def test_requests_in_flight_never_exceed_the_concurrency() -> None:
 
 def test_every_item_reaches_a_moto_table(aws: None) -> None:
     ddb = boto3.client("dynamodb", region_name="us-east-1")
-    ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                     BillingMode="PAY_PER_REQUEST")
+    ddb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     assert write_items(ddb, "t", items(260)) == 260
     assert ddb.scan(TableName="t", Select="COUNT")["Count"] == 260

@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, decode_pulumi_config, parse_stack_config, validate_schedule_expression
+from components.config import (
+    ConfigError,
+    decode_pulumi_config,
+    parse_stack_config,
+    validate_schedule_expression,
+)
 
 
 def base() -> dict[str, Any]:
@@ -66,9 +71,7 @@ def test_bad_hash_key_type_lists_allowed_values() -> None:
 
 def test_key_attribute_with_two_types_is_rejected() -> None:
     msg = error_of(
-        with_table(
-            globalSecondaryIndexes=[{"name": "by-order", "hashKey": {"name": "orderId", "type": "N"}}]
-        )
+        with_table(globalSecondaryIndexes=[{"name": "by-order", "hashKey": {"name": "orderId", "type": "N"}}])
     )
     assert "safetynet:tables[0]" in msg
     assert "key attribute 'orderId' is type S in rangeKey but N in index by-order hashKey" in msg
@@ -120,7 +123,15 @@ def test_capacities_without_provisioned_are_rejected() -> None:
 
 @pytest.mark.parametrize(
     "expr",
-    ["cron(0 3 * * *)", "cron(0 3 * * 1 *)", "daily", "rate(0 days)", "rate(1 days)", "rate(2 day)", "cron()"],
+    [
+        "cron(0 3 * * *)",
+        "cron(0 3 * * 1 *)",
+        "daily",
+        "rate(0 days)",
+        "rate(1 days)",
+        "rate(2 day)",
+        "cron()",
+    ],
 )
 def test_malformed_schedule_is_rejected(expr: str) -> None:
     raw = base()
@@ -128,8 +139,16 @@ def test_malformed_schedule_is_rejected(expr: str) -> None:
     assert "safetynet:backup.schedule" in error_of(raw)
 
 
-@pytest.mark.parametrize("expr", ["cron(0 3 * * ? *)", "cron(15 2 ? * MON-FRI *)", "rate(12 hours)", "rate(1 day)",
-                                  "at(2030-01-01T03:00:00)"])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "cron(0 3 * * ? *)",
+        "cron(15 2 ? * MON-FRI *)",
+        "rate(12 hours)",
+        "rate(1 day)",
+        "at(2030-01-01T03:00:00)",
+    ],
+)
 def test_valid_schedules_are_accepted(expr: str) -> None:
     assert validate_schedule_expression(expr) == expr
 
@@ -185,8 +204,9 @@ def test_every_problem_is_reported_at_once() -> None:
     raw = base()
     raw["tables"][0]["billingMode"] = "PROVISIONED"
     raw["backup"] = {"retentionDays": 0}
-    problems = pytest.raises(ConfigError, parse_stack_config, raw).value.problems
-    assert len(problems) == 2
+    with pytest.raises(ConfigError) as exc:
+        parse_stack_config(raw)
+    assert len(exc.value.problems) == 2
 
 
 def test_physical_names_follow_environment_convention() -> None:
@@ -223,8 +243,14 @@ def test_create_table_request_is_the_aws_schema() -> None:
         writeCapacity=4,
         streamViewType="NEW_IMAGE",
         globalSecondaryIndexes=[
-            {"name": "by-x", "hashKey": {"name": "x", "type": "N"}, "projection": "INCLUDE",
-             "nonKeyAttributes": ["y"], "readCapacity": 1, "writeCapacity": 2}
+            {
+                "name": "by-x",
+                "hashKey": {"name": "x", "type": "N"},
+                "projection": "INCLUDE",
+                "nonKeyAttributes": ["y"],
+                "readCapacity": 1,
+                "writeCapacity": 2,
+            }
         ],
         localSecondaryIndexes=[{"name": "by-d", "rangeKey": {"name": "d", "type": "S"}, "projection": "KEYS_ONLY"}],
     )
@@ -234,20 +260,33 @@ def test_create_table_request_is_the_aws_schema() -> None:
         {"AttributeName": "orderId", "KeyType": "RANGE"},
     ]
     assert {a["AttributeName"]: a["AttributeType"] for a in req["AttributeDefinitions"]} == {
-        "customerId": "S", "orderId": "S", "x": "N", "d": "S"}
+        "customerId": "S",
+        "orderId": "S",
+        "x": "N",
+        "d": "S",
+    }
     assert req["ProvisionedThroughput"] == {"ReadCapacityUnits": 3, "WriteCapacityUnits": 4}
-    assert req["GlobalSecondaryIndexes"][0]["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["y"]}
-    assert req["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"] == {"ReadCapacityUnits": 1,
-                                                                         "WriteCapacityUnits": 2}
-    assert req["LocalSecondaryIndexes"][0]["KeySchema"][0] == {"AttributeName": "customerId", "KeyType": "HASH"}
+    assert req["GlobalSecondaryIndexes"][0]["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": ["y"],
+    }
+    assert req["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"] == {
+        "ReadCapacityUnits": 1,
+        "WriteCapacityUnits": 2,
+    }
+    assert req["LocalSecondaryIndexes"][0]["KeySchema"][0] == {
+        "AttributeName": "customerId",
+        "KeyType": "HASH",
+    }
     assert req["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
 
 
 def test_create_table_request_is_accepted_by_moto(aws: None) -> None:
     import boto3
 
-    cfg = parse_stack_config(with_table(globalSecondaryIndexes=[
-        {"name": "by-x", "hashKey": {"name": "x", "type": "N"}}]))
+    cfg = parse_stack_config(
+        with_table(globalSecondaryIndexes=[{"name": "by-x", "hashKey": {"name": "x", "type": "N"}}])
+    )
     client = boto3.client("dynamodb", region_name="us-east-1")
     client.create_table(**cfg.tables[0].create_table_request("orders"))
     desc = client.describe_table(TableName="orders")["Table"]

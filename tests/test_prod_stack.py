@@ -35,7 +35,11 @@ def table(result: SynthResult, name: str) -> dict[str, Any]:
 
 def test_every_configured_table_is_declared_once_with_its_physical_name(prod: SynthResult, dev: SynthResult) -> None:
     assert sorted(t["inputs"]["name"] for t in prod.of_type(TABLE)) == ["customers", "inventory", "orders"]
-    assert sorted(t["inputs"]["name"] for t in dev.of_type(TABLE)) == ["customers-dev", "inventory-dev", "orders-dev"]
+    assert sorted(t["inputs"]["name"] for t in dev.of_type(TABLE)) == [
+        "customers-dev",
+        "inventory-dev",
+        "orders-dev",
+    ]
 
 
 def test_prod_tables_have_pitr_deletion_protection_encryption(prod: SynthResult) -> None:
@@ -76,13 +80,23 @@ def test_table_schema_ttl_streams_and_indexes_follow_config(prod: SynthResult) -
     assert orders["streamEnabled"] is True
     assert orders["streamViewType"] == "NEW_AND_OLD_IMAGES"
     assert {a["name"]: a["type"] for a in orders["attributes"]} == {
-        "customerId": "S", "orderId": "S", "status": "S", "createdAt": "N"}
+        "customerId": "S",
+        "orderId": "S",
+        "status": "S",
+        "createdAt": "N",
+    }
     assert orders["globalSecondaryIndexes"] == [
-        {"name": "by-status", "hashKey": "status", "rangeKey": "createdAt", "projectionType": "INCLUDE",
-         "nonKeyAttributes": ["total"]}
+        {
+            "name": "by-status",
+            "hashKey": "status",
+            "rangeKey": "createdAt",
+            "projectionType": "INCLUDE",
+            "nonKeyAttributes": ["total"],
+        }
     ]
     assert orders["localSecondaryIndexes"] == [
-        {"name": "by-created", "rangeKey": "createdAt", "projectionType": "KEYS_ONLY"}]
+        {"name": "by-created", "rangeKey": "createdAt", "projectionType": "KEYS_ONLY"}
+    ]
     inventory = table(prod, "inventory")["inputs"]
     assert inventory["billingMode"] == "PROVISIONED"
     assert (inventory["readCapacity"], inventory["writeCapacity"]) == (10, 5)
@@ -99,15 +113,25 @@ def test_tables_are_tagged_with_environment_stack_and_their_own_tags(prod: Synth
 
 
 def test_pitr_period_comes_from_config() -> None:
-    result = synth_stack("prod", config_overrides={"tables": [
-        {"name": "short", "hashKey": {"name": "id", "type": "S"}, "pointInTimeRecoveryDays": 7}]})
+    result = synth_stack(
+        "prod",
+        config_overrides={
+            "tables": [{"name": "short", "hashKey": {"name": "id", "type": "S"}, "pointInTimeRecoveryDays": 7}]
+        },
+    )
     assert table(result, "short")["inputs"]["pointInTimeRecovery"]["recoveryPeriodInDays"] == 7
 
 
 def test_adopt_imports_the_existing_table_by_name() -> None:
-    result = synth_stack("prod", config_overrides={"tables": [
-        {"name": "legacy", "hashKey": {"name": "id", "type": "S"}, "adopt": True},
-        {"name": "fresh", "hashKey": {"name": "id", "type": "S"}}]})
+    result = synth_stack(
+        "prod",
+        config_overrides={
+            "tables": [
+                {"name": "legacy", "hashKey": {"name": "id", "type": "S"}, "adopt": True},
+                {"name": "fresh", "hashKey": {"name": "id", "type": "S"}},
+            ]
+        },
+    )
     assert table(result, "legacy")["options"]["importId"] == "legacy"
     assert table(result, "fresh")["options"]["importId"] is None
 
@@ -117,7 +141,9 @@ def test_tables_are_children_of_their_backed_up_table_component(prod: SynthResul
         assert table(prod, name)["parent"] == f"safetynet:dynamodb:BackedUpTable::{name}"
         export = prod.one("safetynet:backup:NightlyExport", f"{name}-export")
         assert export["parent"] == f"safetynet:dynamodb:BackedUpTable::{name}"
-        assert prod.one(SCHEDULE, f"{name}-export-schedule")["parent"] == f"safetynet:backup:NightlyExport::{name}-export"
+        assert (
+            prod.one(SCHEDULE, f"{name}-export-schedule")["parent"] == f"safetynet:backup:NightlyExport::{name}-export"
+        )
 
 
 # -- the vault ---------------------------------------------------------------------------------
@@ -136,8 +162,9 @@ def test_vault_bucket_is_protected_in_prod_only(prod: SynthResult, dev: SynthRes
 
 def test_vault_blocks_all_public_access_and_enforces_bucket_owner(prod: SynthResult) -> None:
     pab = vault_child(prod, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")["inputs"]
-    assert all(pab[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
-                                        "restrictPublicBuckets"))
+    assert all(
+        pab[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
     own = vault_child(prod, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")["inputs"]
     assert own["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
 
@@ -182,8 +209,12 @@ def test_vault_policy_denies_plain_http_and_object_deletion(prod: SynthResult) -
 
 
 def test_vault_lifecycle_transitions_expires_and_cleans_up(prod: SynthResult) -> None:
-    rules = {r["id"]: r for r in vault_child(
-        prod, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["inputs"]["rules"]}
+    rules = {
+        r["id"]: r
+        for r in vault_child(prod, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["inputs"][
+            "rules"
+        ]
+    }
     exports = rules["exports-retention"]
     assert exports["status"] == "Enabled"
     assert exports["filter"] == {"prefix": "exports/"}
@@ -258,15 +289,18 @@ def _model_problems(value: Any, shape: Any, path: str = "") -> list[str]:
             problems.append(f"{path}: {value!r} does not match {meta['pattern']}")
         if not meta.get("min", 0) <= len(value) <= meta.get("max", 10**9):
             problems.append(f"{path}: length {len(value)} outside {meta.get('min')}..{meta.get('max')}")
-    elif shape.type_name == "timestamp":
-        if not isinstance(value, str | int | float):
-            problems.append(f"{path}: expected a timestamp")
+    elif shape.type_name == "timestamp" and not isinstance(value, str | int | float):
+        problems.append(f"{path}: expected a timestamp")
     return problems
 
 
 def test_scheduler_input_is_a_valid_export_request_per_botocore(prod: SynthResult) -> None:
-    shape = botocore.session.get_session().get_service_model("dynamodb").operation_model(
-        "ExportTableToPointInTime").input_shape
+    shape = (
+        botocore.session.get_session()
+        .get_service_model("dynamodb")
+        .operation_model("ExportTableToPointInTime")
+        .input_shape
+    )
     for name in ("orders", "customers", "inventory"):
         body = schedule_input(prod, name)
         assert _model_problems(body, shape) == []
@@ -276,12 +310,21 @@ def test_scheduler_input_is_a_valid_export_request_per_botocore(prod: SynthResul
 
 
 def test_model_check_catches_bad_requests() -> None:
-    shape = botocore.session.get_session().get_service_model("dynamodb").operation_model(
-        "ExportTableToPointInTime").input_shape
+    shape = (
+        botocore.session.get_session()
+        .get_service_model("dynamodb")
+        .operation_model("ExportTableToPointInTime")
+        .input_shape
+    )
     bad = {"S3Bucket": "-bad-", "ExportFormat": "CSV", "ClientToken": "$x", "Extra": 1}
     problems = "\n".join(_model_problems(bad, shape))
-    for expected in (".TableArn: required", ".S3Bucket: '-bad-' does not match", ".ExportFormat: 'CSV' not in",
-                     ".ClientToken: '$x' does not match", ".Extra: not a member"):
+    for expected in (
+        ".TableArn: required",
+        ".S3Bucket: '-bad-' does not match",
+        ".ExportFormat: 'CSV' not in",
+        ".ClientToken: '$x' does not match",
+        ".Extra: not a member",
+    ):
         assert expected in problems
 
 
@@ -308,8 +351,10 @@ def test_export_role_may_do_exactly_that_export_and_nothing_else(prod: SynthResu
         dlq_arn = prod.one(SCHEDULE, f"{name}-export-schedule")["inputs"]["target"]["deadLetterConfig"]["arn"]
         assert grants == {
             "ExportThisTable": (["dynamodb:ExportTableToPointInTime"], [prod.outputs["tables"][name]["arn"]]),
-            "WriteThisTablesExports": (["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"],
-                                       [f"{prod.outputs['vaultBucketArn']}/exports/{name}/*"]),
+            "WriteThisTablesExports": (
+                ["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"],
+                [f"{prod.outputs['vaultBucketArn']}/exports/{name}/*"],
+            ),
             "EncryptWithVaultKey": (["kms:Decrypt", "kms:GenerateDataKey"], [prod.outputs["kmsKeyArn"]]),
             "DeadLetterFailedInvocations": (["sqs:SendMessage"], [dlq_arn]),
         }
@@ -325,9 +370,17 @@ def test_every_iam_policy_in_the_stack_passes_the_linter(prod: SynthResult) -> N
 
 
 def test_schedule_settings_follow_config() -> None:
-    result = synth_stack("prod", config_overrides={"backup": {
-        "schedule": "rate(12 hours)", "timezone": "Europe/Berlin", "flexibleWindowMinutes": 30,
-        "maxRetryAttempts": 3}})
+    result = synth_stack(
+        "prod",
+        config_overrides={
+            "backup": {
+                "schedule": "rate(12 hours)",
+                "timezone": "Europe/Berlin",
+                "flexibleWindowMinutes": 30,
+                "maxRetryAttempts": 3,
+            }
+        },
+    )
     sched = result.of_type(SCHEDULE)[0]["inputs"]
     assert sched["scheduleExpression"] == "rate(12 hours)"
     assert sched["scheduleExpressionTimezone"] == "Europe/Berlin"
@@ -348,11 +401,15 @@ def test_outputs_give_the_test_stack_everything_it_needs(prod: SynthResult) -> N
     assert orders["arn"] == "arn:aws:dynamodb:eu-central-1:123456789012:table/orders"
     assert orders["exportPrefix"] == "exports/orders"
     assert orders["schema"]["TableName"] == "orders"
-    assert orders["schema"]["KeySchema"] == [{"AttributeName": "customerId", "KeyType": "HASH"},
-                                             {"AttributeName": "orderId", "KeyType": "RANGE"}]
+    assert orders["schema"]["KeySchema"] == [
+        {"AttributeName": "customerId", "KeyType": "HASH"},
+        {"AttributeName": "orderId", "KeyType": "RANGE"},
+    ]
     assert orders["schema"]["LocalSecondaryIndexes"][0]["IndexName"] == "by-created"
-    assert out["tables"]["inventory"]["schema"]["ProvisionedThroughput"] == {"ReadCapacityUnits": 10,
-                                                                             "WriteCapacityUnits": 5}
+    assert out["tables"]["inventory"]["schema"]["ProvisionedThroughput"] == {
+        "ReadCapacityUnits": 10,
+        "WriteCapacityUnits": 5,
+    }
 
 
 def test_invalid_config_declares_no_resource() -> None:

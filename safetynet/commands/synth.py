@@ -40,9 +40,7 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--project-dir", help="Folder with Pulumi.yaml (default: this project)."),
         ] = None,
-        summary: Annotated[
-            bool, typer.Option("--summary", help="Print a readable tree instead of JSON.")
-        ] = False,
+        summary: Annotated[bool, typer.Option("--summary", help="Print a readable tree instead of JSON.")] = False,
         check: Annotated[
             bool,
             typer.Option(
