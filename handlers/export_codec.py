@@ -211,31 +211,37 @@ def decode_export_line_unchecked(line: bytes) -> Item:
 # --- memory -> file --------------------------------------------------------------------------
 
 
-def _check_set(kind: str, value: Any, path: str) -> None:
+def _check_set(kind: str, value: Any) -> None:
     if not isinstance(value, list | tuple | set | frozenset) or not value:
-        raise ItemFormatError(path, f"{kind} must be a non-empty list")
+        raise ItemFormatError("", f"{kind} must be a non-empty list")
     if kind == "SS" and not all(isinstance(v, str) for v in value):
-        raise ItemFormatError(path, "SS members must be str")
+        raise ItemFormatError("", "SS members must be str")
     if kind == "NS":
         for v in value:
-            _check_number(v, path)
+            _check_number(v, "")
     if kind == "BS" and not all(isinstance(v, bytes | bytearray) for v in value):
-        raise ItemFormatError(path, "BS members must be bytes")
+        raise ItemFormatError("", "BS members must be bytes")
 
 
-def _check_container(kind: str, value: Any, path: str, depth: int) -> None:
+def _check_container(kind: str, value: Any, depth: int) -> None:
     if depth >= MAX_DEPTH:
-        raise ItemFormatError(path, f"nested deeper than DynamoDB's {MAX_DEPTH} levels")
+        raise ItemFormatError("", f"nested deeper than DynamoDB's {MAX_DEPTH} levels")
     if kind == "M":
         if not isinstance(value, dict):
-            raise ItemFormatError(path, "M must be a dict")
+            raise ItemFormatError("", "M must be a dict")
         for name, sub in value.items():
-            _check_value(sub, _join(path, name), depth + 1)
+            try:
+                _check_value(sub, depth + 1)
+            except ItemFormatError as exc:
+                raise exc.within(name) from None
     else:
         if not isinstance(value, list | tuple):
-            raise ItemFormatError(path, "L must be a list")
+            raise ItemFormatError("", "L must be a list")
         for i, sub in enumerate(value):
-            _check_value(sub, f"{path}[{i}]", depth + 1)
+            try:
+                _check_value(sub, depth + 1)
+            except ItemFormatError as exc:
+                raise exc.within(f"[{i}]") from None
 
 
 _SCALAR_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -246,33 +252,38 @@ _SCALAR_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def _check_value(av: Any, path: str, depth: int) -> None:
-    """Check a low-level attribute value as boto3's client would send it (binary as bytes)."""
+def _check_value(av: Any, depth: int) -> None:
+    """Check a low-level attribute value as boto3's client would send it (binary as bytes);
+    error paths are added by the callers."""
     if not isinstance(av, dict) or len(av) != 1:
-        raise ItemFormatError(path, f"an attribute value must be a dict with one type key, got {av!r:.80}")
+        raise ItemFormatError("", f"an attribute value must be a dict with one type key, got {av!r:.80}")
     ((kind, value),) = av.items()
     if kind in _SCALAR_CHECKS:
         accepts, message = _SCALAR_CHECKS[kind]
         if not accepts(value):
-            raise ItemFormatError(path, message)
+            raise ItemFormatError("", message)
     elif kind == "N":
-        _check_number(value, path)
+        _check_number(value, "")
     elif kind in SET_TYPES:
-        _check_set(kind, value, path)
+        _check_set(kind, value)
     elif kind in ("M", "L"):
-        _check_container(kind, value, path, depth)
+        _check_container(kind, value, depth)
     else:
-        raise ItemFormatError(path, f"unknown attribute type {kind!r} (expected one of {sorted(ALL_TYPES)})")
+        raise ItemFormatError("", f"unknown attribute type {kind!r} (expected one of {sorted(ALL_TYPES)})")
 
 
 def check_item(item: Any) -> None:
-    """Raise ItemFormatError unless `item` is a valid low-level item (binary as bytes)."""
+    """Raise ItemFormatError (with the attribute path) unless `item` is a valid low-level item
+    (binary as bytes)."""
     if not isinstance(item, dict) or not item:
         raise ItemFormatError("", "an item must be a non-empty dict of attributes")
     for name, av in item.items():
         if not isinstance(name, str) or not name:
             raise ItemFormatError(str(name), "attribute names must be non-empty strings")
-        _check_value(av, name, 1)
+        try:
+            _check_value(av, 1)
+        except ItemFormatError as exc:
+            raise exc.within(name) from None
 
 
 def _json_default(obj: Any) -> Any:

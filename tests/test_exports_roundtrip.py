@@ -6,6 +6,7 @@ import base64
 import gzip
 import hashlib
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -44,10 +45,7 @@ def s3(aws: None) -> Any:
 
 
 def _keys(s3: Any, ref: ExportRef) -> list[str]:
-    return [
-        o["Key"][len(ref.prefix) :]
-        for o in s3.list_objects_v2(Bucket=ref.bucket, Prefix=ref.prefix)["Contents"]
-    ]
+    return [o["Key"][len(ref.prefix) :] for o in s3.list_objects_v2(Bucket=ref.bucket, Prefix=ref.prefix)["Contents"]]
 
 
 def test_realistic_export_reads_back_item_for_item(s3: Any) -> None:
@@ -179,9 +177,7 @@ def test_large_file_is_uploaded_in_parts_and_reads_back(s3: Any, monkeypatch: py
 
     monkeypatch.setattr(export_writer, "PART_SIZE", 4096)
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 1024)
-    items = [
-        {"id": {"S": f"{i}"}, "b": {"B": hashlib.sha512(str(i).encode()).digest() * 8}} for i in range(300)
-    ]
+    items = [{"id": {"S": f"{i}"}, "b": {"B": hashlib.sha512(str(i).encode()).digest() * 8}} for i in range(300)]
     # When one file spans many parts
     ref = write_fixture_export(s3, items, items_per_file=1000, empty_files=0)
     f = read_data_files(s3, ref, read_summary(s3, ref))[0]
@@ -406,9 +402,7 @@ def test_listing_from_the_export_folder_itself(s3: Any) -> None:
     assert [r for r, _ in list_exports(s3, BUCKET, f"{PREFIX}/AWSDynamoDB")] == [ref]
 
 
-def test_failing_source_publishes_nothing_and_aborts_uploads(
-    s3: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failing_source_publishes_nothing_and_aborts_uploads(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a source that fails after a multipart upload has started
     import moto.s3.models
 
@@ -423,11 +417,46 @@ def test_failing_source_publishes_nothing_and_aborts_uploads(
 
     # When written
     with pytest.raises(RuntimeError, match="scan segment failed"):
-        write_export(
-            s3, bucket=BUCKET, prefix=PREFIX, table_arn=TABLE_ARN, items=source(), export_time=EXPORT_TIME
-        )
+        write_export(s3, bucket=BUCKET, prefix=PREFIX, table_arn=TABLE_ARN, items=source(), export_time=EXPORT_TIME)
     # Then no summary exists (readers see no export) and no upload is left open
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
     assert not any(k.endswith("manifest-summary.json") for k in keys)
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
     assert scan_exports(s3, BUCKET, PREFIX).exports == []
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({"a": {"M": {"x": {"L": [{"S": "ok"}, {"B": "text"}]}}}}, "a.x[1]: B must be bytes"),
+        ({"a": {"L": [{"N": "1e"}]}}, "a[0]: N must be a decimal number string, got '1e'"),
+        ({"a": {"SS": []}}, "a: SS must be a non-empty list"),
+        ({"a": {"NULL": False}}, "a: NULL must be True"),
+        ({"a": {"S": "x", "N": "1"}}, "a: an attribute value must be a dict with one type key"),
+        ({"a": {"Q": 1}}, "a: unknown attribute type 'Q'"),
+        ({}, "an item must be a non-empty dict"),
+    ],
+)
+def test_writer_rejects_invalid_items_naming_the_path(item: dict[str, Any], message: str) -> None:
+    from handlers.exports import ItemFormatError, check_item
+
+    with pytest.raises(ItemFormatError, match=re.escape(message)):
+        check_item(item)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b'{"Item":{"o":{"M":{"lines":{"L":[{"S":"a"},{"M":{"n":{"N":"x"}}}]}}}}}', "o.lines[1].n: N must be"),
+        (b'{"Item":{"b":{"B":"not base64!"}}}', "b: B is not valid base64"),
+        (b'{"Item":{"s":{"S":1}}}', "s: S must be a string"),
+        (b'{"Item":{}}', "an item must be a non-empty object"),
+        (b'{"Items":{}}', 'a line must be an object {"Item": {...}}'),
+        (b"[1]", 'a line must be an object {"Item": {...}}'),
+    ],
+)
+def test_reader_rejects_invalid_lines_naming_the_path(line: bytes, message: str) -> None:
+    from handlers.exports import ItemFormatError
+
+    with pytest.raises(ItemFormatError, match=re.escape(message)):
+        decode_export_line(line)
