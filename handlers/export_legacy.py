@@ -129,7 +129,5 @@ def convert_datapipeline_to_export(
         items_per_file=items_per_file,
         kms_key_id=kms_key_id,
     )
-    logger.info(
-        "data pipeline backup converted", extra={"source": f"s3://{bucket}/{prefix}", "export": ref.url}
-    )
+    logger.info("data pipeline backup converted", extra={"source": f"s3://{bucket}/{prefix}", "export": ref.url})
     return ref

@@ -69,8 +69,7 @@ def _describe(exc: Exception) -> str:
         if err.get("Code") in ("AccessDenied", "403"):
             # S3 answers 403, not 404, for a missing key when the caller may not list the bucket.
             text += (
-                " (no s3:GetObject/kms:Decrypt permission, or the object is missing"
-                " and s3:ListBucket is not allowed)"
+                " (no s3:GetObject/kms:Decrypt permission, or the object is missing and s3:ListBucket is not allowed)"
             )
         return text
     return str(exc)
@@ -312,9 +311,7 @@ def _end_of_file_problems(
             f"{base64.b64encode(digest).decode()} (damaged or replaced after the export)"
         )
     if decoder is not None and lines != data_file.item_count:
-        problems.append(
-            f"data file {url} holds {lines} items, manifest-files.json says {data_file.item_count}"
-        )
+        problems.append(f"data file {url} holds {lines} items, manifest-files.json says {data_file.item_count}")
     return problems
 
 
@@ -369,9 +366,7 @@ def iter_items(
     if unsupported:
         raise UnsupportedExport(f"{ref.url}: " + "; ".join(unsupported))
     for data_file in files if files is not None else read_data_files(s3, ref, summary):
-        yield from iter_file_items(
-            s3, ref, data_file, output_format=summary.output_format, check_items=check_items
-        )
+        yield from iter_file_items(s3, ref, data_file, output_format=summary.output_format, check_items=check_items)
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -462,9 +457,7 @@ def _load_files(s3: Any, ref: ExportRef, summary: ManifestSummary, report: Valid
         report.problems.append(f"cannot read s3://{ref.bucket}/{files_key}: {_describe(exc)}")
         return None
     if raw is None:
-        report.problems.append(
-            f"manifest-files.json s3://{ref.bucket}/{files_key} named by the summary does not exist"
-        )
+        report.problems.append(f"manifest-files.json s3://{ref.bucket}/{files_key} named by the summary does not exist")
         return None
     try:
         report.files = _parse_data_files(files_key, raw)

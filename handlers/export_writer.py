@@ -125,12 +125,8 @@ class _DataFileWriter:
             self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
 
 
-def _put_small(
-    s3: Any, bucket: str, key: str, body: bytes, *, content_type: str, sse: dict[str, str]
-) -> None:
-    s3.put_object(
-        Bucket=bucket, Key=key, Body=body, ContentType=content_type, ContentMD5=_content_md5(body), **sse
-    )
+def _put_small(s3: Any, bucket: str, key: str, body: bytes, *, content_type: str, sse: dict[str, str]) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, ContentMD5=_content_md5(body), **sse)
 
 
 def _publish(
@@ -256,4 +252,75 @@ def write_export(
         item_count=count,
     )
     logger.info("export written", extra={"export": ref.url, "items": count, "files": len(files)})
+    return ref
+
+
+# --- per-file writing, for workers that each produce one data file (Distributed Map children) --
+
+
+def start_export(
+    s3: Any, *, bucket: str, prefix: str, export_id: str | None = None, kms_key_id: str | None = None
+) -> ExportRef:
+    """Create an export folder (its `_started` marker) and return its ref; then
+    `write_data_file` per file (in parallel if wanted) and `publish_export` once at the end."""
+    export_id = export_id or new_export_id()
+    root = prefix.strip("/")
+    ref = ExportRef(bucket, f"{root + '/' if root else ''}{EXPORT_FOLDER}/{export_id}/")
+    sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id} if kms_key_id else {}
+    _put_small(s3, bucket, ref.key(STARTED_NAME), b"", content_type="application/octet-stream", sse=sse)
+    return ref
+
+
+def write_data_file(
+    s3: Any,
+    ref: ExportRef,
+    items: Iterable[Item],
+    *,
+    name: str | None = None,
+    kms_key_id: str | None = None,
+) -> DataFile:
+    """Write one gzip data file of `items` (checked like write_export's) into `ref`'s data/
+    folder, streaming; returns its manifest line. Nothing is visible to readers until
+    `publish_export` lists it. `name` defaults to AWS's random style (`<26 chars>.json.gz`)."""
+    sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id} if kms_key_id else {}
+    writer = _DataFileWriter(s3, ref.bucket, ref.key("data/" + (name or _data_file_name())), sse)
+    try:
+        for count, item in enumerate(items, start=1):
+            try:
+                check_item(item)
+            except ItemFormatError as exc:
+                raise ValueError(f"item {count} is not valid DynamoDB data: {exc}") from None
+            writer.add(encode_export_line(item))
+        return writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def publish_export(
+    s3: Any,
+    ref: ExportRef,
+    files: list[DataFile],
+    *,
+    table_arn: str,
+    export_time: datetime,
+    start_time: datetime | None = None,
+    table_id: str | None = None,
+    kms_key_id: str | None = None,
+) -> ExportRef:
+    """Write the manifests of an export whose data files are written (summary last: its
+    creation is what consumers react to). Item count and size come from `files`."""
+    _publish(
+        s3,
+        ref,
+        files,
+        table_arn=table_arn,
+        export_time=export_time,
+        start_time=start_time or datetime.now(UTC),
+        table_id=table_id,
+        kms_key_id=kms_key_id,
+        billed_size_bytes=0,  # uncompressed size is not known per file; AWS's own example shows 0
+        item_count=sum(f.item_count for f in files),
+    )
+    logger.info("export published", extra={"export": ref.url, "files": len(files)})
     return ref

@@ -53,7 +53,14 @@ from handlers.export_reader import (
     validate_export,
     validate_manifests,
 )
-from handlers.export_writer import DEFAULT_ITEMS_PER_FILE, new_export_id, write_export
+from handlers.export_writer import (
+    DEFAULT_ITEMS_PER_FILE,
+    new_export_id,
+    publish_export,
+    start_export,
+    write_data_file,
+    write_export,
+)
 
 __all__ = [
     "DEFAULT_ITEMS_PER_FILE",
@@ -85,10 +92,13 @@ __all__ = [
     "iter_items",
     "list_exports",
     "new_export_id",
+    "publish_export",
     "read_data_files",
     "read_summary",
     "scan_exports",
+    "start_export",
     "validate_export",
     "validate_manifests",
+    "write_data_file",
     "write_export",
 ]

@@ -24,11 +24,7 @@ def _deep(levels: int) -> dict[str, Any]:
     """A document nested `levels` deep, alternating maps and lists."""
     value: dict[str, Any] = {"S": "bottom"}
     for level in range(levels):
-        value = (
-            {"M": {f"level{level}": value, "n": {"N": str(level)}}}
-            if level % 2
-            else {"L": [value, {"NULL": True}]}
-        )
+        value = {"M": {f"level{level}": value, "n": {"N": str(level)}}} if level % 2 else {"L": [value, {"NULL": True}]}
     return value
 
 

@@ -128,8 +128,7 @@ def test_file_count_mismatch(s3: Any, export: tuple[ExportRef, list[DataFile]]) 
     problems = _problems(s3, ref)
     assert len(problems) == 2
     assert any(
-        f"holds {files[0].item_count} items, manifest-files.json says {files[0].item_count + 1}" in p
-        for p in problems
+        f"holds {files[0].item_count} items, manifest-files.json says {files[0].item_count + 1}" in p for p in problems
     )
     # and the total no longer matches the summary either
     assert "manifest-files.json lists 41 items in 5 files, manifest-summary.json says 40" in problems
@@ -139,9 +138,7 @@ def test_summary_count_mismatch(s3: Any, export: tuple[ExportRef, list[DataFile]
     ref, _ = export
     _rewrite_json(s3, ref.summary_key, itemCount=41)
     s3.delete_object(Bucket=BUCKET, Key=ref.key("manifest-summary.checksum"))
-    assert _problems(s3, ref) == [
-        "manifest-files.json lists 40 items in 5 files, manifest-summary.json says 41"
-    ]
+    assert _problems(s3, ref) == ["manifest-files.json lists 40 items in 5 files, manifest-summary.json says 41"]
 
 
 def test_malformed_line(s3: Any, export: tuple[ExportRef, list[DataFile]]) -> None:
@@ -156,9 +153,7 @@ def test_malformed_line(s3: Any, export: tuple[ExportRef, list[DataFile]]) -> No
     # Then the problem names file, line and attribute
     problems = _problems(s3, ref)
     assert len(problems) == 1
-    assert (
-        f"{key} line 3 is not a valid item: n: N must be a decimal number string, got 'twelve'" in problems[0]
-    )
+    assert f"{key} line 3 is not a valid item: n: N must be a decimal number string, got 'twelve'" in problems[0]
     with pytest.raises(ExportCorrupt, match="line 3"):
         list(iter_file_items(s3, ref, read_data_files(s3, ref, read_summary(s3, ref))[0]))
 
@@ -247,8 +242,7 @@ def test_manifest_changed_after_checksum(s3: Any, export: tuple[ExportRef, list[
     _put(s3, key, _body(s3, key) + b"\n")
     problems = _problems(s3, ref)
     assert problems == [
-        f"{ref.url}manifest-files.checksum does not match the manifest it guards "
-        "(manifest changed after export)"
+        f"{ref.url}manifest-files.checksum does not match the manifest it guards (manifest changed after export)"
     ]
 
 

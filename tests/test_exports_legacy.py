@@ -60,9 +60,7 @@ def test_sdk_v1_json_line() -> None:
 
 
 def test_lowercase_type_names_line() -> None:
-    line = (
-        '{"id":{"s":"x"},"tags":{"ss":["a"]},"n":{"null":true},"flag":{"bool":true},"l":{"l":[{"ns":["1"]}]}}'
-    )
+    line = '{"id":{"s":"x"},"tags":{"ss":["a"]},"n":{"null":true},"flag":{"bool":true},"l":{"l":[{"ns":["1"]}]}}'
     assert decode_datapipeline_line(line) == {
         "id": {"S": "x"},
         "tags": {"SS": ["a"]},

@@ -460,3 +460,21 @@ def test_reader_rejects_invalid_lines_naming_the_path(line: bytes, message: str)
 
     with pytest.raises(ItemFormatError, match=re.escape(message)):
         decode_export_line(line)
+
+
+def test_per_file_writing_then_publishing(s3: Any) -> None:
+    # Given an export folder written file by file, as parallel workers would
+    from handlers.exports import publish_export, start_export, write_data_file
+
+    s3.create_bucket(Bucket=BUCKET)
+    items = realistic_items(30)
+    ref = start_export(s3, bucket=BUCKET, prefix=PREFIX)
+    files = [write_data_file(s3, ref, items[i : i + 10]) for i in range(0, 30, 10)]
+    # Then nothing is visible before publishing
+    assert scan_exports(s3, BUCKET, PREFIX).exports == []
+    # When published
+    publish_export(s3, ref, files, table_arn=TABLE_ARN, export_time=EXPORT_TIME)
+    # Then it is a valid export with every item, in file order
+    assert validate_export(s3, ref, expected_table_arn=TABLE_ARN).problems == []
+    assert list(iter_items(s3, ref)) == items
+    assert read_summary(s3, ref).item_count == 30

@@ -201,9 +201,7 @@ def test_cli_subprocess_backup_and_verify(moto_server: str, monkeypatch: pytest.
     )
     assert backup.returncode == 0, backup.stderr
     url = backup.stdout.strip().splitlines()[-1]
-    verify = subprocess.run(
-        [*cli, "verify", url, "--json"], env=env, capture_output=True, text=True, check=False
-    )
+    verify = subprocess.run([*cli, "verify", url, "--json"], env=env, capture_output=True, text=True, check=False)
     # Then both succeed and the report counts every item
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert json.loads(verify.stdout)["itemCount"] == 20

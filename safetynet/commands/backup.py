@@ -39,12 +39,8 @@ def register(app: typer.Typer) -> None:
         prefix: Annotated[
             str | None, typer.Option("--prefix", help="Key prefix (default: exports/<TABLE>, as the vault).")
         ] = None,
-        segments: Annotated[
-            int, typer.Option("--segments", min=1, max=1000, help="Parallel scan segments.")
-        ] = 4,
-        items_per_file: Annotated[
-            int, typer.Option("--items-per-file", min=1, help="Items per data file.")
-        ] = 50_000,
+        segments: Annotated[int, typer.Option("--segments", min=1, max=1000, help="Parallel scan segments.")] = 4,
+        items_per_file: Annotated[int, typer.Option("--items-per-file", min=1, help="Items per data file.")] = 50_000,
         kms_key_id: Annotated[
             str | None, typer.Option("--kms-key-id", help="Encrypt the objects with this KMS key.")
         ] = None,

@@ -46,9 +46,7 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--table-arn", help="Fail unless the export is of this table.")
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-        workers: Annotated[
-            int, typer.Option("--workers", min=1, max=64, help="Data files read at once.")
-        ] = 4,
+        workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Data files read at once.")] = 4,
     ) -> None:
         """Validate an export completely: manifests, source table, format, every data file."""
         from handlers.exports import ExportRef, validate_export
