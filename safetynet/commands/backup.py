@@ -13,11 +13,29 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 # Same convention as components.vault.export_prefix (a test keeps them equal); not imported
 # from there because components/ pulls in the Pulumi SDK, too slow for a CLI start-up.
 EXPORTS_ROOT = "exports"
+
+
+class _ItemRate(ProgressColumn):
+    """Items per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} items/s" if speed else "", style="progress.data.speed")
 
 
 def default_prefix(table_name: str) -> str:
@@ -61,19 +79,34 @@ def register(app: typer.Typer) -> None:
             typer.echo("--bucket is required: the S3 bucket to write the export into", err=True)
             raise typer.Exit(2)
         err = Console(stderr=True)
+        dynamodb = client("dynamodb")
+        try:
+            # DynamoDB refreshes ItemCount about every six hours: good enough for an ETA.
+            approx_total = int(dynamodb.describe_table(TableName=scan)["Table"].get("ItemCount") or 0)
+        except (ClientError, BotoCoreError):
+            approx_total = 0  # scan_export reports a missing table or denied access precisely
         with Progress(
             SpinnerColumn(),
-            TextColumn(f"scanning [bold]{scan}[/]"),
+            TextColumn(f"scanning [bold]{escape(scan)}[/]"),
             BarColumn(bar_width=None),
-            TextColumn("{task.completed:,} items"),
+            TextColumn("{task.completed:,.0f} items"),
+            _ItemRate(),
             TimeElapsedColumn(),
+            TimeRemainingColumn(),
             console=err,
             transient=True,
         ) as progress:
-            task = progress.add_task("scan", total=None)
+            task = progress.add_task("scan", total=approx_total or None)
+            written = [0]
+
+            def on_item(n: int) -> None:
+                written[0] = n
+                if n % 500 == 0:  # a redraw per item would cost more than the item
+                    progress.update(task, completed=n)
+
             try:
                 ref = scan_export(
-                    client("dynamodb"),
+                    dynamodb,
                     client("s3"),
                     table_name=scan,
                     bucket=bucket,
@@ -81,11 +114,10 @@ def register(app: typer.Typer) -> None:
                     segments=segments,
                     items_per_file=items_per_file,
                     kms_key_id=kms_key_id,
-                    on_item=lambda n: progress.update(task, completed=n),
+                    on_item=on_item,
                 )
             except (ScanExportError, ClientError, BotoCoreError, ValueError) as exc:
                 err.print(f"[red]backup failed[/]: {escape(str(exc))}", highlight=False)
                 raise typer.Exit(1) from None
-            items = int(progress.tasks[0].completed)
-        err.print(f"[green]exported[/] {items:,} items of {scan}")
+        err.print(f"[green]exported[/] {written[0]:,} items of {scan}")
         typer.echo(ref.url)
