@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -106,6 +106,7 @@ def convert_datapipeline_to_export(
     export_time: datetime | None = None,
     items_per_file: int = DEFAULT_ITEMS_PER_FILE,
     kms_key_id: str | None = None,
+    on_item: Callable[[int], None] | None = None,
 ) -> ExportRef:
     """Rewrite a Data Pipeline backup as a native-layout export, so every reader, validator and
     loader serves it. `export_time` defaults to when the backup's manifest (or first file) was
@@ -128,6 +129,7 @@ def convert_datapipeline_to_export(
         export_time=export_time,
         items_per_file=items_per_file,
         kms_key_id=kms_key_id,
+        on_item=on_item,
     )
     logger.info("data pipeline backup converted", extra={"source": f"s3://{bucket}/{prefix}", "export": ref.url})
     return ref

@@ -104,10 +104,64 @@ def test_cli_backup_scan_then_verify(table: Any) -> None:
     assert "valid" in verified.stdout
 
 
-def test_cli_backup_without_scan_is_a_usage_error() -> None:
-    result = runner.invoke(app, ["backup", "--bucket", BUCKET])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bucket", BUCKET], "give exactly one source"),
+        (["--scan", "t", "--from-datapipeline", "s3://b/p/", "--bucket", BUCKET], "give exactly one source"),
+        (["--scan", "orders"], "--bucket is required"),
+        (["--from-datapipeline", "s3://b/p/", "--bucket", BUCKET], "--table-arn is required"),
+        (["--from-datapipeline", "b/p", "--table-arn", TABLE_ARN, "--bucket", BUCKET], "must be s3://BUCKET/PREFIX/"),
+    ],
+)
+def test_cli_backup_usage_errors(args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["backup", *args])
     assert result.exit_code == 2
-    assert "only --scan TABLE is supported" in result.stderr
+    assert message in result.stderr
+
+
+def test_cli_backup_converts_a_datapipeline_backup(aws: None) -> None:
+    # Given a legacy Data Pipeline backup (one data file, its manifest)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    lines = (
+        '{"customerId":{"s":"c1"},"orderId":{"s":"o1"},"raw":{"b":"AP8="}}\n'
+        '{"customerId":{"s":"c2"},"orderId":{"s":"o2"}}\n'
+    )
+    s3.put_object(Bucket=BUCKET, Key="legacy/2024-01-01/part-0", Body=lines.encode())
+    entries = [{"url": f"s3://{BUCKET}/legacy/2024-01-01/part-0", "mandatory": True}]
+    s3.put_object(Bucket=BUCKET, Key="legacy/2024-01-01/manifest", Body=json.dumps({"entries": entries}).encode())
+    # When converted by the CLI
+    result = runner.invoke(
+        app,
+        [
+            "backup",
+            "--from-datapipeline",
+            f"s3://{BUCKET}/legacy/2024-01-01/",
+            "--table-arn",
+            TABLE_ARN,
+            "--bucket",
+            BUCKET,
+        ],
+    )
+    # Then the printed URL is a valid export of that table in the vault's layout, with both items
+    assert result.exit_code == 0, result.output
+    ref = ExportRef.parse(result.stdout.strip().splitlines()[-1])
+    assert ref.prefix.startswith("exports/orders/AWSDynamoDB/")
+    assert validate_export(s3, ref, expected_table_arn=TABLE_ARN).problems == []
+    assert list(iter_items(s3, ref)) == [
+        {"customerId": {"S": "c1"}, "orderId": {"S": "o1"}, "raw": {"B": b"\x00\xff"}},
+        {"customerId": {"S": "c2"}, "orderId": {"S": "o2"}},
+    ]
+
+
+def test_cli_backup_of_a_missing_datapipeline_backup_fails(aws: None) -> None:
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    result = runner.invoke(
+        app, ["backup", "--from-datapipeline", f"s3://{BUCKET}/nothing/", "--table-arn", TABLE_ARN, "--bucket", BUCKET]
+    )
+    assert result.exit_code == 1
+    assert "no Data Pipeline export files" in result.stderr
 
 
 def test_cli_backup_of_missing_table_fails(table: Any) -> None:
