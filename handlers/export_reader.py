@@ -383,6 +383,8 @@ class ValidationReport:
     item_count: int = 0
     """Items actually read from the data files."""
     bytes_read: int = 0
+    warnings: list[str] = field(default_factory=list)
+    """Findings that do not make the export unusable (shown, never blocking)."""
 
     @property
     def ok(self) -> bool:
@@ -394,6 +396,7 @@ class ValidationReport:
             "export": self.ref.url,
             "ok": self.ok,
             "problems": list(self.problems),
+            "warnings": list(self.warnings),
             "tableArn": s.table_arn if s else None,
             "exportTime": s.export_time.isoformat() if s else None,
             "outputFormat": s.output_format if s else None,
@@ -491,11 +494,13 @@ def validate_manifests(s3: Any, ref: ExportRef, *, expected_table_arn: str | Non
             "(wrong source table: check the export URL or the configured source)"
         )
     problems.extend(_check_supported(summary))
-    problems.extend(_checksum_problems(s3, ref, SUMMARY_CHECKSUM_NAMES, summary_raw))
+    # AWS does not document the content of its `.checksum` files, so a mismatch there is a
+    # warning: the documented guarantees (per-file MD5, counts) decide whether an export is usable.
+    report.warnings.extend(_checksum_problems(s3, ref, SUMMARY_CHECKSUM_NAMES, summary_raw))
     files_raw = _load_files(s3, ref, summary, report)
     if files_raw is None:
         return report
-    problems.extend(_checksum_problems(s3, ref, FILES_CHECKSUM_NAMES, files_raw))
+    report.warnings.extend(_checksum_problems(s3, ref, FILES_CHECKSUM_NAMES, files_raw))
     seen: set[str] = set()
     for data_file in report.files:
         key = ref.resolve(data_file.data_file_s3_key)

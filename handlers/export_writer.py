@@ -149,7 +149,7 @@ def _publish(
     files_body = b"".join(json.dumps(f.to_json(), separators=(",", ":")).encode() + b"\n" for f in files)
     files_key = ref.key(FILES_NAME)
     _put_small(s3, bucket, files_key, files_body, content_type="application/json", sse=sse)
-    files_md5 = hashlib.md5(files_body, usedforsecurity=False).hexdigest().encode()
+    files_md5 = _content_md5(files_body).encode()  # base64 of the MD5, like the data files' md5Checksum
     _put_small(s3, bucket, ref.key(FILES_CHECKSUM_NAMES[0]), files_md5, content_type="text/plain", sse=sse)
     summary = ManifestSummary(
         table_arn=table_arn,
@@ -167,7 +167,7 @@ def _publish(
         billed_size_bytes=billed_size_bytes,
     )
     summary_body = json.dumps(summary.to_json(), separators=(",", ":")).encode()
-    summary_md5 = hashlib.md5(summary_body, usedforsecurity=False).hexdigest().encode()
+    summary_md5 = _content_md5(summary_body).encode()
     summary_md5_key = ref.key(SUMMARY_CHECKSUM_NAMES[0])
     _put_small(s3, bucket, summary_md5_key, summary_md5, content_type="text/plain", sse=sse)
     _put_small(s3, bucket, ref.key(SUMMARY_NAME), summary_body, content_type="application/json", sse=sse)

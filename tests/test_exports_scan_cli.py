@@ -203,6 +203,7 @@ def test_cli_verify_json(export_url: str) -> None:
     assert doc["ok"] is True
     assert doc["itemCount"] == 12
     assert doc["tableArn"] == TABLE_ARN
+    assert doc["warnings"] == []
 
 
 def test_cli_verify_bad_url_is_a_usage_error() -> None:
@@ -265,3 +266,15 @@ def test_cli_subprocess_backup_and_verify(moto_server: str, monkeypatch: pytest.
     broken = subprocess.run([*cli, "verify", url], env=env, capture_output=True, text=True, check=False)
     assert broken.returncode == 1
     assert "field 'exportTime' is missing" in broken.stdout
+
+
+def test_cli_verify_shows_warnings_without_failing(export_url: str) -> None:
+    # Given a manifest edited after its checksum file was written
+    s3 = boto3.client("s3", region_name="us-east-1")
+    key = ExportRef.parse(export_url).key("manifest-files.json")
+    s3.put_object(Bucket=BUCKET, Key=key, Body=s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() + b"\n")
+    # Then verify passes (the documented checks hold) and shows the warning
+    result = runner.invoke(app, ["verify", export_url])
+    assert result.exit_code == 0, result.output
+    assert "warning" in result.stdout
+    assert "manifest-files.checksumdoesnotmatch" in "".join(result.stdout.split())  # Rich wraps anywhere

@@ -66,6 +66,8 @@ def register(app: typer.Typer) -> None:
             with console.status(f"Verifying {ref.url} ..."):
                 report = validate_export(client("s3"), ref, expected_table_arn=table_arn, workers=workers)
             console.print(_summary_table(report.to_json()))
+            for warning in report.warnings:
+                console.print(f"  [yellow]warning[/]: {escape(warning)}", highlight=False)
             if report.ok:
                 console.print("[green]valid[/]: every check passed")
             else:
