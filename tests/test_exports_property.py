@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -64,11 +65,19 @@ def test_line_codec_round_trip(item: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def s3() -> Iterator[Any]:
-    """One moto account for all examples (each example writes its own export folder)."""
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="prop-bucket")
-        yield client
+    """One moto account for all examples (each example writes its own export folder). Module
+    scoped, so it sets up the same fake environment as conftest's per-test fixture itself."""
+    with pytest.MonkeyPatch.context() as env:
+        for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+            env.delenv(var, raising=False)
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_CONFIG_FILE", os.devnull)
+        env.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        with mock_aws():
+            client = boto3.client("s3", region_name="us-east-1")
+            client.create_bucket(Bucket="prop-bucket")
+            yield client
 
 
 @given(batch=st.lists(items, max_size=25), per_file=st.integers(min_value=1, max_value=10))
