@@ -29,9 +29,7 @@ class AlertsSpec(ConfigModel):
         "(arn:aws:sts::<acct>:assumed-role/<name>/<session>).",
     )
     email: list[str] = Field(default_factory=list, description="E-mail subscriptions of the alert topic.")
-    https: list[str] = Field(
-        default_factory=list, description="HTTPS endpoint subscriptions of the alert topic."
-    )
+    https: list[str] = Field(default_factory=list, description="HTTPS endpoint subscriptions of the alert topic.")
     create_trail: bool = Field(
         default=False,
         description="Declare a multi-region CloudTrail trail (management events). Destructive-event "

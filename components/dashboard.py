@@ -111,9 +111,7 @@ def dashboard_body(
                 region,
                 x=16,
                 y=y,
-                annotations={
-                    "horizontal": [{"label": "drill too old", "value": drill_limit_hours, "yAxis": "right"}]
-                },
+                annotations={"horizontal": [{"label": "drill too old", "value": drill_limit_hours, "yAxis": "right"}]},
             ),
         ]
         y += 6

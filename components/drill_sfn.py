@@ -59,9 +59,7 @@ def drill_definition(*, prepare_arn: str, verify_arn: str, poll_seconds: int = 6
     """The drill of one table; execution input `{"table": "<logical name>"}`."""
     catch_to_verify = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Verify"}]
     prepare = _invoke(prepare_arn, {"Payload": {"table.$": "$.table"}}, "$.prepareResult", "Unwrap")
-    prepare["Catch"] = [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordPrepareFailure"}
-    ]
+    prepare["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordPrepareFailure"}]
     return {
         "Comment": "safetynet restore drill: import the latest export into a scratch table, verify, delete",
         "StartAt": "Prepare",

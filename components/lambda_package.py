@@ -16,9 +16,7 @@ HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 RUNTIME = "python3.12"
 ARCHITECTURE = "x86_64"
 # Powertools for AWS Lambda (Python) v3, published by AWS in every commercial region.
-POWERTOOLS_LAYER = (
-    "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:27"
-)
+POWERTOOLS_LAYER = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:27"
 
 
 def handler_files(handlers_dir: Path = HANDLERS_DIR) -> list[Path]:
@@ -28,9 +26,7 @@ def handler_files(handlers_dir: Path = HANDLERS_DIR) -> list[Path]:
 
 def handlers_archive(handlers_dir: Path = HANDLERS_DIR) -> pulumi.AssetArchive:
     """`handlers/*.py` as a Lambda code archive."""
-    return pulumi.AssetArchive(
-        {f"handlers/{p.name}": pulumi.FileAsset(str(p)) for p in handler_files(handlers_dir)}
-    )
+    return pulumi.AssetArchive({f"handlers/{p.name}": pulumi.FileAsset(str(p)) for p in handler_files(handlers_dir)})
 
 
 def powertools_layer(region: str) -> str:

@@ -220,9 +220,7 @@ class DisasterWatch(pulumi.ComponentResource):
             lambda v: f"arn:aws:logs:{v[0]}:{v[1]}:log-group:{v[2]}"
         )
 
-    def _role(
-        self, task: str, service: str, policy: pulumi.Output[str]
-    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    def _role(self, task: str, service: str, policy: pulumi.Output[str]) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         r = aws.iam.Role(
             f"{self._name}-{task}-role",
             description=f"safetynet {self._args.stack} DisasterWatch {task}",
@@ -259,9 +257,7 @@ class DisasterWatch(pulumi.ComponentResource):
             layers=[self._layer],
             timeout=timeout,
             memory_size=512,
-            environment={
-                "variables": {WATCH_ENV: self._context_json, "POWERTOOLS_SERVICE_NAME": f"safetynet-{task}"}
-            },
+            environment={"variables": {WATCH_ENV: self._context_json, "POWERTOOLS_SERVICE_NAME": f"safetynet-{task}"}},
             logging_config={"log_format": "JSON", "log_group": logs.name},
             tags=self._args.tags,
             # The role's permissions must be in place before the first invocation.
@@ -298,9 +294,7 @@ class DisasterWatch(pulumi.ComponentResource):
     def _freshness(self) -> aws.lambda_.Function:
         logs = self._log_group("freshness")
         prefixes, drills = self._prefixes, self._drill_prefixes
-        policy = pulumi.Output.all(
-            self._table_arns, self._vault, self._region, self._log_group_arn(logs)
-        ).apply(
+        policy = pulumi.Output.all(self._table_arns, self._vault, self._region, self._log_group_arn(logs)).apply(
             lambda v: json.dumps(
                 freshness_policy(
                     table_arns=v[0],
@@ -527,9 +521,7 @@ class DisasterWatch(pulumi.ComponentResource):
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _context(
-        self, table_arns: list[str], schedule_arns: list[str], bucket: str, key: str, topic: str
-    ) -> str:
+    def _context(self, table_arns: list[str], schedule_arns: list[str], bucket: str, key: str, topic: str) -> str:
         doc = self._context_doc(table_arns, schedule_arns, bucket, key, topic)
         if len(doc) > MAX_CONTEXT_BYTES:
             raise ValueError(
@@ -539,9 +531,7 @@ class DisasterWatch(pulumi.ComponentResource):
             )
         return doc
 
-    def _context_doc(
-        self, table_arns: list[str], schedule_arns: list[str], bucket: str, key: str, topic: str
-    ) -> str:
+    def _context_doc(self, table_arns: list[str], schedule_arns: list[str], bucket: str, key: str, topic: str) -> str:
         a = self._args
         return WatchContext(
             stack=a.stack,
@@ -582,9 +572,7 @@ class DisasterWatch(pulumi.ComponentResource):
             tags=self._args.tags,
             opts=child,
         )
-        aws.cloudwatch.EventTarget(
-            f"{self._name}-{task}-schedule-target", rule=rule.name, arn=fn.arn, opts=child
-        )
+        aws.cloudwatch.EventTarget(f"{self._name}-{task}-schedule-target", rule=rule.name, arn=fn.arn, opts=child)
         aws.lambda_.Permission(
             f"{self._name}-{task}-schedule-invoke",
             action="lambda:InvokeFunction",

@@ -132,9 +132,7 @@ def vault_key_disabled(r: WatchedResources) -> Pattern:
 
 def schedule_deleted(r: WatchedResources) -> Pattern:
     """DeleteSchedule of a nightly export (or drill) schedule: backups silently stop."""
-    return _api_call(
-        "aws.scheduler", "scheduler.amazonaws.com", ["DeleteSchedule"], {"name": list(r.schedule_names)}
-    )
+    return _api_call("aws.scheduler", "scheduler.amazonaws.com", ["DeleteSchedule"], {"name": list(r.schedule_names)})
 
 
 def schedule_disabled(r: WatchedResources) -> Pattern:

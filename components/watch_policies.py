@@ -26,9 +26,7 @@ def lambda_trust_policy() -> Policy:
     """Trust of a Lambda execution role. Lambda assumes the role itself on every invocation and
     does not document aws:SourceAccount/SourceArn for that, so the trust names the service only;
     who may *invoke* the function is limited by its resource policy (one permission per rule)."""
-    return _doc(
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    )
+    return _doc({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})
 
 
 def _logs(log_group_arn: str) -> dict[str, Any]:
@@ -308,9 +306,7 @@ def trail_bucket_policy(bucket_arn: str, trail_arn: str, account_id: str) -> Pol
             "Principal": {"Service": "cloudtrail.amazonaws.com"},
             "Action": "s3:PutObject",
             "Resource": f"{bucket_arn}/AWSLogs/{account_id}/*",
-            "Condition": {
-                "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}
-            },
+            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}},
         },
         {
             "Sid": "DenyInsecureTransport",

@@ -116,14 +116,10 @@ def _matches(arn: str, pattern: str) -> bool:
 def _unreadable(event: Any) -> Classification | None:
     """Why an event cannot be classified, or None when it is a watched CloudTrail call."""
     if not isinstance(event, Mapping):
-        return Classification(
-            "unknown", f"event is a {type(event).__name__}, not an EventBridge event object"
-        )
+        return Classification("unknown", f"event is a {type(event).__name__}, not an EventBridge event object")
     detail = event.get("detail")
     if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE or not isinstance(detail, Mapping):
-        return Classification(
-            "unknown", f"not a CloudTrail API call event (detail-type {event.get('detail-type')!r})"
-        )
+        return Classification("unknown", f"not a CloudTrail API call event (detail-type {event.get('detail-type')!r})")
     name = detail.get("eventName")
     if not isinstance(name, str):
         return Classification("unknown", "CloudTrail record without eventName")

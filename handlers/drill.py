@@ -51,9 +51,7 @@ def scratch_table_name(physical_table: str, export_id: str) -> str:
     return f"{SCRATCH_PREFIX}{physical_table}-{safe}"[:255]
 
 
-def import_request(
-    table: WatchedTable, ref: ExportRef, summary: ManifestSummary, scratch: str
-) -> dict[str, Any]:
+def import_request(table: WatchedTable, ref: ExportRef, summary: ManifestSummary, scratch: str) -> dict[str, Any]:
     """The ImportTable request: the export's data files into an on-demand scratch table with the
     live table's keys (indexes are not needed to prove the data restorable)."""
     key_names = {k["AttributeName"] for k in table.key_schema}
@@ -64,9 +62,7 @@ def import_request(
         "TableCreationParameters": {
             "TableName": scratch,
             "KeySchema": list(table.key_schema),
-            "AttributeDefinitions": [
-                a for a in table.attribute_definitions if a["AttributeName"] in key_names
-            ],
+            "AttributeDefinitions": [a for a in table.attribute_definitions if a["AttributeName"] in key_names],
             "BillingMode": "PAY_PER_REQUEST",
         },
         "ClientToken": f"drill-{ref.export_id}"[:64],
@@ -219,9 +215,7 @@ def record(
         }
     ]
     if result.ok:
-        data.append(
-            {"MetricName": "LastVerifiedRestoreAgeHours", "Dimensions": dims, "Timestamp": now, "Value": 0.0}
-        )
+        data.append({"MetricName": "LastVerifiedRestoreAgeHours", "Dimensions": dims, "Timestamp": now, "Value": 0.0})
     put_metrics(cw, data)
     return doc
 
@@ -235,9 +229,7 @@ def verify_from_state(
     error = None
     if state.get("error"):
         err = state["error"]
-        error = (
-            f"{err.get('Error', 'Error')}: {err.get('Cause', '')}" if isinstance(err, Mapping) else str(err)
-        )
+        error = f"{err.get('Error', 'Error')}: {err.get('Cause', '')}" if isinstance(err, Mapping) else str(err)
     desc = (state.get("importStatus") or {}).get("description")
     sample = None
     if desc and desc.get("ImportStatus") == "COMPLETED" and plan.get("scratchTable"):
@@ -324,9 +316,7 @@ def run_drill(
     try:
         plan = prepare(ctx, table.name, s3=s3, now=clock())
     except DrillError as exc:
-        result = judge(
-            table.name, export_id=None, expected=None, import_description=None, sample=None, error=str(exc)
-        )
+        result = judge(table.name, export_id=None, expected=None, import_description=None, sample=None, error=str(exc))
         record(ctx, table, result, s3=s3, cw=cw, now=clock())
         step("export is not restorable", total, total)
         return result, "none"

@@ -160,9 +160,7 @@ def gather(
         for e in export_statuses(ddb, table.arn):
             if e["status"] == "FAILED":
                 start = e.get("startTime")
-                failed.append(
-                    FailedExport(e["arn"], start if isinstance(start, datetime) else None, e["failure"])
-                )
+                failed.append(FailedExport(e["arn"], start if isinstance(start, datetime) else None, e["failure"]))
     except AWS_ERRORS as exc:
         problems.append(f"ListExports failed: {error_text(exc)}")
     record = None

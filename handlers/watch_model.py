@@ -99,9 +99,7 @@ class WatchContext:
         env = os.environ if env is None else env
         text = env.get(WATCH_ENV)
         if not text:
-            raise WatchConfigError(
-                f"{WATCH_ENV} is not set; the DisasterWatch component sets it on every task"
-            )
+            raise WatchConfigError(f"{WATCH_ENV} is not set; the DisasterWatch component sets it on every task")
         return cls.from_json(text)
 
 

@@ -23,9 +23,7 @@ KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{KEY_ID}"
 SCHEDULE = "orders-export-schedule-9f1c2d3"
 
 
-def assumed_role(
-    role: str = "ci-deploy", session: str = "gh-actions-1234", path: str = "/"
-) -> dict[str, Any]:
+def assumed_role(role: str = "ci-deploy", session: str = "gh-actions-1234", path: str = "/") -> dict[str, Any]:
     """An assumed-role session (CI runners, SSO users, Lambda roles)."""
     return {
         "type": "AssumedRole",
@@ -64,15 +62,11 @@ def root() -> dict[str, Any]:
         "arn": f"arn:aws:iam::{ACCOUNT}:root",
         "accountId": ACCOUNT,
         "accessKeyId": "ASIAEXAMPLEROOT",
-        "sessionContext": {
-            "attributes": {"creationDate": "2026-11-27T09:00:00Z", "mfaAuthenticated": "true"}
-        },
+        "sessionContext": {"attributes": {"creationDate": "2026-11-27T09:00:00Z", "mfaAuthenticated": "true"}},
     }
 
 
-def _record(
-    event_source: str, event_name: str, request: dict[str, Any], identity: dict[str, Any]
-) -> dict[str, Any]:
+def _record(event_source: str, event_name: str, request: dict[str, Any], identity: dict[str, Any]) -> dict[str, Any]:
     return {
         "eventVersion": "1.09",
         "userIdentity": identity,
@@ -81,7 +75,7 @@ def _record(
         "eventName": event_name,
         "awsRegion": REGION,
         "sourceIPAddress": "203.0.113.17",
-        "userAgent": "aws-cli/2.15.30 md/Botocore#1.34.30 ua/2.0 os/linux#6.5.0 command/dynamodb.delete-table",  # noqa: E501
+        "userAgent": "aws-cli/2.15.30 md/Botocore#1.34.30 ua/2.0 os/linux#6.5.0 command/dynamodb.delete-table",
         "requestParameters": request,
         "responseElements": None,
         "requestID": "8VDM9BQ0FE4L1EXAMPLE",
@@ -283,9 +277,7 @@ def benign_samples() -> dict[str, dict[str, Any]]:
             VersioningConfiguration={"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/", "Status": "Enabled"},
         ),
         "Policy on other bucket": with_request(sample("PutBucketPolicy"), bucketName="someone-elses-bucket"),
-        "Other key disabled": with_request(
-            sample("DisableKey"), keyId="ffffffff-0000-0000-0000-000000000000"
-        ),
+        "Other key disabled": with_request(sample("DisableKey"), keyId="ffffffff-0000-0000-0000-000000000000"),
         "Schedule enabled": with_request(sample("UpdateSchedule"), state="ENABLED"),
         "Other schedule deleted": with_request(sample("DeleteSchedule"), name="someone-elses-schedule"),
     }

@@ -72,9 +72,7 @@ def test_status_json_carries_every_fact(healthy: Path) -> None:
 
 
 def test_status_deletion_protection_off_exits_1(healthy: Path) -> None:
-    boto3.client("dynamodb", region_name=REGION).update_table(
-        TableName="customers", DeletionProtectionEnabled=False
-    )
+    boto3.client("dynamodb", region_name=REGION).update_table(TableName="customers", DeletionProtectionEnabled=False)
     result = _run(healthy, "status", "prod", "--json")
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
@@ -133,14 +131,10 @@ def test_status_lists_the_tables_alarms_in_alarm(healthy: Path) -> None:
         cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="drop of 60%")
     doc = json.loads(_run(healthy, "status", "prod", "--json").stdout)
     # Only orders' own alarm: orders-archive's shares the prefix but is another table's.
-    assert doc["tables"][0]["alarms"] == [
-        {"name": "safetynet-prod-orders-items-dropped", "reason": "drop of 60%"}
-    ]
+    assert doc["tables"][0]["alarms"] == [{"name": "safetynet-prod-orders-items-dropped", "reason": "drop of 60%"}]
 
 
-def test_status_without_vault_bucket_exits_2(
-    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_status_without_vault_bucket_exits_2(aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SAFETYNET_VAULT_BUCKET", raising=False)
     result = runner.invoke(app, ["status", "prod", "--project-dir", str(project_with_stack(tmp_path))])
     assert result.exit_code == 2

@@ -29,9 +29,7 @@ def moto_server() -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_drill_then_status_as_processes(
-    moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_drill_then_status_as_processes(moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # Given a moto server with both tables protected, filled and exported an hour ago
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
     ctx = make_account()

@@ -51,9 +51,7 @@ def test_classify_handler_publishes(deployed: WatchContext) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    boto3.client("sns", region_name=REGION).subscribe(
-        TopicArn=deployed.topic_arn, Protocol="sqs", Endpoint=arn
-    )
+    boto3.client("sns", region_name=REGION).subscribe(TopicArn=deployed.topic_arn, Protocol="sqs", Endpoint=arn)
     out = watch_lambdas.classify_handler(ct.sample("DeleteTable", ct.root()), LAMBDA_CONTEXT)
     assert out["classification"] == "unexpected" and out["messageId"]
     [msg] = sqs.receive_message(QueueUrl=url)["Messages"]

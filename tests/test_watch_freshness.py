@@ -15,9 +15,7 @@ from handlers.freshness import ExportPoint, FailedExport, assess
 from handlers.watch_model import WatchContext, WatchedTable, schedule_interval_hours
 from tests.watch_fixtures import NOW, REGION, VAULT, add_export, customer, item, make_account
 
-TABLE = WatchedTable(
-    "orders", "orders", "arn:aws:dynamodb:us-east-1:123456789012:table/orders", "exports/orders"
-)
+TABLE = WatchedTable("orders", "orders", "arn:aws:dynamodb:us-east-1:123456789012:table/orders", "exports/orders")
 
 
 def _point(hours: float, count: int) -> ExportPoint:
@@ -141,9 +139,7 @@ def test_failed_export_is_counted() -> None:
     ddb = boto3.client("dynamodb", region_name=REGION)
     ddb.export_table_to_point_in_time(TableArn=ctx.tables[0].arn, S3Bucket="no-such-bucket", S3Prefix="x")
     for _ in range(100):  # moto runs the export in a thread
-        statuses = {
-            s["ExportStatus"] for s in ddb.list_exports(TableArn=ctx.tables[0].arn)["ExportSummaries"]
-        }
+        statuses = {s["ExportStatus"] for s in ddb.list_exports(TableArn=ctx.tables[0].arn)["ExportSummaries"]}
         if statuses != {"IN_PROGRESS"}:
             break
         time.sleep(0.02)

@@ -89,9 +89,7 @@ def test_failed_attempt_is_still_matched() -> None:
     # Given a DeleteTable that deletion protection refused (CloudTrail records the errorCode)
     event = ct.sample("DeleteTable")
     event["detail"]["errorCode"] = "ValidationException"
-    event["detail"]["errorMessage"] = (
-        "Resource cannot be deleted as it is currently protected against deletion."
-    )
+    event["detail"]["errorMessage"] = "Resource cannot be deleted as it is currently protected against deletion."
     # When routed / Then it still alerts: someone tried
     assert _route([event]) == {event["detail"]["eventID"]: {"table-deleted"}}
 

@@ -65,9 +65,7 @@ def test_other_environments_have_none() -> None:
 
 def test_one_rule_per_danger_scoped_to_this_stacks_resources(prod: Any) -> None:
     rules = {
-        r["name"]: r
-        for r in _children(prod, "aws:cloudwatch/eventRule:EventRule")
-        if "eventPattern" in r["inputs"]
+        r["name"]: r for r in _children(prod, "aws:cloudwatch/eventRule:EventRule") if "eventPattern" in r["inputs"]
     }
     assert sorted(rules) == sorted(f"watch-{n}" for n in RULE_NAMES)
     deleted = json.loads(rules["watch-table-deleted"]["inputs"]["eventPattern"])
@@ -134,9 +132,7 @@ def test_lambda_handlers_exist_and_read_their_context(prod: Any) -> None:
         assert [t.name for t in ctx.tables] == ["orders", "customers", "inventory"]
         assert ctx.deploy_principals == ["arn:aws:iam::123456789012:role/ci-deploy"]
         assert ctx.schedule_hours + ctx.freshness_grace_hours == 30
-        assert f["inputs"]["layers"][0].startswith(
-            "arn:aws:lambda:eu-central-1:017000801446:layer:AWSLambdaPowertools"
-        )
+        assert f["inputs"]["layers"][0].startswith("arn:aws:lambda:eu-central-1:017000801446:layer:AWSLambdaPowertools")
         # The Lambda environment is limited to 4 KB in total.
         assert len(json.dumps(f["inputs"]["environment"]["variables"])) < 4096
 
@@ -155,9 +151,7 @@ def test_lambda_package_holds_every_handler_module() -> None:
 
 
 def test_alarms_per_table_with_configured_limits(prod: Any) -> None:
-    alarms = {
-        a["inputs"]["name"]: a["inputs"] for a in _children(prod, "aws:cloudwatch/metricAlarm:MetricAlarm")
-    }
+    alarms = {a["inputs"]["name"]: a["inputs"] for a in _children(prod, "aws:cloudwatch/metricAlarm:MetricAlarm")}
     stale = alarms["safetynet-prod-orders-export-stale"]
     assert (stale["metricName"], stale["threshold"], stale["treatMissingData"]) == (
         "ExportAgeHours",
@@ -182,9 +176,7 @@ def test_drill_schedules_start_the_state_machine_weekly(prod: Any) -> None:
         {"table": "orders"},
     ]
     assert all(s["inputs"]["scheduleExpression"] == "cron(0 5 ? * SUN *)" for s in schedules)
-    assert all(
-        s["inputs"]["target"]["arn"] == prod.outputs["watch"]["drillStateMachineArn"] for s in schedules
-    )
+    assert all(s["inputs"]["target"]["arn"] == prod.outputs["watch"]["drillStateMachineArn"] for s in schedules)
 
 
 def test_trail_is_declared_only_on_request(prod: Any) -> None:
@@ -224,15 +216,11 @@ def test_every_watch_role_policy_is_least_privilege(prod: Any) -> None:
 
 def test_resource_policies_are_clean(prod: Any) -> None:
     assert_clean(
-        json.loads(
-            prod.one("aws:sqs/queuePolicy:QueuePolicy", "watch-undelivered-policy")["inputs"]["policy"]
-        ),
+        json.loads(prod.one("aws:sqs/queuePolicy:QueuePolicy", "watch-undelivered-policy")["inputs"]["policy"]),
         resource_policy=True,
     )
     assert_clean(
-        json.loads(
-            prod.one("aws:s3/bucketPolicy:BucketPolicy", "watch-trail-bucket-policy")["inputs"]["policy"]
-        ),
+        json.loads(prod.one("aws:s3/bucketPolicy:BucketPolicy", "watch-trail-bucket-policy")["inputs"]["policy"]),
         resource_policy=True,
     )
 
@@ -364,9 +352,7 @@ def test_every_path_after_the_import_starts_deletes_the_scratch_table() -> None:
 
 def test_outcome_fails_the_execution_when_the_drill_failed() -> None:
     outcome = DEF["States"]["Outcome"]
-    assert outcome["Choices"] == [
-        {"Variable": "$.result.value.ok", "BooleanEquals": True, "Next": "DrillPassed"}
-    ]
+    assert outcome["Choices"] == [{"Variable": "$.result.value.ok", "BooleanEquals": True, "Next": "DrillPassed"}]
     assert outcome["Default"] == "DrillFailed" and DEF["States"]["DrillFailed"]["Type"] == "Fail"
 
 
@@ -394,8 +380,7 @@ def test_handler_package_has_no_pulumi_import() -> None:
 
 def test_too_many_tables_for_the_lambda_environment_fail_clearly() -> None:
     tables = [
-        {"name": f"a-rather-long-table-name-number-{i:02d}", "hashKey": {"name": "id", "type": "S"}}
-        for i in range(12)
+        {"name": f"a-rather-long-table-name-number-{i:02d}", "hashKey": {"name": "id", "type": "S"}} for i in range(12)
     ]
     # The error is raised while the environment is computed, so it names the limit and the way out.
     with pytest.raises(ValueError, match="over the 3900 bytes left of Lambda's 4 KB environment; split"):

@@ -46,9 +46,7 @@ def customer(i: int) -> dict[str, Any]:
     return {"customerId": {"S": f"c{i}"}, "name": {"S": f"Customer {i}"}}
 
 
-def make_account(
-    *, specs: tuple[TableSpec, ...] = (SPEC, SPEC2), stack: str = "prod", **ctx_args: Any
-) -> WatchContext:
+def make_account(*, specs: tuple[TableSpec, ...] = (SPEC, SPEC2), stack: str = "prod", **ctx_args: Any) -> WatchContext:
     """Tables (PITR on, deletion protection on), the vault bucket, a topic; returns the context."""
     ddb = boto3.client("dynamodb", region_name=REGION)
     s3 = boto3.client("s3", region_name=REGION)

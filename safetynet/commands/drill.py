@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
     """Add the drill command."""
 
     @app.command()
-    def drill(  # noqa: PLR0917 (typer maps parameters to CLI options)
+    def drill(
         stack: Annotated[str, typer.Argument(help="Stack name (reads Pulumi.<stack>.yaml).")],
         table: Annotated[
             list[str] | None, typer.Option("--table", "-t", help="Drill only this table (repeatable).")
@@ -52,9 +52,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         load: Annotated[
             Load,
-            typer.Option(
-                "--load", help="import (ImportTable), batch-write, or auto (import, else batch-write)."
-            ),
+            typer.Option("--load", help="import (ImportTable), batch-write, or auto (import, else batch-write)."),
         ] = Load.auto,
         poll_seconds: Annotated[
             float, typer.Option("--poll-seconds", min=0.01, help="DescribeImport interval.")
