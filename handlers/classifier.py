@@ -230,9 +230,11 @@ class Alert:
         return json.dumps(self.message, indent=2, sort_keys=False, default=str)
 
 
-def restore_plan_command(stack: str, table: str) -> str:
-    """The ready-to-run command that plans restoring `table` (logical name)."""
-    return f"safetynet restore-plan {stack} --table {table}"
+def restore_plan_command(stack: str, table: str, vault_bucket: str | None = None) -> str:
+    """The ready-to-run command that plans restoring `table` (logical name), with the vault so
+    the plan also weighs the exports."""
+    command = f"safetynet restore-plan {stack} --table {table}"
+    return f"{command} --vault-bucket {vault_bucket}" if vault_bucket else command
 
 
 def build_alert(event: Any, verdict: Classification, ctx: WatchContext, facts: Sequence[TableFacts]) -> Alert:

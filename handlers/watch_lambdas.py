@@ -64,7 +64,7 @@ def gather_facts(event: Any, ctx: WatchContext, *, ddb: Any, s3: Any, now: datet
                 physical_name=t.physical_name,
                 last_export=last,
                 pitr=pitr,
-                restore_plan=restore_plan_command(ctx.stack, t.name),
+                restore_plan=restore_plan_command(ctx.stack, t.name, ctx.vault_bucket),
                 problems=problems,
             )
         )

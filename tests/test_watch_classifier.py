@@ -180,8 +180,9 @@ def test_unexpected_delete_table_alert_carries_the_enrichment(account: tuple[Wat
     assert facts["last_export"]["age_hours"] == 7.0
     assert facts["pitr"]["status"] == "ENABLED"
     assert {"earliest", "latest"} <= set(facts["pitr"])
-    assert facts["restore_plan"] == "safetynet restore-plan prod --table orders"
-    assert body["next"] == ["safetynet restore-plan prod --table orders"]
+    command = "safetynet restore-plan prod --table orders --vault-bucket vault-bucket-test"
+    assert facts["restore_plan"] == command
+    assert body["next"] == [command]
 
 
 def test_intended_change_is_published_as_info(account: tuple[WatchContext, str]) -> None:
