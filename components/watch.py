@@ -145,7 +145,7 @@ class DisasterWatch(pulumi.ComponentResource):
         self._code = handlers_archive()
         self._layer = self._region.apply(powertools_layer)
 
-        classifier = self._classifier(topic, topic_key)
+        classifier = self._classifier(topic, topic_key, dlq)
         self._freshness()
         machine, drill_schedules = self._drill()
         self._rules(classifier, dlq, drill_schedules)
@@ -264,11 +264,11 @@ class DisasterWatch(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role[1]]),
         )
 
-    def _classifier(self, topic: aws.sns.Topic, topic_key: aws.kms.Key) -> aws.lambda_.Function:
+    def _classifier(self, topic: aws.sns.Topic, topic_key: aws.kms.Key, dlq: aws.sqs.Queue) -> aws.lambda_.Function:
         logs = self._log_group("classifier")
         prefixes = self._prefixes
         policy = pulumi.Output.all(
-            topic.arn, topic_key.arn, self._table_arns, self._vault, self._region, self._log_group_arn(logs)
+            topic.arn, topic_key.arn, self._table_arns, self._vault, self._region, self._log_group_arn(logs), dlq.arn
         ).apply(
             lambda v: json.dumps(
                 classifier_policy(
@@ -280,16 +280,29 @@ class DisasterWatch(pulumi.ComponentResource):
                     kms_key_arn=v[3][1],
                     region=v[4],
                     log_group_arn=v[5],
+                    dead_letter_arn=v[6],
                 )
             )
         )
-        return self._function(
+        fn = self._function(
             "classifier",
             handler="handlers.watch_lambdas.classify_handler",
             role=self._role("classifier", "lambda.amazonaws.com", policy),
             logs=logs,
             timeout=60,
         )
+        # EventBridge invokes asynchronously: its target retry policy covers delivery to Lambda,
+        # not a failing function. Lambda retries twice, then the event goes to the dead-letter
+        # queue (alarmed), so an event the classifier could not publish is never dropped.
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{self._name}-classifier-async",
+            function_name=fn.name,
+            maximum_retry_attempts=2,
+            maximum_event_age_in_seconds=6 * 3600,
+            destination_config={"on_failure": {"destination": dlq.arn}},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return fn
 
     def _freshness(self) -> aws.lambda_.Function:
         logs = self._log_group("freshness")
@@ -479,7 +492,7 @@ class DisasterWatch(pulumi.ComponentResource):
         alarms.append(
             self._alarm(
                 "alerts-undelivered",
-                "Destructive-event alerts could not reach the classifier (see its dead-letter queue)",
+                "Destructive events that were not classified and published (see the dead-letter queue)",
                 topic.arn,
                 namespace="AWS/SQS",
                 metric="ApproximateNumberOfMessagesVisible",

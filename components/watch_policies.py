@@ -84,8 +84,10 @@ def classifier_policy(
     kms_key_arn: str,
     region: str,
     log_group_arn: str,
+    dead_letter_arn: str,
 ) -> Policy:
-    """The classifier: PITR windows of the tables, the vault's export listing, publish alerts."""
+    """The classifier: PITR windows of the tables, the vault's export listing, publish alerts,
+    hand events it failed on to the dead-letter queue (Lambda's on-failure destination)."""
     return _doc(
         {"Sid": "PublishAlerts", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": [topic_arn]},
         {
@@ -102,6 +104,12 @@ def classifier_policy(
             "Resource": table_arns,
         },
         *_read_vault(bucket_arn, export_prefixes, kms_key_arn, region),
+        {
+            "Sid": "DeadLetterFailedEvents",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": [dead_letter_arn],
+        },
         _logs(log_group_arn),
     )
 

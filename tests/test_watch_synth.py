@@ -107,6 +107,15 @@ def test_every_rule_targets_the_classifier_with_retries_and_dead_letter(prod: An
     assert all(p["inputs"]["principal"] == "events.amazonaws.com" and p["inputs"]["sourceArn"] for p in perms)
 
 
+def test_failed_classifications_go_to_the_dead_letter_queue(prod: Any) -> None:
+    cfg = prod.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")["inputs"]
+    assert cfg["maximumRetryAttempts"] == 2
+    assert ":watch-undelivered" in cfg["destinationConfig"]["onFailure"]["destination"]
+    policy = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", "watch-classifier-policy")["inputs"]["policy"])
+    [dead_letter] = [s for s in policy["Statement"] if s["Sid"] == "DeadLetterFailedEvents"]
+    assert dead_letter["Resource"] == [cfg["destinationConfig"]["onFailure"]["destination"]]
+
+
 def test_topic_is_encrypted_and_subscribed_from_config(prod: Any) -> None:
     topic = prod.one("aws:sns/topic:Topic", "watch-alerts")
     assert topic["inputs"]["kmsMasterKeyId"].startswith("arn:aws:kms:")
@@ -241,6 +250,7 @@ LOGS = "arn:aws:logs:eu-central-1:123456789012:log-group:/safetynet/prod/x"
             bucket_arn=BUCKET,
             export_prefixes=["exports/orders"],
             log_group_arn=LOGS,
+            dead_letter_arn="arn:aws:sqs:eu-central-1:123456789012:undelivered",
             **ARGS,
         ),
         freshness_policy(
