@@ -15,6 +15,7 @@ older one (that would hide exactly the problem the drill exists to find).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -45,10 +46,14 @@ class DrillError(Exception):
     """The drill cannot run or failed; the message says what and what to check."""
 
 
-def scratch_table_name(physical_table: str, export_id: str) -> str:
-    """`safetynet-drill-<table>-<export id>`: IAM scopes drill permissions to this prefix."""
+def scratch_table_name(physical_table: str, export_id: str, at: datetime) -> str:
+    """`safetynet-drill-<table>-<export id>-<run time>`: IAM scopes drill permissions to the
+    prefix; the run time keeps a re-run (or a leftover table of a crashed run) from colliding."""
     safe = re.sub(r"[^a-zA-Z0-9_.-]", "-", export_id)
-    return f"{SCRATCH_PREFIX}{physical_table}-{safe}"[:255]
+    stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+    # Keep the export id and time whole: shorten the table part if the name would pass 255.
+    head = f"{SCRATCH_PREFIX}{physical_table}"[: 255 - len(safe) - len(stamp) - 2]
+    return f"{head}-{safe}-{stamp}"
 
 
 def import_request(table: WatchedTable, ref: ExportRef, summary: ManifestSummary, scratch: str) -> dict[str, Any]:
@@ -65,7 +70,8 @@ def import_request(table: WatchedTable, ref: ExportRef, summary: ManifestSummary
             "AttributeDefinitions": [a for a in table.attribute_definitions if a["AttributeName"] in key_names],
             "BillingMode": "PAY_PER_REQUEST",
         },
-        "ClientToken": f"drill-{ref.export_id}"[:64],
+        # Idempotent per run (a retried StartImport returns the same import), new for every run.
+        "ClientToken": hashlib.sha256(scratch.encode()).hexdigest()[:32],
     }
 
 
@@ -82,7 +88,7 @@ def prepare(ctx: WatchContext, table_name: str, *, s3: Any, now: datetime) -> di
     report = validate_export(s3, ref, expected_table_arn=table.arn)
     if not report.ok:
         raise DrillError(f"the latest export {ref.url} is not restorable: " + "; ".join(report.problems))
-    scratch = scratch_table_name(table.physical_name, ref.export_id)
+    scratch = scratch_table_name(table.physical_name, ref.export_id, now)
     return {
         "table": table.name,
         "physicalName": table.physical_name,

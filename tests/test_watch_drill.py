@@ -3,6 +3,7 @@ fails loudly on a corrupt one, never leaves a scratch table behind, records its 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -62,6 +63,24 @@ def test_drill_passes_on_a_good_export_with_import_table(good: WatchContext) -> 
     assert result.sample == SampleResult(sampled=5, equal=5, changed=0, missing=[])
     # And no scratch table is left behind
     assert sorted(_tables()) == ["customers", "orders"]
+
+
+def test_drill_can_run_again(good: WatchContext) -> None:
+    # Given a drill already ran (its scratch table is gone, its import token used)
+    first, _ = _drill(good)
+    # When it runs again an hour later / Then it imports afresh and passes again
+    again, _ = run_drill(good, "orders", **_clients(), poll_seconds=0.02, clock=lambda: NOW + timedelta(hours=1))
+    assert first.ok and again.ok, again.problems
+    assert again.imported_item_count == 10
+
+
+def test_scratch_table_names_are_valid_and_distinct() -> None:
+    a = drill.scratch_table_name("x" * 255, "01795762800000-99a9fa31", NOW)
+    b = drill.scratch_table_name("orders", "01795762800000-99a9fa31", NOW + timedelta(seconds=1))
+    assert (
+        len(a) == 255 and a.startswith("safetynet-drill-x") and a.endswith("-01795762800000-99a9fa31-20261127T120000")
+    )
+    assert b == "safetynet-drill-orders-01795762800000-99a9fa31-20261127T120001"
 
 
 def test_drill_passes_with_batch_write_loading(good: WatchContext) -> None:

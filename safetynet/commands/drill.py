@@ -1,7 +1,7 @@
 """`safetynet drill <stack> [--table T]`: prove now that the latest export of each table restores.
 
 The same drill the weekly state machine runs (handlers/drill.py), in one process: validate the
-newest export, load it into a scratch table `safetynet-drill-<table>-<export>`, compare the count
+newest export, load it into a scratch table `safetynet-drill-<table>-<export>-<time>`, compare the count
 with the manifest and a sample of items with the live table, delete the scratch table, record
 the result in the vault (so `status` and the alarms see it). Loading uses ImportTable; where the
 endpoint does not implement it (DynamoDB Local) `--load auto` falls back to BatchWriteItem from
