@@ -22,6 +22,8 @@ TABLE_ALARM_SUFFIXES = (
     "restore-unverified",
     "drill-failed",
 )
+# ... and its stack-wide alarms `safetynet-<stack>-<suffix>`.
+STACK_ALARM_SUFFIXES = ("alerts-undelivered", "classifier-errors")
 
 
 def table_alarm_name(stack: str, table: str, suffix: str) -> str:

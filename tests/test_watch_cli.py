@@ -134,6 +134,28 @@ def test_status_lists_the_tables_alarms_in_alarm(healthy: Path) -> None:
     assert doc["tables"][0]["alarms"] == [{"name": "safetynet-prod-orders-items-dropped", "reason": "drop of 60%"}]
 
 
+def test_status_reports_the_watch_itself_impaired(healthy: Path) -> None:
+    # Given alerts could not be delivered (DisasterWatch's own alarm)
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    cw.put_metric_alarm(
+        AlarmName="safetynet-prod-alerts-undelivered",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Namespace="AWS/SQS",
+        Statistic="Maximum",
+        Period=3600,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cw.set_alarm_state(AlarmName="safetynet-prod-alerts-undelivered", StateValue="ALARM", StateReason="3 messages")
+    # When status runs / Then it shows the alarm (the tables themselves are fine: exit 0)
+    result = _run(healthy, "status", "prod")
+    assert result.exit_code == 0
+    assert "ALARM safetynet-prod-alerts-undelivered: 3 messages" in _flat(result.output)
+    doc = json.loads(_run(healthy, "status", "prod", "--json").stdout)
+    assert doc["stackAlarms"] == [{"name": "safetynet-prod-alerts-undelivered", "reason": "3 messages"}]
+
+
 def test_status_without_vault_bucket_exits_2(aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SAFETYNET_VAULT_BUCKET", raising=False)
     result = runner.invoke(app, ["status", "prod", "--project-dir", str(project_with_stack(tmp_path))])

@@ -152,6 +152,19 @@ def _render(s: TableStatus) -> Table:
     return t
 
 
+def _stack_alarms(cw: Any, stack: str) -> list[dict[str, str]]:
+    """DisasterWatch's own alarms in ALARM (alerts not delivered, classifier failing): the
+    watch itself is impaired. Reported, not judged: they say nothing about a table's backups."""
+    from handlers.watch_aws import AWS_ERRORS, alarms_in_alarm, error_text
+    from handlers.watch_model import STACK_ALARM_SUFFIXES, table_alarm_name
+
+    prefix = table_alarm_name(stack, "", "")[:-1]  # "safetynet-<stack>-"
+    try:
+        return [a for a in alarms_in_alarm(cw, prefix) if a["name"][len(prefix) :] in STACK_ALARM_SUFFIXES]
+    except AWS_ERRORS as exc:
+        return [{"name": "(alarms unreadable)", "reason": error_text(exc)}]
+
+
 def register(app: typer.Typer) -> None:
     """Add the status command."""
 
@@ -209,6 +222,7 @@ def register(app: typer.Typer) -> None:
             now=now,
         )
         ok = ok and (replica is None or replica.ok)
+        stack_alarms = _stack_alarms(clients.get("cloudwatch"), stack)
         if as_json:
             doc = {
                 "stack": stack,
@@ -216,6 +230,7 @@ def register(app: typer.Typer) -> None:
                 "checkedAt": now.isoformat(),
                 "tables": [{**s.__dict__, "ok": s.ok} for s in statuses],
                 **({"vaultReplica": replica.to_json()} if replica is not None else {}),
+                "stackAlarms": stack_alarms,
             }
             json.dump(doc, sys.stdout, indent=2, default=str)
             sys.stdout.write("\n")
@@ -223,6 +238,8 @@ def register(app: typer.Typer) -> None:
             out = Console()
             for s in statuses:
                 out.print(_render(s))
+            for a in stack_alarms:
+                out.print(f"[red]ALARM[/] {escape(a['name'])}: {escape(a['reason'])}")
             bad = [s.table for s in statuses if not s.ok]
             if bad:
                 names = escape(", ".join(bad))
