@@ -130,9 +130,23 @@ def vault_key_disabled(r: WatchedResources) -> Pattern:
     )
 
 
+# EventBridge Scheduler is a REST API whose CloudTrail records name the path and body members in
+# lowerCamel (`name`, `groupName`, `state`); the SDK spelling (`Name`, `State`) is matched too, so
+# a change of casing on AWS's side cannot silently switch these rules off.
+def _scheduler_request(names: list[str], **extra: list[str]) -> dict[str, Any]:
+    return {
+        "$or": [
+            {"name": names, **extra},
+            {"Name": names, **{k[0].upper() + k[1:]: v for k, v in extra.items()}},
+        ]
+    }
+
+
 def schedule_deleted(r: WatchedResources) -> Pattern:
     """DeleteSchedule of a nightly export (or drill) schedule: backups silently stop."""
-    return _api_call("aws.scheduler", "scheduler.amazonaws.com", ["DeleteSchedule"], {"name": list(r.schedule_names)})
+    return _api_call(
+        "aws.scheduler", "scheduler.amazonaws.com", ["DeleteSchedule"], _scheduler_request(list(r.schedule_names))
+    )
 
 
 def schedule_disabled(r: WatchedResources) -> Pattern:
@@ -141,7 +155,7 @@ def schedule_disabled(r: WatchedResources) -> Pattern:
         "aws.scheduler",
         "scheduler.amazonaws.com",
         ["UpdateSchedule"],
-        {"name": list(r.schedule_names), "state": ["DISABLED"]},
+        _scheduler_request(list(r.schedule_names), state=["DISABLED"]),
     )
 
 

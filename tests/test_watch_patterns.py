@@ -94,6 +94,24 @@ def test_failed_attempt_is_still_matched() -> None:
     assert _route([event]) == {event["detail"]["eventID"]: {"table-deleted"}}
 
 
+@pytest.mark.usefixtures("aws")
+def test_scheduler_calls_match_in_either_casing() -> None:
+    # Given the scheduler calls with SDK-cased request members (Name, State)
+    deleted = ct.sample("DeleteSchedule")
+    deleted["detail"]["requestParameters"] = {"Name": ct.SCHEDULE, "GroupName": "default"}
+    disabled = ct.sample("UpdateSchedule")
+    disabled["detail"]["requestParameters"] = {"Name": ct.SCHEDULE, "State": "DISABLED"}
+    enabled = ct.sample("UpdateSchedule")
+    enabled["detail"]["requestParameters"] = {"Name": ct.SCHEDULE, "State": "ENABLED"}
+    # When routed / Then they reach their rules (and enabling stays benign)
+    routed = _route([deleted, disabled, enabled])
+    assert [routed[e["detail"]["eventID"]] for e in (deleted, disabled, enabled)] == [
+        {"schedule-deleted"},
+        {"schedule-disabled"},
+        set(),
+    ]
+
+
 def test_rule_names_cover_every_pattern() -> None:
     assert list(watch_patterns(RESOURCES)) == RULE_NAMES
 
