@@ -166,7 +166,7 @@ def _request(event: Mapping[str, Any]) -> Mapping[str, Any]:
 def resource_of(event: Mapping[str, Any]) -> str:
     """The resource the call named (table, backup, bucket, key or schedule), as sent."""
     req = _request(event)
-    for k in ("tableName", "backupArn", "resourceArn", "bucketName", "keyId", "name"):
+    for k in ("tableName", "backupArn", "resourceArn", "bucketName", "keyId", "name", "Name"):
         if isinstance(req.get(k), str):
             return str(req[k])
     return "?"

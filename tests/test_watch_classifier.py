@@ -238,6 +238,16 @@ def test_unreadable_facts_do_not_stop_the_alert(account: tuple[WatchContext, str
     assert facts["problems"][0].startswith("PITR window unreadable: TableNotFoundException")
 
 
+def test_schedule_event_names_the_export_schedules_table(account: tuple[WatchContext, str]) -> None:
+    ctx, inbox = account
+    event = ct.sample("UpdateSchedule")
+    event["detail"]["requestParameters"] = {"Name": ctx.tables[1].schedule_name, "State": "DISABLED"}
+    _publish(ctx, event)
+    body = json.loads(_received(inbox)[0]["Message"])
+    assert [t["table"] for t in body["tables"]] == ["customers"]
+    assert body["summary"].startswith("UNEXPECTED: nightly export schedule disabled on customers-export-schedule")
+
+
 def test_refused_attempt_says_so(account: tuple[WatchContext, str]) -> None:
     ctx, inbox = account
     event = ct.sample("DeleteTable")
