@@ -57,9 +57,7 @@ class ReplicaSpec(ConfigModel):
     object_lock: ReplicaLockMode = Field(
         default="off", description="Default Object Lock retention mode of the replica bucket."
     )
-    object_lock_days: int | None = Field(
-        default=None, ge=1, description="Replica Object Lock retention days."
-    )
+    object_lock_days: int | None = Field(default=None, ge=1, description="Replica Object Lock retention days.")
     replication_time_control: bool = Field(
         default=False,
         description="S3 Replication Time Control: 99.99% of objects within 15 minutes (extra cost).",
@@ -73,9 +71,7 @@ class ReplicaSpec(ConfigModel):
         except ValueError as exc:
             problems.append(str(exc))
         if self.account_id is not None and not ACCOUNT_RE.match(self.account_id):
-            problems.append(
-                f"accountId '{self.account_id}' must be the 12-digit account id, e.g. 210987654321"
-            )
+            problems.append(f"accountId '{self.account_id}' must be the 12-digit account id, e.g. 210987654321")
         if self.account_id is None:
             if self.bucket_name or self.kms_key_arn:
                 problems.append(
@@ -89,8 +85,7 @@ class ReplicaSpec(ConfigModel):
                     "(see README 'Vault replica in another account')"
                 )
             if self.kms_key_arn and (
-                f":kms:{self.region}:" not in self.kms_key_arn
-                or f":{self.account_id}:" not in self.kms_key_arn
+                f":kms:{self.region}:" not in self.kms_key_arn or f":{self.account_id}:" not in self.kms_key_arn
             ):
                 problems.append(
                     f"kmsKeyArn must be a key of account {self.account_id} in {self.region} (S3 encrypts the "
@@ -104,9 +99,7 @@ class ReplicaSpec(ConfigModel):
         if self.object_lock != "off" and self.object_lock_days is None:
             problems.append(f"objectLock {self.object_lock} needs objectLockDays, or set objectLock: off")
         if self.object_lock == "off" and self.object_lock_days is not None:
-            problems.append(
-                "objectLockDays is set but objectLock is off; set objectLock: governance|compliance"
-            )
+            problems.append("objectLockDays is set but objectLock is off; set objectLock: governance|compliance")
         if problems:
             raise ValueError("; ".join(problems))
         return self

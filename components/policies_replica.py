@@ -119,9 +119,7 @@ def replica_destination_bucket_policy(*, replica_bucket_arn: str, role_arn: str,
     }
 
 
-def replica_destination_key_statement(
-    *, role_arn: str, replica_region: str, replica_bucket_arn: str
-) -> Policy:
+def replica_destination_key_statement(*, role_arn: str, replica_region: str, replica_bucket_arn: str) -> Policy:
     """The statement the replica account adds to its KMS key's policy (in a key policy, Resource
     `*` means this key): the source role may encrypt replicas through S3 for that bucket only."""
     return {
@@ -132,8 +130,6 @@ def replica_destination_key_statement(
         "Resource": "*",
         "Condition": {
             "StringEquals": {"kms:ViaService": f"s3.{replica_region}.amazonaws.com"},
-            "StringLike": {
-                "kms:EncryptionContext:aws:s3:arn": [replica_bucket_arn, f"{replica_bucket_arn}/*"]
-            },
+            "StringLike": {"kms:EncryptionContext:aws:s3:arn": [replica_bucket_arn, f"{replica_bucket_arn}/*"]},
         },
     }

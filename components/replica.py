@@ -187,6 +187,7 @@ class VaultReplica(pulumi.ComponentResource):
             ),
             opts=child,
         )
+
         def rule_for(v: list[Any]) -> Any:
             return replication_rule(
                 replica_bucket_arn=v[0],
@@ -201,9 +202,7 @@ class VaultReplica(pulumi.ComponentResource):
             role=role.arn,
             rules=[pulumi.Output.all(self.bucket_arn, self.kms_key_arn).apply(rule_for)],
             # S3 checks versioning on both buckets and may test the role when the rule is put.
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[args.source_versioning, role_policy, *replica_ready]
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.source_versioning, role_policy, *replica_ready]),
         )
         alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-failed-replication",
@@ -247,9 +246,7 @@ class VaultReplica(pulumi.ComponentResource):
         """Provider, key, bucket and hardening in the replica region. Returns the bucket's
         versioning, which replication waits for."""
         spec, b = args.spec, args.backup
-        provider = aws.Provider(
-            f"{name}-provider", region=spec.region, opts=pulumi.ResourceOptions(parent=self)
-        )
+        provider = aws.Provider(f"{name}-provider", region=spec.region, opts=pulumi.ResourceOptions(parent=self))
         here = pulumi.ResourceOptions(parent=self, provider=provider)
         keep = pulumi.ResourceOptions(
             parent=self, provider=provider, protect=args.protect, retain_on_delete=args.protect
@@ -262,9 +259,7 @@ class VaultReplica(pulumi.ComponentResource):
             tags=args.tags,
             opts=keep,
         )
-        aws.kms.Alias(
-            f"{name}-key-alias", name=f"alias/safetynet/{name}", target_key_id=key.key_id, opts=here
-        )
+        aws.kms.Alias(f"{name}-key-alias", name=f"alias/safetynet/{name}", target_key_id=key.key_id, opts=here)
         # S3 replicates a locked vault's objects only into a bucket with Object Lock enabled; the
         # replicas keep their source retention, and `replica.objectLock` adds a default of its own.
         lock_enabled = b.object_lock != "off" or spec.object_lock != "off"

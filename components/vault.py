@@ -63,9 +63,7 @@ class BackupVault(pulumi.ComponentResource):
                 tags=args.tags,
                 opts=keep,
             )
-            aws.kms.Alias(
-                f"{name}-key-alias", name=f"alias/safetynet/{name}", target_key_id=key.key_id, opts=child
-            )
+            aws.kms.Alias(f"{name}-key-alias", name=f"alias/safetynet/{name}", target_key_id=key.key_id, opts=child)
             self.kms_key_arn = key.arn
 
         locked = b.object_lock != "off"

@@ -58,9 +58,7 @@ def choose_export(
     raise RefillError(f"no valid export of {expected_table_arn} under s3://{bucket}/{prefix} ({why})")
 
 
-def check_target(
-    ddb: Any, table: str, key_schema: Sequence[dict[str, str]], *, allow_non_empty: bool
-) -> None:
+def check_target(ddb: Any, table: str, key_schema: Sequence[dict[str, str]], *, allow_non_empty: bool) -> None:
     """Refuse a missing, not yet ACTIVE, differently keyed or (by default) non-empty table."""
     try:
         desc = ddb.describe_table(TableName=table)["Table"]
@@ -69,9 +67,7 @@ def check_target(
     if desc.get("TableStatus") != "ACTIVE":
         raise RefillError(f"table {table} is {desc.get('TableStatus')}: wait until it is ACTIVE")
     if list(desc.get("KeySchema", [])) != list(key_schema):
-        raise RefillError(
-            f"table {table} has the key schema {desc.get('KeySchema')}, not the configured {key_schema}"
-        )
+        raise RefillError(f"table {table} has the key schema {desc.get('KeySchema')}, not the configured {key_schema}")
     if not allow_non_empty and ddb.scan(TableName=table, Limit=1, Select="COUNT").get("Count", 0):
         raise RefillError(
             f"table {table} is not empty: a refill would mix the export with newer writes; refill only "
@@ -89,9 +85,7 @@ def refill(
 ) -> int:
     """Write every item of the (validated) export into `table`; returns the count, which must
     equal the export's."""
-    written = write_items(
-        ddb, table, iter_items(s3, report.ref, report.files or None), on_progress=on_progress
-    )
+    written = write_items(ddb, table, iter_items(s3, report.ref, report.files or None), on_progress=on_progress)
     if written != report.item_count:
         raise RefillError(
             f"{written} items written to {table} but the export holds {report.item_count}: rerun the refill"

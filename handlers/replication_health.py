@@ -209,9 +209,7 @@ def assess_table(
     out.at_risk_seconds = _age(replica.time, now) if replica else None
     failed = sorted(k for k, v in object_status.items() if v == "FAILED")
     if failed:
-        out.problems.append(
-            f"S3 replication FAILED for {', '.join(failed)}: check the replication role and keys"
-        )
+        out.problems.append(f"S3 replication FAILED for {', '.join(failed)}: check the replication role and keys")
     if source is None:
         out.notes.append("no export in the vault yet")
         return out
@@ -224,9 +222,7 @@ def assess_table(
     missing = f"newest export {source.export_id} is not in the replica"
     held = "; the replica holds no export of this table" if replica is None else ""
     if waited is not None and waited <= grace.total_seconds():
-        out.notes.append(
-            f"{missing} yet ({human(waited)} old, {'pending' if pending else 'in flight'}{held})"
-        )
+        out.notes.append(f"{missing} yet ({human(waited)} old, {'pending' if pending else 'in flight'}{held})")
     elif not failed:
         states = ", ".join(f"{k}: {v or 'no status'}" for k, v in sorted(object_status.items()))
         out.problems.append(f"{missing} after {human(waited)} ({states or 'status unknown'}{held})")
@@ -281,9 +277,7 @@ def check_vault_replication(
                 grace=grace,
             )
         )
-    logger.info(
-        "vault replication checked", extra={"vault": vault_bucket, "replica": bucket, "ok": health.ok}
-    )
+    logger.info("vault replication checked", extra={"vault": vault_bucket, "replica": bucket, "ok": health.ok})
     return health
 
 

@@ -113,9 +113,7 @@ def test_refill_into_a_missing_table_is_refused(dr: dict[str, Any]) -> None:
 
 
 def test_refill_refuses_an_export_of_another_table(dr: dict[str, Any]) -> None:
-    other = dr["export"](
-        timedelta(hours=1), [order(1, "x")], "arn:aws:dynamodb:eu-central-1:123456789012:table/x"
-    )
+    other = dr["export"](timedelta(hours=1), [order(1, "x")], "arn:aws:dynamodb:eu-central-1:123456789012:table/x")
     result = run(dr["project"], "--export", other.url)
     assert result.exit_code == 1
     assert "is not usable" in result.output

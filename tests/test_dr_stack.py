@@ -148,9 +148,7 @@ def _plan(project: Path, *tables: str) -> Any:
     return runner.invoke(app, argv, env={"COLUMNS": "300", "AWS_DEFAULT_REGION": "us-east-1"})
 
 
-def test_restore_plan_dr_picks_the_newest_valid_replicated_export(
-    replica: dict[str, Any], dr_project: Path
-) -> None:
+def test_restore_plan_dr_picks_the_newest_valid_replicated_export(replica: dict[str, Any], dr_project: Path) -> None:
     # When restore-plan runs for the DR stack (no --vault-bucket: the replica bucket is in its config)
     result = _plan(dr_project, "customers", "inventory")
     # Then the newest valid export per table is written into Pulumi.dr.yaml
@@ -160,13 +158,8 @@ def test_restore_plan_dr_picks_the_newest_valid_replicated_export(
         "customers": {"export": replica["customers_new"].url},
         "inventory": {"export": replica["inventory"].url},
     }
-    assert all(
-        r.url.startswith(f"s3://{replica['bucket']}/")
-        for r in (replica["customers_new"], replica["inventory"])
-    )
-    corrupt_row = next(
-        line for line in result.output.splitlines() if replica["customers_corrupt"].export_id in line
-    )
+    assert all(r.url.startswith(f"s3://{replica['bucket']}/") for r in (replica["customers_new"], replica["inventory"]))
+    corrupt_row = next(line for line in result.output.splitlines() if replica["customers_corrupt"].export_id in line)
     assert "corrupt" in corrupt_row
 
 
@@ -184,9 +177,7 @@ def test_written_dr_stack_synthesizes_tables_importing_from_the_replica(
     assert "Write it down before a disaster" in (dr_project / "Pulumi.dr.yaml").read_text()
 
 
-def test_restore_plan_dr_refuses_the_lsi_table_and_writes_nothing(
-    replica: dict[str, Any], dr_project: Path
-) -> None:
+def test_restore_plan_dr_refuses_the_lsi_table_and_writes_nothing(replica: dict[str, Any], dr_project: Path) -> None:
     before = (dr_project / "Pulumi.dr.yaml").read_text()
     result = _plan(dr_project, "orders")
     assert result.exit_code == 1

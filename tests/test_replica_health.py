@@ -71,9 +71,7 @@ def test_failed_replication_is_a_problem_even_when_fresh() -> None:
     status = {"manifest-summary.json": "FAILED", "manifest-files.json": "COMPLETED"}
     result = assess_table("customers", source=fresh, replica=NEWEST, object_status=status, now=NOW)
     assert not result.ok
-    assert result.problems == [
-        "S3 replication FAILED for manifest-summary.json: check the replication role and keys"
-    ]
+    assert result.problems == ["S3 replication FAILED for manifest-summary.json: check the replication role and keys"]
 
 
 def test_empty_replica_after_grace_says_so() -> None:
@@ -205,6 +203,4 @@ def test_unreadable_replica_is_a_problem_of_the_table(buckets: Any) -> None:
     buckets.delete_bucket(Bucket=REPLICA)
     health = check(buckets)
     assert not health.ok
-    assert any(
-        "replica s3://replica-health-tests unreadable (NoSuchBucket" in p for p in health.tables[0].problems
-    )
+    assert any("replica s3://replica-health-tests unreadable (NoSuchBucket" in p for p in health.tables[0].problems)

@@ -43,11 +43,7 @@ def statement(policy: dict[str, Any], sid: str) -> dict[str, Any]:
 
 
 def all_actions(policy: dict[str, Any]) -> set[str]:
-    return {
-        a
-        for s in policy["Statement"]
-        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-    }
+    return {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
 
 
 @pytest.mark.parametrize(("locked", "override"), [(False, False), (True, False), (True, True)])
@@ -107,9 +103,7 @@ def test_destination_bucket_policy_is_lint_clean_and_keeps_the_vault_rules() -> 
 
 
 def test_destination_key_statement_allows_only_the_role_through_s3_for_the_bucket() -> None:
-    stmt = replica_destination_key_statement(
-        role_arn=ROLE, replica_region="eu-west-1", replica_bucket_arn=DST
-    )
+    stmt = replica_destination_key_statement(role_arn=ROLE, replica_region="eu-west-1", replica_bucket_arn=DST)
     assert_clean({"Version": "2012-10-17", "Statement": [stmt]}, resource_policy=True)
     assert stmt["Principal"] == {"AWS": ROLE}
     assert stmt["Condition"]["StringEquals"] == {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}

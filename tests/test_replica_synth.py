@@ -135,9 +135,7 @@ def test_replica_key_rotates_and_bucket_and_key_are_protected_in_prod(same_accou
     ["public-access", "ownership", "versioning", "lifecycle"],
 )
 def test_replica_bucket_has_the_vaults_hardening(same_account: SynthResult, purpose: str) -> None:
-    vault = {
-        r["name"]: r for r in same_account.resources if r["parent"] == "safetynet:backup:BackupVault::vault"
-    }
+    vault = {r["name"]: r for r in same_account.resources if r["parent"] == "safetynet:backup:BackupVault::vault"}
     replica = _children(same_account, f"{REPLICA}::vault-replica")
     theirs = dict(vault[f"vault-{purpose}"]["inputs"])
     ours = dict(replica[f"vault-replica-{purpose}"]["inputs"])
@@ -185,9 +183,7 @@ def test_replica_object_lock_sets_its_own_default_retention() -> None:
         objectLock="off",
         objectLockDays=None,
     )
-    lock = result.one(
-        "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", "vault-replica-object-lock"
-    )
+    lock = result.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", "vault-replica-object-lock")
     assert lock["inputs"]["rule"] == {"defaultRetention": {"mode": "COMPLIANCE", "days": 14}}
     assert result.one(BUCKET, "vault-replica-bucket")["inputs"]["objectLockEnabled"] is True
 
@@ -228,9 +224,7 @@ def test_replication_role_is_scoped_to_both_buckets_and_keys(same_account: Synth
 
 
 def test_failed_replication_alarm_watches_the_rule(same_account: SynthResult) -> None:
-    alarm = same_account.one("aws:cloudwatch/metricAlarm:MetricAlarm", "vault-replica-failed-replication")[
-        "inputs"
-    ]
+    alarm = same_account.one("aws:cloudwatch/metricAlarm:MetricAlarm", "vault-replica-failed-replication")["inputs"]
     out = same_account.outputs
     assert alarm["namespace"] == "AWS/S3"
     assert alarm["metricName"] == "OperationsFailedReplication"
@@ -293,9 +287,7 @@ def _tables_with(**changes: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_replica_regions_make_a_global_table_with_pitr_and_protection_per_replica() -> None:
-    result = synth_stack(
-        "prod", config_overrides={"tables": _tables_with(customers={"replicaRegions": ["eu-west-1"]})}
-    )
+    result = synth_stack("prod", config_overrides={"tables": _tables_with(customers={"replicaRegions": ["eu-west-1"]})})
     table = result.one("aws:dynamodb/table:Table", "customers-table")["inputs"]
     assert table["replicas"] == [
         {
@@ -323,9 +315,7 @@ def test_tables_without_replica_regions_stay_regional() -> None:
 
 
 def test_failed_replication_alarm_notifies_the_watch_topic(same_account: SynthResult) -> None:
-    alarm = same_account.one("aws:cloudwatch/metricAlarm:MetricAlarm", "vault-replica-failed-replication")[
-        "inputs"
-    ]
+    alarm = same_account.one("aws:cloudwatch/metricAlarm:MetricAlarm", "vault-replica-failed-replication")["inputs"]
     assert alarm["alarmActions"] == [same_account.outputs["watch"]["topicArn"]]
 
 

@@ -23,14 +23,12 @@ def register(app: typer.Typer) -> None:
     """Add the refill command."""
 
     @app.command()
-    def refill(  # noqa: PLR0917 (typer maps parameters to CLI options)
+    def refill(
         stack: Annotated[str, typer.Argument(help="Stack name (reads Pulumi.<stack>.yaml).")],
         table: Annotated[str, typer.Option("--table", help="Logical table name to refill.")],
         export: Annotated[
             str | None,
-            typer.Option(
-                "--export", help="s3://.../AWSDynamoDB/<ExportId>/ (default: the newest valid one)."
-            ),
+            typer.Option("--export", help="s3://.../AWSDynamoDB/<ExportId>/ (default: the newest valid one)."),
         ] = None,
         vault_bucket: Annotated[
             str | None,
@@ -98,9 +96,7 @@ def register(app: typer.Typer) -> None:
                 console=out,
             ) as progress:
                 task = progress.add_task(physical, total=report.item_count)
-                written = run_refill(
-                    ddb, s3, physical, report, on_progress=lambda n: progress.advance(task, n)
-                )
+                written = run_refill(ddb, s3, physical, report, on_progress=lambda n: progress.advance(task, n))
         except (RefillError, WriteIncomplete, ExportError) as exc:
             Console(stderr=True).print(f"[red]refill:[/] {escape(str(exc))}")
             raise typer.Exit(1) from None
