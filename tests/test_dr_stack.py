@@ -51,8 +51,10 @@ def test_dr_stack_reads_the_replica_of_prods_region() -> None:
     assert recovery is not None
     assert recovery.source_region == prod_flat["aws:region"]
     assert recovery.source_stack == "prod"
-    # The prod file's (commented) replica block points at the DR stack's region.
-    assert f"#   region: {dr_flat['aws:region']}" in (PROJECT_DIR / "Pulumi.prod.yaml").read_text()
+    # The prod file's replica block (shipped commented out) points at the DR stack's region.
+    prod_text = (PROJECT_DIR / "Pulumi.prod.yaml").read_text()
+    replica_block = prod_text[prod_text.index("replica:") :]
+    assert f"region: {dr_flat['aws:region']}" in replica_block.splitlines()[1]
 
 
 def test_dr_tables_are_protected_and_keep_prods_names(dr: SynthResult) -> None:
