@@ -147,3 +147,40 @@ def test_tables_without_replica_regions_keep_streams_off() -> None:
     table = parse_stack_config(raw()).tables[0]
     assert table.replica_regions == []
     assert table.stream_view_type is None
+
+
+def dr_raw(**recovery: Any) -> dict[str, Any]:
+    config = raw()
+    config["environment"] = "dr"
+    config["disasterRecovery"] = {"replicaBucket": "vault-replica-abc", "sourceRegion": "eu-central-1", **recovery}
+    return config
+
+
+def test_dr_stack_names_its_source_and_is_protected_like_prod() -> None:
+    cfg = parse_stack_config(dr_raw())
+    recovery = cfg.disaster_recovery
+    assert recovery is not None
+    assert recovery.source_stack == "prod"
+    assert cfg.is_prod  # deletion protection, Pulumi protect
+    assert cfg.physical_name(cfg.tables[0]) == "orders"  # prod's table names
+    assert recovery.source_table_arn("orders", "123456789012") == (
+        "arn:aws:dynamodb:eu-central-1:123456789012:table/orders"
+    )
+
+
+def test_dr_source_account_changes_the_expected_table_arn() -> None:
+    recovery = parse_stack_config(dr_raw(sourceAccountId="210987654321")).disaster_recovery
+    assert recovery is not None
+    assert recovery.source_table_arn("orders", "123456789012").startswith("arn:aws:dynamodb:eu-central-1:210987654321:")
+
+
+def test_dr_source_region_must_be_a_region_code() -> None:
+    msg = error_of(dr_raw(sourceRegion="frankfurt"))
+    assert "safetynet:disasterRecovery" in msg
+    assert "sourceRegion 'frankfurt' is not an AWS region code" in msg
+
+
+def test_dr_replica_bucket_is_required() -> None:
+    config = dr_raw()
+    del config["disasterRecovery"]["replicaBucket"]
+    assert "safetynet:disasterRecovery.replicaBucket: is required" in error_of(config)
