@@ -39,9 +39,7 @@ def prod_arn(name: str) -> str:
     return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
 
 
-def target_for(
-    spec: TableSpec, *, mode: str = "refill", mask: list[dict[str, Any]] | None = None
-) -> TargetTable:
+def target_for(spec: TableSpec, *, mode: str = "refill", mask: list[dict[str, Any]] | None = None) -> TargetTable:
     """The TargetTable the test stack would pass for this table."""
     name = f"{spec.name}-test"
     return TargetTable(
@@ -149,17 +147,37 @@ def scan_all(ddb: Any, table: str) -> list[dict[str, Any]]:
 
 
 def patch_moto_import_empty_files(monkeypatch: Any) -> None:
-    """moto's ImportTable fails on an empty data file (its JSON parser yields a bogus object for
-    empty input); AWS writes such files for empty partitions and imports them fine."""
+    """Fix two moto bugs staging meets. First, make moto's ImportTable read the data files as
+    JSON lines, as AWS does.
+
+    moto parses them with py_partiql_parser's JsonParser, which fails on an empty file (AWS
+    writes those for empty partitions), does not unescape strings (\\" \\n \\u001f come back
+    literally) and trips over empty lists. The double replaces only that parser; the import
+    itself (table creation, item loading, status) stays moto's."""
+    import json
+
     from py_partiql_parser import JsonParser
 
-    original = JsonParser.parse
-
-    def parse(original_text: str | None = None, **kwargs: Any) -> Any:
-        text = kwargs.pop("original", original_text)
-        return iter(()) if not (text or "").strip() else original(original=text, **kwargs)
+    def parse(original: str | None = None, **_: Any) -> Any:
+        return [json.loads(line) for line in (original or "").split("\n") if line.strip()]
 
     monkeypatch.setattr(JsonParser, "parse", staticmethod(parse))
+
+    # moto projects items (Scan/Query with ProjectionExpression) through boto3's deserializer,
+    # which it hands BS members as base64 text; AWS returns them. Decode them as moto does for B.
+    import base64
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    to_regular_json = DynamoType.to_regular_json
+
+    def fixed(self: Any) -> dict[str, Any]:
+        if self.type == "BS":
+            return {"BS": [base64.b64decode(v) for v in self.value]}
+        out: dict[str, Any] = to_regular_json(self)
+        return out
+
+    monkeypatch.setattr(DynamoType, "to_regular_json", fixed)
 
 
 # -- corruptions -------------------------------------------------------------------------------
