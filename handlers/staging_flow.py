@@ -73,9 +73,7 @@ class StageResult:
         }
 
 
-def validate_or_reject(
-    s3: Any, ref: exports.ExportRef, expected_table_arn: str | None
-) -> exports.ValidationReport:
+def validate_or_reject(s3: Any, ref: exports.ExportRef, expected_table_arn: str | None) -> exports.ValidationReport:
     """The full validation; raises ExportRejected listing every problem."""
     report = exports.validate_export(s3, ref, expected_table_arn=expected_table_arn)
     if not report.ok:
@@ -113,18 +111,14 @@ def stage_export(
     total = report.item_count
     progress("validate", total, total)
     mode, reason = effective_mode(target)
-    logger.info(
-        {"message": "staging", "table": target.name, "export": ref.url, "mode": mode, "reason": reason}
-    )
+    logger.info({"message": "staging", "table": target.name, "export": ref.url, "mode": mode, "reason": reason})
 
     # 3. Mask into the test stack's own bucket, when rules are configured.
     data_ref = ref
     input_format = report.summary.output_format
     if target.mask:
         if mask_bucket is None:
-            raise StagingError(
-                f"{target.logical_name} has masking rules: a bucket for the masked copy is required"
-            )
+            raise StagingError(f"{target.logical_name} has masking rules: a bucket for the masked copy is required")
         rules = [MaskRule(r["path"], r["action"], r.get("value")) for r in target.mask]
         data_ref = mask_export(
             s3,
@@ -145,9 +139,7 @@ def stage_export(
             raise StagingError(f"ImportTable cannot read {input_format}")
         delete_for_replace(ddb, target, force_untagged=force_untagged)
         wait_deleted(ddb, target.name)
-        arn = start_import(
-            ddb, target, data_ref.bucket, data_ref.prefix, ref.export_id, input_format=input_format
-        )
+        arn = start_import(ddb, target, data_ref.bucket, data_ref.prefix, ref.export_id, input_format=input_format)
         desc = wait_import(ddb, arn, sleep=sleep, poll=1.0)
         result.items = int(desc.get("ImportedItemCount", total))
         progress("import", result.items, total)
@@ -156,13 +148,18 @@ def stage_export(
         sink = DynamoDBSink(ddb, target.name)
         result.items = write_items(
             sink,
-            exports.iter_items(s3, data_ref),
+            exports.iter_items(s3, data_ref, check_items=False),
             concurrency=concurrency,
             on_progress=lambda n: progress("write", n, total),
             sleep=sleep,
         )
         result.deleted = delete_extra_items(
-            ddb, target.name, target.key_names, lambda: exports.iter_items(s3, data_ref), total, sleep=sleep
+            ddb,
+            target.name,
+            target.key_names,
+            lambda: exports.iter_items(s3, data_ref, check_items=False),
+            total,
+            sleep=sleep,
         )
 
     # 5. Verify: count and a sample read back.
@@ -170,7 +167,7 @@ def stage_export(
         ddb,
         target.name,
         target.key_names,
-        exports.iter_items(s3, data_ref),
+        exports.iter_items(s3, data_ref, check_items=False),
         total,
         sample_size=sample_size,
         seed=ref.export_id,
@@ -180,9 +177,7 @@ def stage_export(
     return result
 
 
-def target_from_table(
-    ddb: Any, table: str, *, stack: str, mode: Mode, source_table_arn: str | None
-) -> TargetTable:
+def target_from_table(ddb: Any, table: str, *, stack: str, mode: Mode, source_table_arn: str | None) -> TargetTable:
     """A TargetTable from a live table (the CLI): its schema, TTL, PITR, tags and streams, so a
     replace puts back exactly what was there."""
     desc = ddb.describe_table(TableName=table)["Table"]
@@ -232,13 +227,9 @@ def target_from_table(
         schema=schema,
         source_table_arn=source_table_arn,
         mode=mode,
-        ttl_attribute=ttl.get("AttributeName")
-        if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
-        else None,
+        ttl_attribute=ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None,
         point_in_time_recovery_days=(
-            int(pitr.get("RecoveryPeriodInDays", 35))
-            if pitr.get("PointInTimeRecoveryStatus") == "ENABLED"
-            else None
+            int(pitr.get("RecoveryPeriodInDays", 35)) if pitr.get("PointInTimeRecoveryStatus") == "ENABLED" else None
         ),
         deletion_protection=bool(desc.get("DeletionProtectionEnabled")),
         tags=table_tags(ddb, desc["TableArn"]),
