@@ -71,8 +71,7 @@ class StagingSpec(ConfigModel):
     def _stack_name(cls, v: str) -> str:
         if not STACK_NAME_RE.match(v):
             raise ValueError(
-                f"'{v}' is not a fully qualified stack name; "
-                "write org/project/stack, e.g. acme/safetynet/prod"
+                f"'{v}' is not a fully qualified stack name; write org/project/stack, e.g. acme/safetynet/prod"
             )
         return v
 

@@ -305,9 +305,7 @@ def cross_account_vault_grants(
                 "Principal": principals,
                 "Action": ["kms:Decrypt"],
                 "Resource": "*",  # in a key policy, "*" means this key
-                "Condition": {
-                    "StringEquals": {"kms:ViaService": f"s3.{key_arn.split(':')[3]}.amazonaws.com"}
-                },
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{key_arn.split(':')[3]}.amazonaws.com"}},
             }
         ],
     }

@@ -143,9 +143,7 @@ class StagingPipeline(pulumi.ComponentResource):
             opts=child,
         )
         # -- the masking bucket: hardened like the vault, but scratch space (masked copies expire)
-        bucket = aws.s3.Bucket(
-            f"{name}-masked", bucket_prefix=f"safetynet-masked-{env}-"[:37], tags=tags, opts=child
-        )
+        bucket = aws.s3.Bucket(f"{name}-masked", bucket_prefix=f"safetynet-masked-{env}-"[:37], tags=tags, opts=child)
         pab = aws.s3.BucketPublicAccessBlock(
             f"{name}-masked-public-access",
             bucket=bucket.id,
@@ -358,9 +356,7 @@ class StagingPipeline(pulumi.ComponentResource):
             role_arn=sfn_role.arn,
             definition=pulumi.Output.all(function.arn, topic.arn).apply(
                 lambda v: json.dumps(
-                    staging_definition(
-                        function_arn=v[0], topic_arn=v[1], max_concurrency=args.staging.max_concurrency
-                    )
+                    staging_definition(function_arn=v[0], topic_arn=v[1], max_concurrency=args.staging.max_concurrency)
                 )
             ),
             logging_configuration={

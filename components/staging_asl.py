@@ -49,9 +49,7 @@ def _task(
     return state
 
 
-def _file_map(
-    function_arn: str, task: str, files_from: str, max_concurrency: int, next_: str
-) -> dict[str, Any]:
+def _file_map(function_arn: str, task: str, files_from: str, max_concurrency: int, next_: str) -> dict[str, Any]:
     """A Distributed Map reading manifest-files.json (JSON lines) straight from S3: one child per
     data file, so the work scales with the export and never passes file lists through state."""
     label = task.title().replace("_", "")
@@ -133,9 +131,7 @@ def staging_definition(
             "Default": "Mode?",
         },
         "MaskFiles": _file_map(function_arn, "mask_file", "$.plan.source", max_concurrency, "PublishMasked"),
-        "PublishMasked": _task(
-            function_arn, "publish_masked", with_plan, result_path="$.masked", next_="Mode?"
-        ),
+        "PublishMasked": _task(function_arn, "publish_masked", with_plan, result_path="$.masked", next_="Mode?"),
         "Mode?": {
             "Type": "Choice",
             "Choices": [{"Variable": "$.plan.mode", "StringEquals": "replace", "Next": "PrepareReplace"}],
@@ -151,9 +147,7 @@ def staging_definition(
             "Resource": "arn:aws:states:::aws-sdk:dynamodb:describeTable",
             "Parameters": {"TableName.$": "$.target.name"},
             "ResultPath": None,
-            "Retry": [
-                {"ErrorEquals": ["DynamoDb.DynamoDbException"], "MaxAttempts": 3, "IntervalSeconds": 5}
-            ],
+            "Retry": [{"ErrorEquals": ["DynamoDb.DynamoDbException"], "MaxAttempts": 3, "IntervalSeconds": 5}],
             "Catch": [
                 {
                     "ErrorEquals": ["DynamoDb.ResourceNotFoundException"],
@@ -164,9 +158,7 @@ def staging_definition(
             ],
             "Next": "WaitForDelete",
         },
-        "StartImport": _task(
-            function_arn, "start_import", with_plan, result_path="$.import", next_="WaitForImport"
-        ),
+        "StartImport": _task(function_arn, "start_import", with_plan, result_path="$.import", next_="WaitForImport"),
         "WaitForImport": {"Type": "Wait", "Seconds": import_poll_seconds, "Next": "DescribeImport"},
         "DescribeImport": {
             "Type": "Task",
@@ -177,9 +169,7 @@ def staging_definition(
                 "imported.$": "$.ImportTableDescription.ImportedItemCount",
             },
             "ResultPath": "$.importStatus",
-            "Retry": [
-                {"ErrorEquals": ["DynamoDb.DynamoDbException"], "MaxAttempts": 3, "IntervalSeconds": 5}
-            ],
+            "Retry": [{"ErrorEquals": ["DynamoDb.DynamoDbException"], "MaxAttempts": 3, "IntervalSeconds": 5}],
             "Catch": CATCH_ALL,
             "Next": "Imported?",
         },
@@ -200,9 +190,7 @@ def staging_definition(
             "ResultPath": "$.error",
             "Next": "RecordFailure",
         },
-        "FinishReplace": _task(
-            function_arn, "finish_replace", with_plan, result_path="$.finish", next_="Verify"
-        ),
+        "FinishReplace": _task(function_arn, "finish_replace", with_plan, result_path="$.finish", next_="Verify"),
         # -- refill
         "RefillFiles": _file_map(function_arn, "refill_file", "$.plan.data", max_concurrency, "Sweep"),
         "Sweep": _task(function_arn, "sweep", with_plan, result_path="$.sweep", next_="Verify"),

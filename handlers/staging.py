@@ -212,9 +212,7 @@ def check_tags(table: str, tags: Mapping[str, str], stack: str, *, force_untagge
             f"{table} is not tagged {STAGING_TARGET_TAG}={stack}; staging would overwrite it. Tag it "
             "(the test stack's StagedTable does), or pass --force-untagged if you really mean it"
         )
-    raise NotAStagingTarget(
-        f"{table} is a staging target of {target}, not of {stack}; refusing to stage into it"
-    )
+    raise NotAStagingTarget(f"{table} is a staging target of {target}, not of {stack}; refusing to stage into it")
 
 
 def guard_table(ddb: Any, table: str, stack: str, *, force_untagged: bool = False) -> dict[str, Any] | None:
@@ -263,15 +261,11 @@ def claim(ddb: Any, ledger: str, table: str, export_id: str, export_time: dateti
             },
         )
     except ddb.exceptions.ConditionalCheckFailedException:
-        current = ddb.get_item(TableName=ledger, Key={"table": {"S": table}}, ConsistentRead=True).get(
-            "Item", {}
-        )
+        current = ddb.get_item(TableName=ledger, Key={"table": {"S": table}}, ConsistentRead=True).get("Item", {})
         last_id = current.get("exportId", {}).get("S")
         last_time = current.get("exportTime", {}).get("S")
         if last_id == export_id:
-            reason = (
-                f"export {export_id} was already staged or is being staged into {table} (duplicate event)"
-            )
+            reason = f"export {export_id} was already staged or is being staged into {table} (duplicate event)"
         else:
             reason = (
                 f"export {export_id} ({when}) is not newer than {last_id} ({last_time}), the last export "
@@ -603,9 +597,7 @@ def require_verified(v: Verification, table: str) -> None:
     if v.table_count != v.export_count:
         problems.append(f"{table} holds {v.table_count} items, the export {v.export_count}")
     problems += v.mismatches[:20]
-    raise VerificationFailed(
-        f"{table} does not match the export:\n" + "\n".join(f"  - {p}" for p in problems)
-    )
+    raise VerificationFailed(f"{table} does not match the export:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 # -- replace -----------------------------------------------------------------------------------
@@ -620,9 +612,7 @@ def delete_for_replace(ddb: Any, target: TargetTable, *, force_untagged: bool = 
     if desc.get("DeletionProtectionEnabled"):
         logger.info({"message": "disabling deletion protection for replace", "table": target.name})
         ddb.update_table(TableName=target.name, DeletionProtectionEnabled=False)
-        ddb.get_waiter("table_exists").wait(
-            TableName=target.name, WaiterConfig={"Delay": 2, "MaxAttempts": 60}
-        )
+        ddb.get_waiter("table_exists").wait(TableName=target.name, WaiterConfig={"Delay": 2, "MaxAttempts": 60})
     ddb.delete_table(TableName=target.name)
     return True
 
@@ -719,9 +709,7 @@ def finish_replace(ddb: Any, target: TargetTable) -> list[str]:
         ddb.update_table(TableName=target.name, DeletionProtectionEnabled=True)
         active()
         applied.append("deletion protection")
-    logger.info(
-        {"message": "re-applied table settings after import", "table": target.name, "applied": applied}
-    )
+    logger.info({"message": "re-applied table settings after import", "table": target.name, "applied": applied})
     return applied
 
 

@@ -173,7 +173,7 @@ def patch_moto_import_empty_files(monkeypatch: Any) -> None:
 
     def fixed(self: Any) -> dict[str, Any]:
         if self.type == "BS":
-            return {"BS": [base64.b64decode(v) for v in self.value]}
+            return {"BS": [base64.b64decode(v) if isinstance(v, str) else v for v in self.value]}
         out: dict[str, Any] = to_regular_json(self)
         return out
 

@@ -27,9 +27,7 @@ def test_the_definition_passes_asl_validator(definition: dict[str, Any], tmp_pat
     assert VALIDATOR.exists() and shutil.which("node"), "run `make setup` (npm ci installs asl-validator)"
     path = tmp_path / "staging.asl.json"
     path.write_text(json.dumps(definition))
-    out = subprocess.run(
-        [str(VALIDATOR), "--json-path", str(path)], capture_output=True, text=True, check=False
-    )
+    out = subprocess.run([str(VALIDATOR), "--json-path", str(path)], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -38,9 +36,7 @@ def test_asl_validator_rejects_a_broken_definition(definition: dict[str, Any], t
     definition["States"]["Validate"]["Next"] = "Nowhere"
     path = tmp_path / "broken.asl.json"
     path.write_text(json.dumps(definition))
-    out = subprocess.run(
-        [str(VALIDATOR), "--json-path", str(path)], capture_output=True, text=True, check=False
-    )
+    out = subprocess.run([str(VALIDATOR), "--json-path", str(path)], capture_output=True, text=True, check=False)
     assert out.returncode == 1
 
 
@@ -77,10 +73,7 @@ def test_waits_happen_in_step_functions_not_in_lambda(definition: dict[str, Any]
     s = definition["States"]
     assert s["TableGone?"]["Resource"] == "arn:aws:states:::aws-sdk:dynamodb:describeTable"
     not_found = s["TableGone?"]["Catch"][0]
-    assert (
-        not_found["ErrorEquals"] == ["DynamoDb.ResourceNotFoundException"]
-        and not_found["Next"] == "StartImport"
-    )
+    assert not_found["ErrorEquals"] == ["DynamoDb.ResourceNotFoundException"] and not_found["Next"] == "StartImport"
     assert s["DescribeImport"]["Resource"] == "arn:aws:states:::aws-sdk:dynamodb:describeImport"
     choices = {c["StringEquals"]: c["Next"] for c in s["Imported?"]["Choices"]}
     assert choices == {"COMPLETED": "FinishReplace", "IN_PROGRESS": "WaitForImport"}

@@ -75,9 +75,7 @@ def test_a_key_attribute_can_only_be_hashed() -> None:
 
 
 def test_masking_and_overrides_must_name_configured_tables() -> None:
-    text = problems(
-        {"from": "a/b/c", "mask": {"custmers": {"x": "drop"}}, "tables": {"nope": {"mode": "refill"}}}
-    )
+    text = problems({"from": "a/b/c", "mask": {"custmers": {"x": "drop"}}, "tables": {"nope": {"mode": "refill"}}})
     assert "staging.mask.custmers: no table 'custmers'" in text and "staging.tables.nope" in text
 
 

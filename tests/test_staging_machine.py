@@ -132,10 +132,7 @@ def test_a_table_with_lsis_is_refilled_even_when_replace_is_configured(env: tupl
     s3, ddb = env
     target = target_for(prod_spec("orders"), mode="replace")
     create_test_table(ddb, target)
-    items = [
-        {"customerId": {"S": f"c{i}"}, "orderId": {"S": f"o{i}"}, "createdAt": {"N": str(i)}}
-        for i in range(30)
-    ]
+    items = [{"customerId": {"S": f"c{i}"}, "orderId": {"S": f"o{i}"}, "createdAt": {"N": str(i)}} for i in range(30)]
     ref = write_prod_export(s3, items, table="orders")
     run = runner(s3, ddb)
     status, out = run.run(event(target, ref))

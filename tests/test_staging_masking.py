@@ -248,9 +248,7 @@ _value = st.recursive(
     email=st.text(min_size=1, max_size=10),
     attrs=st.dictionaries(st.sampled_from(["name", "address", "orders", "note"]), _value, max_size=4),
 )
-def test_masked_items_keep_key_types_and_are_deterministic(
-    cid: str, email: str, attrs: dict[str, Any]
-) -> None:
+def test_masked_items_keep_key_types_and_are_deterministic(cid: str, email: str, attrs: dict[str, Any]) -> None:
     item = {"customerId": {"S": cid}, "email": {"S": email}, **attrs}
     masker = Masker(
         [

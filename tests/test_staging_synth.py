@@ -97,9 +97,7 @@ def test_the_trigger_reads_prods_vault_and_export_prefix(test_stack: SynthResult
         test_stack.one("aws:cloudwatch/eventRule:EventRule", "customers-trigger")["inputs"]["eventPattern"]
     )
     assert pattern["detail"]["bucket"]["name"] == [VAULT]
-    assert pattern["detail"]["object"]["key"] == [
-        {"wildcard": "exports/customers/AWSDynamoDB/*/manifest-summary.json"}
-    ]
+    assert pattern["detail"]["object"]["key"] == [{"wildcard": "exports/customers/AWSDynamoDB/*/manifest-summary.json"}]
 
 
 def test_the_trigger_starts_the_machine_with_the_target_from_prods_outputs(test_stack: SynthResult) -> None:
@@ -143,12 +141,9 @@ def test_the_task_lambda_is_packaged_from_handlers(test_stack: SynthResult) -> N
 
 
 def test_the_masking_bucket_is_hardened_and_masked_copies_expire(test_stack: SynthResult) -> None:
-    pab = test_stack.one(
-        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "staging-masked-public-access"
-    )
+    pab = test_stack.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "staging-masked-public-access")
     assert all(
-        pab["inputs"][k]
-        for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        pab["inputs"][k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     )
     enc = test_stack.one(
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
@@ -195,9 +190,7 @@ def test_the_task_reads_only_prods_export_prefixes_and_the_vault_key(test_stack:
 
 def test_the_task_changes_only_test_tables_by_arn_and_tag(test_stack: SynthResult) -> None:
     doc = policy(test_stack, "staging-task-policy")
-    test_arns = [
-        f"arn:aws:dynamodb:{REGION}:123456789012:table/{t}-test" for t in ("orders", "customers", "inventory")
-    ]
+    test_arns = [f"arn:aws:dynamodb:{REGION}:123456789012:table/{t}-test" for t in ("orders", "customers", "inventory")]
     change = statement(doc, "ChangeTaggedTestTables")
     assert change["Resource"] == test_arns
     assert change["Condition"] == {"StringEquals": {"aws:ResourceTag/safetynet:staging-target": STACK}}
@@ -241,9 +234,7 @@ def s3_event(bucket: str, key: str) -> dict[str, Any]:
     return {
         "Source": "aws.s3",
         "DetailType": "Object Created",
-        "Detail": json.dumps(
-            {"version": "0", "bucket": {"name": bucket}, "object": {"key": key, "size": 10}}
-        ),
+        "Detail": json.dumps({"version": "0", "bucket": {"name": bucket}, "object": {"key": key, "size": 10}}),
         "Resources": [f"arn:aws:s3:::{bucket}"],
     }
 
@@ -268,9 +259,7 @@ def test_the_synthesized_pattern_matches_only_the_tables_summary(
     aws: None, test_stack: SynthResult, bucket: str, key: str, matches: bool
 ) -> None:
     # Given the synthesized rule's pattern on moto's EventBridge, targeting a queue
-    pattern = test_stack.one("aws:cloudwatch/eventRule:EventRule", "customers-trigger")["inputs"][
-        "eventPattern"
-    ]
+    pattern = test_stack.one("aws:cloudwatch/eventRule:EventRule", "customers-trigger")["inputs"]["eventPattern"]
     events = boto3.client("events", region_name="us-east-1")
     sqs = boto3.client("sqs", region_name="us-east-1")
     url = sqs.create_queue(QueueName="staging-trigger")["QueueUrl"]
@@ -298,9 +287,7 @@ def synth_error(references: dict[str, Any], tmp_path: Any) -> str:
         "import json, sys; from safetynet.synth import synth; "
         f"synth({str(PROJECT_DIR)!r}, 'test', stack_references=json.load(open({str(refs)!r})))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=PROJECT_DIR
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=PROJECT_DIR)
     assert out.returncode != 0, "the synth was expected to fail"
     return out.stderr
 
