@@ -3,10 +3,9 @@
     .venv/bin/python bench/emulator_speed.py [--items 2000]
 
 Why it exists: the demo's time budget depends on the emulator. moto 5.2's generic response
-serializer made Scan about 5x slower than 5.1.22 (285 vs 1,362 items/s here), but 5.1 fails a
-Scan with a ProjectionExpression on items holding binary sets, which staging's sweep needs, so
-the project requires 5.2. To compare, run this script in the project venv and in a scratch venv
-with `pip install "moto[dynamodb]==5.1.22" boto3 rich`.
+serializer made DynamoDB several times slower than 5.1.22, so the project pins 5.1 (and patches
+its one relevant bug, safetynet/moto_compat.py). To compare, run this script in the project venv
+and in a scratch venv with `pip install "moto[dynamodb]==5.2.5" boto3 rich`.
 """
 
 from __future__ import annotations

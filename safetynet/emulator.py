@@ -40,6 +40,9 @@ def running_emulator(region: str = DEMO_REGION) -> Iterator[Emulator]:
 
     from moto.server import ThreadedMotoServer
 
+    from safetynet import moto_compat
+
+    moto_compat.apply()
     # werkzeug logs every request at INFO; the demo narrates its own steps.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

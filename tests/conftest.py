@@ -11,6 +11,12 @@ import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
+# Every test that uses moto (in-process or its server in this process) gets the same moto the
+# demo runs: see safetynet/moto_compat.py.
+from safetynet import moto_compat  # noqa: E402
+
+moto_compat.apply()
+
 
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
