@@ -8,6 +8,8 @@ numbers are the staging code's. Every measurement runs in its own process, so ea
 (getrusage ru_maxrss) is that measurement's alone:
 
     baseline  gunzip + json.loads of every line of every data file (nothing else)
+    read      the export reader alone (handlers.exports.iter_items: streaming gunzip, MD5, lines,
+              items with binaries decoded), for the breakdown
     refill    the refill load step: stream the validated export (MD5 checked while streaming),
               batch 25 PutRequests, bounded in-flight batches, into a sink that accepts all
     stage     the whole staging run into the sink: validate_export (manifests, MD5, counts,
@@ -130,6 +132,12 @@ def child_baseline(folder: Path, url: str) -> int:
     return count
 
 
+def child_read(folder: Path, url: str) -> int:
+    from handlers.exports import ExportRef, iter_items
+
+    return sum(1 for _ in iter_items(LocalS3(folder), ExportRef.parse(url), check_items=False))
+
+
 def child_refill(folder: Path, url: str) -> int:
     from handlers.exports import ExportRef, iter_items
     from handlers.staging import NullSink, write_items
@@ -148,7 +156,7 @@ def child_stage(folder: Path, url: str) -> int:
     return child_refill(folder, url)
 
 
-CHILDREN = {"baseline": child_baseline, "refill": child_refill, "stage": child_stage}
+CHILDREN = {"baseline": child_baseline, "read": child_read, "refill": child_refill, "stage": child_stage}
 
 
 def run_child(argv: list[str]) -> None:
@@ -188,7 +196,7 @@ def main() -> None:
         rows = []
         for n in (args.small, args.items):
             url = measure("generate", folder, str(n))["url"]
-            for mode in ("baseline", "refill", "stage"):
+            for mode in ("baseline", "read", "refill", "stage"):
                 r = measure(mode, folder, url)
                 assert r["items"] == n, (mode, r)
                 rows.append((n, mode, r))
