@@ -25,7 +25,7 @@ from rich.table import Table
 
 def item(i: int) -> dict[str, object]:
     """A demo-like item: nested maps, a list of maps, sets, binary, a 38-digit number."""
-    r = random.Random(i)  # noqa: S311 (test data)
+    r = random.Random(i)
     return {
         "customerId": {"S": f"c-{i:06d}"},
         "name": {"S": "Ada Lovelace"},

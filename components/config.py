@@ -109,9 +109,7 @@ class TableSpec(ConfigModel):
         default=35, ge=1, le=35, description="PITR recovery period in days (1-35)."
     )
     table_class: TableClass = Field(default="STANDARD", description="Storage class.")
-    adopt: bool = Field(
-        default=False, description="Import an existing table of this name instead of creating one."
-    )
+    adopt: bool = Field(default=False, description="Import an existing table of this name instead of creating one.")
     replica_regions: list[str] = Field(
         default_factory=list,
         description="Global table replicas (each with PITR, deletion protection in prod); needs streams "
@@ -165,9 +163,7 @@ class TableSpec(ConfigModel):
                         "writeCapacity on every index"
                     )
         elif self.read_capacity is not None or self.write_capacity is not None:
-            problems.append(
-                "readCapacity/writeCapacity are only valid with billingMode: PROVISIONED; remove them"
-            )
+            problems.append("readCapacity/writeCapacity are only valid with billingMode: PROVISIONED; remove them")
         if self.local_secondary_indexes and self.range_key is None:
             problems.append(
                 "localSecondaryIndexes need a table with a rangeKey (an LSI is an alternative sort key); "
@@ -181,9 +177,7 @@ class TableSpec(ConfigModel):
             problems.append(
                 f"{len(self.local_secondary_indexes)} localSecondaryIndexes: DynamoDB allows at most {MAX_LSIS}"
             )
-        index_names = [i.name for i in self.global_secondary_indexes] + [
-            i.name for i in self.local_secondary_indexes
-        ]
+        index_names = [i.name for i in self.global_secondary_indexes] + [i.name for i in self.local_secondary_indexes]
         dupes = sorted({n for n in index_names if index_names.count(n) > 1})
         if dupes:
             problems.append(f"index names must be unique per table; duplicated: {', '.join(dupes)}")
@@ -316,8 +310,7 @@ def validate_schedule_expression(expr: str) -> str:
             raise ValueError("cron(): one of day-of-month or day-of-week must be '?', e.g. cron(0 3 * * ? *)")
         return expr
     raise ValueError(
-        "a schedule is cron(0 3 * * ? *), rate(1 day) or at(2030-01-01T03:00:00) "
-        "(EventBridge Scheduler syntax)"
+        "a schedule is cron(0 3 * * ? *), rate(1 day) or at(2030-01-01T03:00:00) (EventBridge Scheduler syntax)"
     )
 
 
@@ -473,7 +466,7 @@ class StackConfig(ConfigModel):
 # -- loading ---------------------------------------------------------------------------------
 
 # A placeholder for secret values where a secret's real value must not appear (synth output).
-SECRET_PLACEHOLDER = "[secret]"
+SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 (a placeholder, not a credential)
 
 
 def _loc_to_path(loc: tuple[Any, ...]) -> str:

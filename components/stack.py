@@ -157,6 +157,7 @@ def build_staging_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]:
         ),
     )
     tables: dict[str, Any] = {}
+
     def prod_output(name: str) -> pulumi.Output[dict[str, Any]]:
         return prod_tables.apply(lambda t: prod_table(t, name))
 

@@ -41,9 +41,7 @@ def table_inputs(spec: TableSpec, physical_name: str, *, deletion_protection: bo
         "name": physical_name,
         "hash_key": spec.hash_key.name,
         "range_key": spec.range_key.name if spec.range_key else None,
-        "attributes": [
-            {"name": a["AttributeName"], "type": a["AttributeType"]} for a in spec.attribute_definitions()
-        ],
+        "attributes": [{"name": a["AttributeName"], "type": a["AttributeType"]} for a in spec.attribute_definitions()],
         "billing_mode": spec.billing_mode,
         "read_capacity": spec.read_capacity,
         "write_capacity": spec.write_capacity,
@@ -88,9 +86,7 @@ def table_inputs(spec: TableSpec, physical_name: str, *, deletion_protection: bo
     return {k: v for k, v in args.items() if v is not None}
 
 
-def export_input(
-    *, table_arn: str, bucket: str, prefix: str, kms_key_arn: str, account_id: str
-) -> dict[str, Any]:
+def export_input(*, table_arn: str, bucket: str, prefix: str, kms_key_arn: str, account_id: str) -> dict[str, Any]:
     """The ExportTableToPointInTime request the scheduler sends (validated against botocore's
     service model in the tests)."""
     return {
@@ -179,9 +175,7 @@ class NightlyExport(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
-            policy=pulumi.Output.all(
-                table_arn, args.vault.bucket_arn, args.vault.kms_key_arn, dlq.arn
-            ).apply(
+            policy=pulumi.Output.all(table_arn, args.vault.bucket_arn, args.vault.kms_key_arn, dlq.arn).apply(
                 lambda v: json.dumps(
                     export_job_policy(
                         table_arn=v[0],
@@ -300,9 +294,7 @@ class BackedUpTable(pulumi.ComponentResource):
             NightlyExport(
                 f"{name}-restored-export",
                 table_arn=restored.arn,
-                args=replace(
-                    args, physical_name=beside, export_prefix=args.export_prefix + restore.target_suffix
-                ),
+                args=replace(args, physical_name=beside, export_prefix=args.export_prefix + restore.target_suffix),
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.export = NightlyExport(

@@ -268,7 +268,13 @@ class DisasterWatch(pulumi.ComponentResource):
         logs = self._log_group("classifier")
         prefixes = self._prefixes
         policy = pulumi.Output.all(
-            topic.arn, topic_key.arn, self._table_arns, self._vault, self._region, self._log_group_arn(logs), dlq.arn
+            topic.arn,
+            topic_key.arn,
+            self._table_arns,
+            self._vault,
+            self._region,
+            self._log_group_arn(logs),
+            dlq.arn,
         ).apply(
             lambda v: json.dumps(
                 classifier_policy(

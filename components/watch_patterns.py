@@ -145,7 +145,10 @@ def _scheduler_request(names: list[str], **extra: list[str]) -> dict[str, Any]:
 def schedule_deleted(r: WatchedResources) -> Pattern:
     """DeleteSchedule of a nightly export (or drill) schedule: backups silently stop."""
     return _api_call(
-        "aws.scheduler", "scheduler.amazonaws.com", ["DeleteSchedule"], _scheduler_request(list(r.schedule_names))
+        "aws.scheduler",
+        "scheduler.amazonaws.com",
+        ["DeleteSchedule"],
+        _scheduler_request(list(r.schedule_names)),
     )
 
 

@@ -271,9 +271,7 @@ def plan_table(
     if request.source is not None and request.source not in SOURCE_CHOICES:
         raise PlanError(f"--source {request.source}: choose one of {', '.join(SOURCE_CHOICES)}")
     candidates = _export_candidates(facts) + _backup_candidates(facts) + _pitr_candidates(facts, request, now)
-    if request.backup_arn is not None and not any(
-        c.entry.get("backupArn") == request.backup_arn for c in candidates
-    ):
+    if request.backup_arn is not None and not any(c.entry.get("backupArn") == request.backup_arn for c in candidates):
         candidates.append(_explicit_backup(request.backup_arn))
     epoch = datetime.min.replace(tzinfo=UTC)
     candidates.sort(key=lambda c: c.time or epoch, reverse=True)
@@ -525,9 +523,7 @@ def inspect_table(
         try:
             listing = scan_exports(s3, vault_bucket, export_prefix.rstrip("/") + "/")
         except _GAPS as exc:
-            facts.notes.append(
-                f"exports in s3://{vault_bucket}/{export_prefix} not listed ({_error_text(exc)})"
-            )
+            facts.notes.append(f"exports in s3://{vault_bucket}/{export_prefix} not listed ({_error_text(exc)})")
         else:
             facts.exports = list(listing.exports)
             facts.unreadable_exports = [(s.ref, s.reason) for s in listing.skipped]

@@ -8,6 +8,8 @@ real AWS or the endpoint in AWS_ENDPOINT_URL (e.g. a local moto server).
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 import typer
 
@@ -42,9 +44,22 @@ for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)
 
 
+# Set by a command whose process holds a large in-memory state (the demo's emulator): the
+# console script then ends without the interpreter's teardown of millions of objects, which
+# otherwise takes longer than some of the demo's steps. Output is flushed first.
+FAST_EXIT = False
+
+
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if FAST_EXIT:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exc.code if isinstance(exc.code, int) else 1)
+        raise
 
 
 if __name__ == "__main__":

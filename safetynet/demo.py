@@ -165,6 +165,7 @@ class Demo:
         self.test: SynthResult
         self.exports: dict[str, Any] = {}
         self.counts: dict[str, int] = {}
+        self._specs: dict[str, Any] = {}
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -207,12 +208,14 @@ class Demo:
         return str(table["inputs"]["tags"]["safetynet:table"])
 
     def spec(self, logical: str) -> Any:
-        from components.config import decode_pulumi_config, parse_stack_config
-        from safetynet.synth import read_stack_config
+        """The table's typed config (`safetynet:tables[i]` of Pulumi.prod.yaml), read once."""
+        if not self._specs:
+            from components.config import decode_pulumi_config, parse_stack_config
+            from safetynet.synth import read_stack_config
 
-        flat, _ = read_stack_config(self.project_dir, "prod")
-        cfg = parse_stack_config(decode_pulumi_config(flat))
-        return next(t for t in cfg.tables if t.name == logical)
+            flat, _ = read_stack_config(self.project_dir, "prod")
+            self._specs = {t.name: t for t in parse_stack_config(decode_pulumi_config(flat)).tables}
+        return self._specs[logical]
 
     # -- the steps -----------------------------------------------------------------------------
 
@@ -235,7 +238,8 @@ class Demo:
 
         with self.step("deploy", "1. Deploy prod and test stacks (offline synth -> emulator) and load data") as r:
             self.prod = synth(self.project_dir, "prod")
-            self.test = synth(self.project_dir, "test")
+            # The test stack reads prod's outputs through a StackReference: hand it this synth's.
+            self.test = synth(self.project_dir, "test", stack_references={"prod": self.prod.outputs})
             ddb, s3 = self.client("dynamodb"), self.client("s3")
             for bucket in (self.prod.outputs["vaultBucketName"], self.masked_bucket()):
                 s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region})
@@ -374,6 +378,8 @@ class Demo:
                             masking_key=DEMO_MASKING_KEY,
                             mask_bucket=self.masked_bucket(),
                             on_progress=on_progress,
+                            # The emulator imports in well under a second: poll it often.
+                            sleep=lambda seconds: time.sleep(min(seconds, 0.1)),
                         )
                     except Exception as exc:  # noqa: BLE001 (shown, then the table is checked untouched)
                         try:
@@ -414,7 +420,7 @@ class Demo:
         key = key_of(original, target.key_names)
         masked = ddb.get_item(TableName=target.name, Key=key, ConsistentRead=True).get("Item")
         if masked is None:  # the key itself is hashed: find the staged twin by a non-key value
-            masked = next((i for i in scan_all(ddb, target.name) if i.get("profile") == original["profile"]), {})
+            masked = next((i for i in scan_all(ddb, target.name) if i.get("balance") == original["balance"]), {})
         fields = sorted({str(r["path"]).split(".")[0].split("[")[0] for r in target.mask})
 
         def show(item: dict[str, Any]) -> str:

@@ -344,8 +344,7 @@ def sns_topic_encrypted(resource_type: str, props: Props) -> list[Finding]:
         return []
     return [
         Finding(
-            "the SNS topic is not encrypted at rest: alert contents (table names, principals) are stored "
-            "in the clear",
+            "the SNS topic is not encrypted at rest: alert contents (table names, principals) are stored in the clear",
             "set kmsMasterKeyId ('alias/aws/sns', or a customer key whose policy lets the publishers use it)",
         )
     ]
@@ -635,9 +634,7 @@ def _writes(stmt: Mapping[str, Any]) -> list[str]:
     out = []
     for a in _as_list(stmt.get("Action")):
         action = str(a).lower()
-        if action == "*" or (
-            action.startswith("dynamodb:") and ("*" in action or action in DYNAMODB_WRITE_ACTIONS)
-        ):
+        if action == "*" or (action.startswith("dynamodb:") and ("*" in action or action in DYNAMODB_WRITE_ACTIONS)):
             out.append(str(a))
     return out
 
@@ -683,9 +680,7 @@ def staging_writes_only_staging_targets(resources: Sequence[Resource]) -> list[F
                     arn = str(res)
                     name = _table_name_of_arn(arn)
                     table = tables.get(name) if name and "*" not in name else None
-                    if table is not None and (
-                        _is_staging_target(table.props) or _is_staging_state(table, writes)
-                    ):
+                    if table is not None and (_is_staging_target(table.props) or _is_staging_state(table, writes)):
                         continue
                     why = _why_not_a_target(name, table)
                     findings.append(
@@ -709,9 +704,7 @@ RULES: tuple[Rule, ...] = (
         "resource",
         table_deletion_protection,
     ),
-    Rule(
-        "table-encryption", "Prod tables use server-side encryption with KMS.", "resource", table_encryption
-    ),
+    Rule("table-encryption", "Prod tables use server-side encryption with KMS.", "resource", table_encryption),
     Rule(
         "table-nightly-export",
         "Every prod table is the target of an enabled NightlyExport schedule.",
@@ -731,9 +724,7 @@ RULES: tuple[Rule, ...] = (
         vault_denies_insecure_transport,
     ),
     Rule("vault-versioning", "The backup vault is versioned.", "stack", vault_versioned),
-    Rule(
-        "vault-kms-encryption", "The backup vault is KMS-encrypted by default.", "stack", vault_kms_encrypted
-    ),
+    Rule("vault-kms-encryption", "The backup vault is KMS-encrypted by default.", "stack", vault_kms_encrypted),
     Rule(
         "vault-export-retention",
         f"The backup vault keeps exports at least {MIN_EXPORT_RETENTION_DAYS} days; no lifecycle rule "
@@ -808,9 +799,7 @@ def from_policy_resources(items: Sequence[Any]) -> list[Resource]:
 
     def convert(item: Any) -> Resource:
         if id(item) not in made:
-            made[id(item)] = Resource(
-                type=str(item.resource_type), name=str(item.name), props=item.props, urn=item.urn
-            )
+            made[id(item)] = Resource(type=str(item.resource_type), name=str(item.name), props=item.props, urn=item.urn)
             parent = getattr(item, "parent", None)
             made[id(item)].parent = convert(parent) if parent is not None else None
         return made[id(item)]

@@ -41,7 +41,12 @@ class SynthResult:
 
     def to_json(self) -> dict[str, Any]:
         """The `safetynet synth` JSON document."""
-        return {"stack": self.stack, "project": self.project, "resources": self.resources, "outputs": self.outputs}
+        return {
+            "stack": self.stack,
+            "project": self.project,
+            "resources": self.resources,
+            "outputs": self.outputs,
+        }
 
     def of_type(self, typ: str) -> list[dict[str, Any]]:
         """Resources of one type token, in declaration order."""
@@ -108,7 +113,9 @@ def _suffix(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:7]
 
 
-def _fake_state(typ: str, name: str, inputs: dict[str, Any], region: str) -> tuple[str, dict[str, Any]]:
+def _fake_state(  # noqa: PLR0911 (one return per resource type it knows)
+    typ: str, name: str, inputs: dict[str, Any], region: str
+) -> tuple[str, dict[str, Any]]:
     """Plausible provider-computed attributes (ids, ARNs) so dependent inputs resolve."""
     acct = SYNTH_ACCOUNT_ID
     state = dict(inputs)
@@ -130,7 +137,10 @@ def _fake_state(typ: str, name: str, inputs: dict[str, Any], region: str) -> tup
         return key_id, state
     if typ == "aws:sqs/queue:Queue":
         qname = inputs.get("name", rid)
-        state.update(arn=f"arn:aws:sqs:{region}:{acct}:{qname}", url=f"https://sqs.{region}.amazonaws.com/{acct}/{qname}")
+        state.update(
+            arn=f"arn:aws:sqs:{region}:{acct}:{qname}",
+            url=f"https://sqs.{region}.amazonaws.com/{acct}/{qname}",
+        )
         return state["url"], state
     if typ == "aws:iam/role:Role":
         rname = inputs.get("name", rid)
@@ -145,7 +155,7 @@ def _fake_state(typ: str, name: str, inputs: dict[str, Any], region: str) -> tup
         group = inputs.get("groupName", "default")
         state.update(arn=f"arn:aws:scheduler:{region}:{acct}:schedule/{group}/{sname}", name=sname)
         return sname, state
-    service = typ.split(":")[1].split("/")[0] if ":" in typ else "synth"
+    service = typ.split(":")[1].split("/", maxsplit=1)[0] if ":" in typ else "synth"
     state.setdefault("arn", f"arn:aws:{service}:{region}:{acct}:{name}")
     state.setdefault("name", inputs.get("name", rid))
     return rid, state
@@ -172,24 +182,27 @@ def _make_monitor(region: str, records: list[dict[str, Any]]) -> Any:
             own_region = provider_regions.get((args.provider or "").rsplit("::", 1)[-1], region)
             return _fake_state(args.typ, args.name, args.inputs, own_region)
 
-        def call(self, args: MockCallArgs) -> dict[str, Any]:
-            if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-                return {
+        def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+            invokes: dict[str, dict[str, Any]] = {
+                "aws:index/getCallerIdentity:getCallerIdentity": {
                     "accountId": SYNTH_ACCOUNT_ID,
                     "arn": f"arn:aws:iam::{SYNTH_ACCOUNT_ID}:user/synth",
                     "userId": "SYNTH",
                     "id": SYNTH_ACCOUNT_ID,
-                }
-            if args.token == "aws:index/getRegion:getRegion":
-                return {"region": region, "name": region, "id": region}
-            if args.token == "aws:index/getPartition:getPartition":
-                return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
-            return {}
+                },
+                "aws:index/getRegion:getRegion": {"region": region, "name": region, "id": region},
+                "aws:index/getPartition:getPartition": {
+                    "partition": "aws",
+                    "dnsSuffix": "amazonaws.com",
+                    "id": "aws",
+                },
+            }
+            return invokes.get(args.token, {}), []
 
     class RecordingMonitor(MockMonitor):
         """Keeps every registration with its parent and resource options."""
 
-        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        def RegisterResource(self, request: Any) -> Any:
             response = super().RegisterResource(request)
             if request.type != "pulumi:pulumi:Stack":
                 records.append(
@@ -345,9 +358,7 @@ def synth(
         raw_outputs = getattr(root, "outputs", {}) or {}
         outputs = _sync_await(pulumi.Output.from_input(raw_outputs).future()) or {}
 
-    return SynthResult(
-        stack=stack, project=project_name, resources=_order_and_label(records), outputs=_plain(outputs)
-    )
+    return SynthResult(stack=stack, project=project_name, resources=_order_and_label(records), outputs=_plain(outputs))
 
 
 def _plain(value: Any) -> Any:

@@ -58,9 +58,7 @@ def create_vault() -> None:
 
 
 def customer_items(n: int, tag: str) -> list[dict[str, Any]]:
-    return [
-        {"customerId": {"S": f"c-{i:03d}"}, "email": {"S": f"{i}@x.test"}, "v": {"S": tag}} for i in range(n)
-    ]
+    return [{"customerId": {"S": f"c-{i:03d}"}, "email": {"S": f"{i}@x.test"}, "v": {"S": tag}} for i in range(n)]
 
 
 def write_aged_export(physical: str, age: timedelta, items: list[dict[str, Any]]) -> ExportRef:
@@ -92,9 +90,7 @@ def inject_system_backup(physical: str) -> str:
     from moto.dynamodb.models.table import Backup
 
     backend = dynamodb_backends[ACCOUNT][REGION]
-    backup = Backup(
-        ACCOUNT, REGION, f"{physical}$DeletedTableBackup", backend.get_table(physical), type_="SYSTEM"
-    )
+    backup = Backup(ACCOUNT, REGION, f"{physical}$DeletedTableBackup", backend.get_table(physical), type_="SYSTEM")
     backend.backups[backup.arn] = backup
     return backup.arn
 

@@ -447,7 +447,10 @@ def test_writer_rejects_invalid_items_naming_the_path(item: dict[str, Any], mess
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        (b'{"Item":{"o":{"M":{"lines":{"L":[{"S":"a"},{"M":{"n":{"N":"x"}}}]}}}}}', "o.lines[1].n: N must be"),
+        (
+            b'{"Item":{"o":{"M":{"lines":{"L":[{"S":"a"},{"M":{"n":{"N":"x"}}}]}}}}}',
+            "o.lines[1].n: N must be",
+        ),
         (b'{"Item":{"b":{"B":"not base64!"}}}', "b: B is not valid base64"),
         (b'{"Item":{"s":{"S":1}}}', "s: S must be a string"),
         (b'{"Item":{}}', "an item must be a non-empty object"),

@@ -111,7 +111,10 @@ def test_cli_backup_scan_then_verify(table: Any) -> None:
         (["--scan", "t", "--from-datapipeline", "s3://b/p/", "--bucket", BUCKET], "give exactly one source"),
         (["--scan", "orders"], "--bucket is required"),
         (["--from-datapipeline", "s3://b/p/", "--bucket", BUCKET], "--table-arn is required"),
-        (["--from-datapipeline", "b/p", "--table-arn", TABLE_ARN, "--bucket", BUCKET], "must be s3://BUCKET/PREFIX/"),
+        (
+            ["--from-datapipeline", "b/p", "--table-arn", TABLE_ARN, "--bucket", BUCKET],
+            "must be s3://BUCKET/PREFIX/",
+        ),
     ],
 )
 def test_cli_backup_usage_errors(args: list[str], message: str) -> None:
@@ -158,7 +161,16 @@ def test_cli_backup_converts_a_datapipeline_backup(aws: None) -> None:
 def test_cli_backup_of_a_missing_datapipeline_backup_fails(aws: None) -> None:
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
     result = runner.invoke(
-        app, ["backup", "--from-datapipeline", f"s3://{BUCKET}/nothing/", "--table-arn", TABLE_ARN, "--bucket", BUCKET]
+        app,
+        [
+            "backup",
+            "--from-datapipeline",
+            f"s3://{BUCKET}/nothing/",
+            "--table-arn",
+            TABLE_ARN,
+            "--bucket",
+            BUCKET,
+        ],
     )
     assert result.exit_code == 1
     assert "no Data Pipeline export files" in result.stderr

@@ -108,9 +108,7 @@ def test_pack_project_file_reuses_the_project_venv() -> None:
 # -- through the analyzer service, as the engine calls it ---------------------------------------------
 
 
-def test_shipped_prod_stack_has_no_stack_diagnostics(
-    pack: ModuleType, prod_records: list[dict[str, Any]]
-) -> None:
+def test_shipped_prod_stack_has_no_stack_diagnostics(pack: ModuleType, prod_records: list[dict[str, Any]]) -> None:
     assert analyze_stack(pack, prod_records) == []
 
 
@@ -144,9 +142,7 @@ def test_stack_violation_is_reported_on_the_offending_resource(
     assert diagnostics[0].enforcementLevel == proto.MANDATORY
 
 
-def test_stack_rule_sees_parents_through_the_engine_view(
-    pack: ModuleType, prod_records: list[dict[str, Any]]
-) -> None:
+def test_stack_rule_sees_parents_through_the_engine_view(pack: ModuleType, prod_records: list[dict[str, Any]]) -> None:
     # A staging component's role policy writing a prod table: found only via the parent chain.
     records = copy.deepcopy(prod_records)
     records.append(
@@ -173,9 +169,7 @@ def test_stack_rule_sees_parents_through_the_engine_view(
         }
     )
     diagnostics = analyze_stack(pack, records)
-    assert [(d.policyName, d.urn) for d in diagnostics] == [
-        ("staging-writes-only-staging-targets", "urn:task-policy")
-    ]
+    assert [(d.policyName, d.urn) for d in diagnostics] == [("staging-writes-only-staging-targets", "urn:task-policy")]
 
 
 def test_unknown_value_during_preview_is_advisory_not_a_crash(
@@ -202,9 +196,7 @@ def test_pack_serves_the_policies_when_started_like_pulumi_starts_it() -> None:
 
     venv = (
         PACK_DIR
-        / YAML(typ="safe").load((PACK_DIR / "PulumiPolicy.yaml").read_text())["runtime"]["options"][
-            "virtualenv"
-        ]
+        / YAML(typ="safe").load((PACK_DIR / "PulumiPolicy.yaml").read_text())["runtime"]["options"]["virtualenv"]
     )
     proc = subprocess.Popen(
         [str(venv / "bin" / "python"), "-u", "-m", "pulumi.policy", "127.0.0.1:1", "."],

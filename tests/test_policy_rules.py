@@ -43,9 +43,7 @@ def edit_policy(res: dict[str, Any], key: str, change: Callable[[dict[str, Any]]
     res["inputs"][key] = json.dumps(doc)
 
 
-def add_resource(
-    recs: Records, typ: str, name: str, inputs: dict[str, Any], parent: str | None = None
-) -> None:
+def add_resource(recs: Records, typ: str, name: str, inputs: dict[str, Any], parent: str | None = None) -> None:
     recs.append({"type": typ, "name": name, "parent": parent, "inputs": inputs, "urn": f"urn:test::{name}"})
 
 
@@ -253,9 +251,7 @@ def test_catch_all_lifecycle_rule_expiring_early_is_reported() -> None:
     recs = records("prod")
     rules = find(recs, pr.LIFECYCLE[0])["inputs"]["rules"]
     rules.append({"id": "cleanup", "status": "Enabled", "filter": {}, "expiration": {"days": 7}})
-    assert any(
-        "rule cleanup expires exports after 7 days" in m for m in messages("vault-export-retention", recs)
-    )
+    assert any("rule cleanup expires exports after 7 days" in m for m in messages("vault-export-retention", recs))
 
 
 def test_lifecycle_rule_on_other_prefix_or_disabled_is_fine() -> None:
@@ -357,9 +353,7 @@ def test_not_action_in_allow_is_reported() -> None:
 
 def test_wildcard_in_role_inline_policy_is_reported() -> None:
     doc = {"Statement": [{"Effect": "Allow", "Action": ["s3:Get*"], "Resource": "*"}]}
-    found = pr.no_wildcard_actions(
-        "aws:iam/role:Role", {"inlinePolicies": [{"name": "x", "policy": json.dumps(doc)}]}
-    )
+    found = pr.no_wildcard_actions("aws:iam/role:Role", {"inlinePolicies": [{"name": "x", "policy": json.dumps(doc)}]})
     assert [f.message for f in found] == [
         "inlinePolicies[0] (x) statement Statement[0] allows wildcard actions s3:Get*"
     ]
@@ -418,9 +412,7 @@ def test_every_vault_bucket_of_a_stack_is_checked(stack: str) -> None:
         pytest.skip(f"stack {stack} keeps no vault")
     for bucket in buckets:
         recs = copy.deepcopy(base)
-        versioning = next(
-            r for r in recs if r["type"] in pr.VERSIONING and r["inputs"].get("bucket") == bucket
-        )
+        versioning = next(r for r in recs if r["type"] in pr.VERSIONING and r["inputs"].get("bucket") == bucket)
         versioning["inputs"]["versioningConfiguration"]["status"] = "Suspended"
         found = messages("vault-versioning", recs)
         assert len(found) == 1 and f"vault bucket {bucket} is not versioned" in found[0]
@@ -445,11 +437,7 @@ def _add_pipeline_state_table(recs: Records, env: str = "test") -> None:
 
 
 def _set_task_statement(recs: Records, actions: list[str]) -> None:
-    doc = {
-        "Statement": [
-            {"Sid": "Ledger", "Effect": "Allow", "Action": actions, "Resource": TABLE_ARN + "ledger"}
-        ]
-    }
+    doc = {"Statement": [{"Sid": "Ledger", "Effect": "Allow", "Action": actions, "Resource": TABLE_ARN + "ledger"}]}
     find(recs, "aws:iam/rolePolicy:RolePolicy", "staging-task")["inputs"]["policy"] = json.dumps(doc)
 
 

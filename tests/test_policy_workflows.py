@@ -127,9 +127,7 @@ def test_pr_previews_every_stack_with_the_policy_pack_and_comments() -> None:
 @pytest.mark.skipif(shutil.which("jq") is None or shutil.which("bash") is None, reason="needs bash and jq")
 @pytest.mark.parametrize("name", ["pull-request.yml", "drift.yml"])
 @pytest.mark.parametrize("idle", ["dr", "", "dr test"])
-def test_stack_list_step_finds_every_stack_and_the_deployed_ones(
-    name: str, idle: str, tmp_path: Path
-) -> None:
+def test_stack_list_step_finds_every_stack_and_the_deployed_ones(name: str, idle: str, tmp_path: Path) -> None:
     # Run the workflow's own listing script in the repository and read what it would output.
     doc = load(name)
     (step,) = steps(doc, "stacks")[1:]
@@ -151,14 +149,8 @@ def test_stack_list_step_finds_every_stack_and_the_deployed_ones(
 def test_engine_jobs_run_on_deployed_stacks_and_offline_check_on_all() -> None:
     pr_doc, drift_doc = load("pull-request.yml"), load("drift.yml")
     assert "needs.stacks.outputs.stacks" in str(pr_doc["jobs"]["checks"])
-    assert (
-        pr_doc["jobs"]["preview"]["strategy"]["matrix"]["stack"]
-        == "${{ fromJSON(needs.stacks.outputs.deployed) }}"
-    )
-    assert (
-        drift_doc["jobs"]["drift"]["strategy"]["matrix"]["stack"]
-        == "${{ fromJSON(needs.stacks.outputs.deployed) }}"
-    )
+    assert pr_doc["jobs"]["preview"]["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.deployed) }}"
+    assert drift_doc["jobs"]["drift"]["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.deployed) }}"
 
 
 # -- merge to main ----------------------------------------------------------------------------------

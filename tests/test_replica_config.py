@@ -152,7 +152,11 @@ def test_tables_without_replica_regions_keep_streams_off() -> None:
 def dr_raw(**recovery: Any) -> dict[str, Any]:
     config = raw()
     config["environment"] = "dr"
-    config["disasterRecovery"] = {"replicaBucket": "vault-replica-abc", "sourceRegion": "eu-central-1", **recovery}
+    config["disasterRecovery"] = {
+        "replicaBucket": "vault-replica-abc",
+        "sourceRegion": "eu-central-1",
+        **recovery,
+    }
     return config
 
 

@@ -102,9 +102,7 @@ def test_source_table_arn_without_pitr_is_refused() -> None:
 
 
 def test_latest_is_refused_with_the_command_that_resolves_it() -> None:
-    assert "run `safetynet restore-plan <stack> --source latest`" in _problems(
-        {"customers": {"latest": True}}
-    )
+    assert "run `safetynet restore-plan <stack> --source latest`" in _problems({"customers": {"latest": True}})
 
 
 def test_the_import_prefix_is_the_exports_data_folder() -> None:

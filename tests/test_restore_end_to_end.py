@@ -45,12 +45,8 @@ def every_type_items() -> list[dict[str, Any]]:
             "ss": {"SS": ["a", "b", "ç", "😀"]},
             "ns": {"NS": ["1", "-2.5", "99999999999999999999999999999999999999"]},
             "bs": {"BS": [b"\x00", b"\xff\xfe", b"plain"]},
-            "m": {
-                "M": {"inner": {"S": "x"}, "empty_s": {"S": ""}, "nested": {"M": {"l": {"L": [{"N": "1"}]}}}}
-            },
-            "l": {
-                "L": [{"S": "a"}, {"N": "1"}, {"B": b"\x01\x02"}, {"L": []}, {"BOOL": True}, {"NULL": True}]
-            },
+            "m": {"M": {"inner": {"S": "x"}, "empty_s": {"S": ""}, "nested": {"M": {"l": {"L": [{"N": "1"}]}}}}},
+            "l": {"L": [{"S": "a"}, {"N": "1"}, {"B": b"\x01\x02"}, {"L": []}, {"BOOL": True}, {"NULL": True}]},
             "null": {"NULL": True},
             "t": {"BOOL": True},
             "f": {"BOOL": False},

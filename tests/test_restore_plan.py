@@ -96,9 +96,7 @@ def test_source_backup_picks_the_on_demand_backup(account: dict[str, Any], proje
     assert restore_block(project) == {"inventory": {"backupArn": account["on_demand"]}}
 
 
-def test_without_a_source_a_live_table_with_suffix_gets_the_latest_pitr(
-    account: dict[str, Any], project: Path
-) -> None:
+def test_without_a_source_a_live_table_with_suffix_gets_the_latest_pitr(account: dict[str, Any], project: Path) -> None:
     # customers' exports are days old; its PITR window reaches (in moto) the moment PITR was enabled
     result = plan(project, "--table", "customers", "--target-suffix", "-restored")
     assert result.exit_code == 0, result.output
@@ -209,9 +207,7 @@ def test_a_dr_stack_plans_from_the_replica_and_checks_the_source_table(aws: None
 
     (project / "Pulumi.dr.yaml").write_text(DR_STACK)
     s3 = boto3.client("s3", region_name="eu-west-1")
-    s3.create_bucket(
-        Bucket="replica-restore-tests", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
-    )
+    s3.create_bucket(Bucket="replica-restore-tests", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
 
     def export(age: timedelta, table_arn: str) -> Any:
         at = fx.NOW - age
@@ -244,9 +240,7 @@ def test_switch_uses_a_backup_of_the_table_restored_beside(account: dict[str, An
     spec = next(t for t in cfg.tables if t.name == "customers")
     ddb = fx.client("dynamodb")
     ddb.create_table(**spec.create_table_request("customers-restored"))
-    arn = ddb.create_backup(TableName="customers-restored", BackupName="customers-switch")["BackupDetails"][
-        "BackupArn"
-    ]
+    arn = ddb.create_backup(TableName="customers-restored", BackupName="customers-switch")["BackupDetails"]["BackupArn"]
     # When restore-plan is told to use it for the original name
     result = plan(project, "--table", "customers", "--backup-arn", arn)
     # Then it becomes the source of customers (no suffix: the original name is recreated from it)
@@ -262,9 +256,7 @@ def test_a_backup_of_a_table_with_other_keys_is_refused(account: dict[str, Any],
     assert restore_block(project) == {}
 
 
-def test_latest_written_by_hand_is_resolved_into_a_concrete_export(
-    account: dict[str, Any], project: Path
-) -> None:
+def test_latest_written_by_hand_is_resolved_into_a_concrete_export(account: dict[str, Any], project: Path) -> None:
     # Given a stack file where someone wrote `latest: true` (the program refuses it)
     path = project / "Pulumi.prod.yaml"
     path.write_text(path.read_text() + "  safetynet:restore:\n    customers:\n      latest: true\n")

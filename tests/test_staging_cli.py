@@ -120,7 +120,9 @@ def test_a_prod_table_is_refused_even_when_forced(clients: tuple[Any, Any]) -> N
     assert scan_all(ddb, target.name) == []
 
 
-def test_a_corrupt_export_is_rejected_with_its_problems_and_the_table_untouched(clients: tuple[Any, Any]) -> None:
+def test_a_corrupt_export_is_rejected_with_its_problems_and_the_table_untouched(
+    clients: tuple[Any, Any],
+) -> None:
     s3, ddb = clients
     target = target_for(prod_spec("customers"), mode="replace")
     create_test_table(ddb, target)
@@ -141,7 +143,9 @@ def test_declining_the_confirmation_changes_nothing(clients: tuple[Any, Any]) ->
     target = target_for(prod_spec("customers"))
     create_test_table(ddb, target)
     out = runner.invoke(
-        app, ["stage", write_prod_export(s3, customer_items(3, big=False)).url, "--table", target.name], input="n\n"
+        app,
+        ["stage", write_prod_export(s3, customer_items(3, big=False)).url, "--table", target.name],
+        input="n\n",
     )
     assert out.exit_code == 1 and "aborted" in out.output
     assert scan_all(ddb, target.name) == []
@@ -151,7 +155,10 @@ def test_declining_the_confirmation_changes_nothing(clients: tuple[Any, Any]) ->
     ("args", "message"),
     [
         (["stage", "s3://bucket/not-an-export/", "--table", "t", "--yes"], "not an export URL"),
-        (["stage", "s3://b/AWSDynamoDB/01-a/", "--table", "t", "--mode", "swap"], "--mode must be replace or refill"),
+        (
+            ["stage", "s3://b/AWSDynamoDB/01-a/", "--table", "t", "--mode", "swap"],
+            "--mode must be replace or refill",
+        ),
     ],
 )
 def test_usage_errors_exit_2(args: list[str], message: str) -> None:

@@ -59,7 +59,10 @@ def test_good_export_passes_through_every_state(deployed: WatchContext) -> None:
     assert out["result"]["value"]["ok"] is True
     assert out["result"]["value"]["imported_item_count"] == 9
     assert _record()["ok"] is True
-    assert sorted(boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"]) == ["customers", "orders"]
+    assert sorted(boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"]) == [
+        "customers",
+        "orders",
+    ]
 
 
 def test_corrupt_export_fails_the_execution_and_is_recorded(deployed: WatchContext) -> None:
@@ -89,4 +92,7 @@ def test_failed_import_still_deletes_the_scratch_table(deployed: WatchContext, m
     # Then it failed, recorded why, and the scratch table the import created is gone
     assert exc.value.error == "RestoreDrillFailed"
     assert any("import ended FAILED" in p or "imported" in p for p in _record()["problems"])
-    assert sorted(boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"]) == ["customers", "orders"]
+    assert sorted(boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"]) == [
+        "customers",
+        "orders",
+    ]

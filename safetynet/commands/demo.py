@@ -94,4 +94,7 @@ def register(app: typer.Typer) -> None:
                         time.sleep(3600)
                 except KeyboardInterrupt:
                     console.print("stopping the emulator")
+        from safetynet import cli
+
+        cli.FAST_EXIT = True
         raise typer.Exit(0 if report.ok else 1)

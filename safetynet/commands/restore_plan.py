@@ -179,9 +179,7 @@ def register(app: typer.Typer) -> None:
         unknown = [t for t in wanted if t not in specs]
         if unknown:
             raise _fail(f"unknown table(s) {', '.join(unknown)}; configured: {', '.join(specs) or 'none'}")
-        request = PlanRequest(
-            source=source, at=_parse_at(at), target_suffix=target_suffix, backup_arn=backup_arn
-        )
+        request = PlanRequest(source=source, at=_parse_at(at), target_suffix=target_suffix, backup_arn=backup_arn)
         plans = _plan_all(
             cfg=cfg, specs=specs, wanted=wanted, region=region, vault_bucket=vault_bucket, request=request
         )
