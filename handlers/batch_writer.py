@@ -1,97 +1,145 @@
 """Checked bulk writes into DynamoDB: every item is written or the run fails loudly.
 
-BatchWriteItem takes at most 25 items and may hand some back as UnprocessedItems (throttling,
-capacity). Those are retried with exponential backoff and jitter until written; after the
-attempts run out the caller gets `WriteIncomplete` naming how many items were not written —
-never a silently shorter table.
+BatchWriteItem takes at most 25 requests and may hand some back as UnprocessedItems (throttling,
+capacity). Those are retried with full-jitter exponential backoff until written; when the
+attempts run out the caller gets `WriteIncomplete` naming how many remain - never a silently
+shorter table. Used by staging's refill and sweep, the DR refill, and the demo's loader.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from itertools import islice
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-BATCH_SIZE = 25  # DynamoDB's limit per BatchWriteItem request
-DEFAULT_CONCURRENCY = 4
-DEFAULT_MAX_ATTEMPTS = 12
+Item = dict[str, Any]
+BATCH_SIZE = 25  # BatchWriteItem's limit per request
+MAX_BATCH_ATTEMPTS = 12
 
 
 class WriteIncomplete(RuntimeError):
-    """Items stayed unprocessed after every retry."""
-
-    def __init__(self, table: str, unwritten: int, attempts: int):
-        self.unwritten = unwritten
-        super().__init__(
-            f"{unwritten} items could not be written to {table} after {attempts} attempts "
-            "(throttled or over capacity); nothing was dropped silently - rerun, or raise the table's "
-            "write capacity / lower the concurrency"
-        )
+    """Requests stayed unprocessed after every retry."""
 
 
-def batches(items: Iterable[dict[str, Any]], size: int = BATCH_SIZE) -> Iterator[list[dict[str, Any]]]:
-    """Consecutive lists of at most `size` items."""
-    it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
+class Sink(Protocol):
+    """Where batches of write requests go: DynamoDB, or a no-op sink for the benchmark."""
+
+    def write(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send up to 25 requests; return the unprocessed ones."""
+        ...
 
 
-def _write_batch(
-    ddb: Any, table: str, requests: list[dict[str, Any]], max_attempts: int, sleep: Callable[[float], None]
-) -> int:
-    pending = requests
-    for attempt in range(1, max_attempts + 1):
-        resp = ddb.batch_write_item(RequestItems={table: pending})
-        pending = resp.get("UnprocessedItems", {}).get(table, [])
-        if not pending:
-            return len(requests)
-        if attempt < max_attempts:
-            # Full jitter: spreads retries of parallel writers apart.
-            sleep(random.uniform(0, min(5.0, 0.05 * 2**attempt)))  # noqa: S311 (jitter, not crypto)
-    raise WriteIncomplete(table, len(pending), max_attempts)
+@dataclass
+class DynamoDBSink:
+    """BatchWriteItem into one table."""
+
+    ddb: Any
+    table: str
+
+    def write(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send one batch; return what DynamoDB left unprocessed."""
+        out = self.ddb.batch_write_item(RequestItems={self.table: requests})
+        unprocessed: list[dict[str, Any]] = out.get("UnprocessedItems", {}).get(self.table, [])
+        return unprocessed
 
 
-def write_requests(
-    ddb: Any,
-    table: str,
-    requests: Iterable[dict[str, Any]],
+@dataclass
+class NullSink:
+    """Accepts everything (benchmarks: measures reading, validating and batching only)."""
+
+    count: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def write(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Count and drop."""
+        with self._lock:
+            self.count += len(requests)
+        return []
+
+
+def write_batch(
+    sink: Sink,
+    requests: list[dict[str, Any]],
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    max_attempts: int = MAX_BATCH_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+    base_delay: float = 0.05,
+    max_delay: float = 5.0,
+) -> None:
+    """Write one batch, retrying `UnprocessedItems` with full-jitter exponential backoff.
+
+    Raises WriteIncomplete (naming how many items remain) when attempts run out: never drops."""
+    pending = requests
+    for attempt in range(max_attempts):
+        pending = sink.write(pending)
+        if not pending:
+            return
+        delay = min(max_delay, base_delay * 2**attempt)
+        sleep(random.uniform(0, delay))  # noqa: S311 (jitter, not cryptography)
+    raise WriteIncomplete(
+        f"{len(pending)} items still unprocessed after {max_attempts} attempts (throttled table or "
+        "capacity too low); the run stops rather than drop them - raise write capacity or retry"
+    )
+
+
+def batched(items: Iterable[Item], size: int = BATCH_SIZE) -> Iterator[list[dict[str, Any]]]:
+    """PutRequests in batches of `size`."""
+    batch: list[dict[str, Any]] = []
+    for item in items:
+        batch.append({"PutRequest": {"Item": item}})
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def write_items(
+    sink: Sink,
+    items: Iterable[Item],
+    *,
+    concurrency: int = 4,
     on_progress: Callable[[int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    batches_per_task: int = 8,
 ) -> int:
-    """Send PutRequest/DeleteRequest entries in batches of 25 with at most `concurrency`
-    requests in flight (memory stays bounded: batches are pulled from the iterator as slots
-    free up). Returns how many were written; raises WriteIncomplete otherwise."""
-    done = 0
+    """Write every item through `sink` with at most `concurrency` workers, each sending
+    `batches_per_task` batches of 25 in a row (fewer thread hand-offs), and at most two tasks per
+    worker queued: memory stays bounded because the reader waits for the writers.
+    Returns the number of items written; the first WriteIncomplete fails the whole run."""
+    written = 0
+
+    def one(group: list[list[dict[str, Any]]]) -> int:
+        n = 0
+        for batch in group:
+            write_batch(sink, batch, sleep=sleep)
+            n += len(batch)
+            if on_progress:
+                on_progress(len(batch))
+        return n
+
+    def groups() -> Iterator[list[list[dict[str, Any]]]]:
+        group: list[list[dict[str, Any]]] = []
+        for batch in batched(items):
+            group.append(batch)
+            if len(group) == batches_per_task:
+                yield group
+                group = []
+        if group:
+            yield group
+
+    if concurrency <= 1:
+        return sum(one(g) for g in groups())
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         in_flight: set[Future[int]] = set()
-        for batch in batches(requests):
-            if len(in_flight) >= concurrency:
+        for group in groups():
+            if len(in_flight) >= concurrency * 2:
                 finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    n = f.result()
-                    done += n
-                    if on_progress:
-                        on_progress(n)
-            in_flight.add(pool.submit(_write_batch, ddb, table, batch, max_attempts, sleep))
-        for f in in_flight:
-            n = f.result()
-            done += n
-            if on_progress:
-                on_progress(n)
-    return done
-
-
-def write_items(ddb: Any, table: str, items: Iterable[dict[str, Any]], **kwargs: Any) -> int:
-    """Put every item (low-level attribute format); see `write_requests`."""
-    return write_requests(ddb, table, ({"PutRequest": {"Item": item}} for item in items), **kwargs)
-
-
-def delete_keys(ddb: Any, table: str, keys: Iterable[dict[str, Any]], **kwargs: Any) -> int:
-    """Delete items by primary key; see `write_requests`."""
-    return write_requests(ddb, table, ({"DeleteRequest": {"Key": key}} for key in keys), **kwargs)
+                written += sum(f.result() for f in finished)  # re-raises WriteIncomplete here
+            in_flight.add(pool.submit(one, group))
+        written += sum(f.result() for f in in_flight)
+    return written

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.batch_writer import write_items
+from handlers.batch_writer import DynamoDBSink, write_items
 from handlers.export_layout import ExportRef
 from handlers.export_reader import ValidationReport, iter_items, list_exports, validate_export
 
@@ -85,7 +85,9 @@ def refill(
 ) -> int:
     """Write every item of the (validated) export into `table`; returns the count, which must
     equal the export's."""
-    written = write_items(ddb, table, iter_items(s3, report.ref, report.files or None), on_progress=on_progress)
+    written = write_items(
+        DynamoDBSink(ddb, table), iter_items(s3, report.ref, report.files or None), on_progress=on_progress
+    )
     if written != report.item_count:
         raise RefillError(
             f"{written} items written to {table} but the export holds {report.item_count}: rerun the refill"

@@ -233,7 +233,7 @@ class Demo:
         return self.report
 
     def deploy(self) -> None:
-        from handlers.batch_writer import write_items
+        from handlers.batch_writer import DynamoDBSink, write_items
         from safetynet.local_deploy import deploy_table
 
         with self.step("deploy", "1. Deploy prod and test stacks (offline synth -> emulator) and load data") as r:
@@ -267,7 +267,9 @@ class Demo:
                         done = progress.tasks[task].completed
                         progress.update(task, rate=f"{done / max(time.perf_counter() - start, 1e-6):,.0f} items/s")
 
-                    written = write_items(ddb, name, demo_items(self.spec(logical), n, self.seed), on_progress=advance)
+                    written = write_items(
+                        DynamoDBSink(ddb, name), demo_items(self.spec(logical), n, self.seed), on_progress=advance
+                    )
                     r.items += written
             # Yesterday's staged data in the test tables: what a rejected export must leave alone.
             for t in self.test_tables():
@@ -276,7 +278,7 @@ class Demo:
                     {**demo_item(self.spec(logical), i, self.seed + 1), "stagedFrom": {"S": "yesterday"}}
                     for i in range(PREVIOUS_TEST_ITEMS)
                 )
-                write_items(ddb, t["inputs"]["name"], old)
+                write_items(DynamoDBSink(ddb, t["inputs"]["name"]), old)
             self.report.items_loaded = r.items
             r.detail = f"{len(tables)} prod + {len(self.test_tables())} test tables"
 

@@ -18,7 +18,7 @@ from handlers.staging import (
     ExportRejected,
     NotAStagingTarget,
     NullSink,
-    WriteFailed,
+    WriteIncomplete,
     claim,
     effective_mode,
     normalize_item,
@@ -371,7 +371,7 @@ def test_unprocessed_items_are_retried_until_written() -> None:
 def test_items_still_unprocessed_after_all_attempts_fail_the_run() -> None:
     sink = FlakySink(failures=10_000)
     batch = [{"PutRequest": {"Item": {"id": {"S": "a"}}}}]
-    with pytest.raises(WriteFailed, match="1 items still unprocessed"):
+    with pytest.raises(WriteIncomplete, match="1 items still unprocessed"):
         write_batch(sink, batch, sleep=no_sleep, max_attempts=5)
 
 
@@ -389,7 +389,7 @@ def test_a_write_failure_in_a_worker_fails_the_whole_run() -> None:
         def write(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return requests
 
-    with pytest.raises(WriteFailed):
+    with pytest.raises(WriteIncomplete):
         write_items(Broken(), ({"id": {"S": str(i)}} for i in range(100)), concurrency=2, sleep=no_sleep)
 
 

@@ -124,6 +124,7 @@ def _progress(console: Console) -> Progress:
 def _run(console: Console, run: Any, table: str) -> dict[str, Any]:
     """Run the staging with a progress bar per phase; failures exit 1 with what happened."""
     from handlers import exports
+    from handlers.batch_writer import WriteIncomplete
     from handlers.staging import ExportRejected, NotAStagingTarget, StagingError
 
     tasks: dict[str, TaskID] = {}
@@ -144,7 +145,7 @@ def _run(console: Console, run: Any, table: str) -> dict[str, Any]:
             console.print(f"  [red]-[/] {escape(p)}", highlight=False)
     except NotAStagingTarget as exc:
         console.print(f"[red]refused[/]: {escape(str(exc))}", highlight=False)
-    except (StagingError, exports.ExportError, ValueError) as exc:
+    except (StagingError, WriteIncomplete, exports.ExportError, ValueError) as exc:
         console.print(f"[red]staging failed[/]: {escape(str(exc))}", highlight=False)
     raise typer.Exit(1)
 
