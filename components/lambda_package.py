@@ -24,9 +24,17 @@ def handler_files(handlers_dir: Path = HANDLERS_DIR) -> list[Path]:
     return sorted(p for p in handlers_dir.glob("*.py") if p.is_file())
 
 
-def handlers_archive(handlers_dir: Path = HANDLERS_DIR) -> pulumi.AssetArchive:
-    """`handlers/*.py` as a Lambda code archive."""
-    return pulumi.AssetArchive({f"handlers/{p.name}": pulumi.FileAsset(str(p)) for p in handler_files(handlers_dir)})
+def handlers_archive(
+    handlers_dir: Path = HANDLERS_DIR, extra_files: dict[str, str] | None = None
+) -> pulumi.AssetArchive:
+    """`handlers/*.py` as a Lambda code archive, plus `extra_files` (name -> text) under
+    `handlers/`: data that must deploy together with the code that reads it."""
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {
+        f"handlers/{p.name}": pulumi.FileAsset(str(p)) for p in handler_files(handlers_dir)
+    }
+    for name, text in (extra_files or {}).items():
+        assets[f"handlers/{name}"] = pulumi.StringAsset(text)
+    return pulumi.AssetArchive(assets)
 
 
 def powertools_layer(region: str) -> str:

@@ -44,7 +44,7 @@ from components.watch_policies import (
 )
 from handlers.watch_model import (
     METRIC_NAMESPACE,
-    WATCH_ENV,
+    CONTEXT_FILE,
     WatchContext,
     WatchedTable,
     schedule_interval_hours,
@@ -52,8 +52,6 @@ from handlers.watch_model import (
 
 FRESHNESS_SCHEDULE = "rate(1 hour)"
 LOG_RETENTION_DAYS = 90
-# Lambda allows 4 KB for all environment variables; the rest is POWERTOOLS_SERVICE_NAME and keys.
-MAX_CONTEXT_BYTES = 3900
 
 
 @dataclass(frozen=True)
@@ -141,8 +139,11 @@ class DisasterWatch(pulumi.ComponentResource):
             args.bucket_name,
             args.kms_key_arn,
             topic.arn,
-        ).apply(lambda v: self._context(v[0], v[1], v[2], v[3], v[4]))
-        self._code = handlers_archive()
+        ).apply(lambda v: self._context_doc(v[0], v[1], v[2], v[3], v[4]))
+        # The context ships inside the code archive (handlers/watch_context.json): no size limit
+        # (Lambda's environment holds 4 KB, about 8 tables), and code and context always deploy
+        # together, so a warm task never runs with another deploy's context.
+        self._code = self._context_json.apply(lambda doc: handlers_archive(extra_files={CONTEXT_FILE: doc}))
         self._layer = self._region.apply(powertools_layer)
 
         classifier = self._classifier(topic, topic_key, dlq)
@@ -257,7 +258,7 @@ class DisasterWatch(pulumi.ComponentResource):
             layers=[self._layer],
             timeout=timeout,
             memory_size=512,
-            environment={"variables": {WATCH_ENV: self._context_json, "POWERTOOLS_SERVICE_NAME": f"safetynet-{task}"}},
+            environment={"variables": {"POWERTOOLS_SERVICE_NAME": f"safetynet-{task}"}},
             logging_config={"log_format": "JSON", "log_group": logs.name},
             tags=self._args.tags,
             # The role's permissions must be in place before the first invocation.
@@ -539,16 +540,6 @@ class DisasterWatch(pulumi.ComponentResource):
         )
 
     # -- helpers --------------------------------------------------------------------------------
-
-    def _context(self, table_arns: list[str], schedule_arns: list[str], bucket: str, key: str, topic: str) -> str:
-        doc = self._context_doc(table_arns, schedule_arns, bucket, key, topic)
-        if len(doc) > MAX_CONTEXT_BYTES:
-            raise ValueError(
-                f"DisasterWatch: the task context of {len(self._args.tables)} tables is {len(doc)} bytes, "
-                f"over the {MAX_CONTEXT_BYTES} bytes left of Lambda's 4 KB environment; split the tables "
-                "over more stacks (or shorten safetynet:alerts.deployPrincipals)"
-            )
-        return doc
 
     def _context_doc(self, table_arns: list[str], schedule_arns: list[str], bucket: str, key: str, topic: str) -> str:
         a = self._args

@@ -1,6 +1,8 @@
 """What the disaster-recognition tasks know about the stack they guard.
 
-DisasterWatch passes one JSON document (`SAFETYNET_WATCH`) to every task; the CLI builds the same
+DisasterWatch ships one JSON document with every task's code (`handlers/watch_context.json`, so
+code and context always deploy together and no environment size limit applies); the variable
+`SAFETYNET_WATCH`, when set, takes precedence (tests, local runs). The CLI builds the same
 document from the stack's config and the vault bucket. Pure data, no AWS access.
 """
 
@@ -10,9 +12,12 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 WATCH_ENV = "SAFETYNET_WATCH"
+CONTEXT_FILE = "watch_context.json"
+BUNDLED_CONTEXT = Path(__file__).resolve().parent / CONTEXT_FILE
 METRIC_NAMESPACE = "safetynet"
 # DisasterWatch's per-table alarms are named `safetynet-<stack>-<table>-<suffix>`.
 TABLE_ALARM_SUFFIXES = (
@@ -96,12 +101,18 @@ class WatchContext:
             raise WatchConfigError(f"{WATCH_ENV} is not a valid watch document: {exc}") from None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> WatchContext:
-        """Read and validate the environment once (cold start)."""
+    def from_env(cls, env: Mapping[str, str] | None = None, bundled: Path = BUNDLED_CONTEXT) -> WatchContext:
+        """Read and validate the context once (cold start): `SAFETYNET_WATCH` if set, else the
+        document deployed with the code."""
         env = os.environ if env is None else env
         text = env.get(WATCH_ENV)
+        if not text and bundled.is_file():
+            text = bundled.read_text(encoding="utf-8")
         if not text:
-            raise WatchConfigError(f"{WATCH_ENV} is not set; the DisasterWatch component sets it on every task")
+            raise WatchConfigError(
+                f"{WATCH_ENV} is not set and no {CONTEXT_FILE} was deployed with the code; the DisasterWatch "
+                "component ships it with every task"
+            )
         return cls.from_json(text)
 
 

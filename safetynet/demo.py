@@ -452,9 +452,9 @@ class Demo:
             ddb.update_table(TableName=name, DeletionProtectionEnabled=False)
             ddb.delete_table(TableName=name)
             self.console.print(f"  DeleteTable {name} by {ACCIDENT_PRINCIPAL}")
-            # The classifier Lambda's own environment document, as the prod stack declares it.
+            # The classifier Lambda's own context document, as the prod stack deploys it with the code.
             [fn] = [f for f in self.prod.of_type("aws:lambda/function:Function") if f["name"] == "watch-classifier"]
-            ctx = WatchContext.from_json(fn["inputs"]["environment"]["variables"]["SAFETYNET_WATCH"])
+            ctx = WatchContext.from_json(fn["inputs"]["code"]["archive"]["handlers/watch_context.json"]["text"])
             topic = sns.create_topic(Name="safetynet-prod-alerts")["TopicArn"]
             queue = sqs.create_queue(QueueName="oncall-inbox")["QueueUrl"]
             queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

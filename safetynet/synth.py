@@ -7,6 +7,7 @@ the stack outputs. Secret config values never enter: they are replaced by a plac
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import runpy
@@ -337,32 +338,59 @@ def synth(
     _STACK_REFERENCES.clear()
     _STACK_REFERENCES.update({k: dict(v) for k, v in references.items()})
 
+    main = project_dir / "__main__.py"
+    if not main.is_file():
+        raise SynthError(f"{main} not found")
+    # A fresh event loop per synth: a program that failed leaves Pulumi's pending registrations
+    # behind, and they must not run (and fail) inside the next synth of the same process.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    # Pulumi's own test decorator does the same: outputs a previous program left pending are
+    # tracked process-wide and would be awaited (on a closed loop) by this run.
+    settings.SETTINGS.outputs.clear()
     settings.ROOT.set(None)
     mock_impl = mocks_cls()
     mocks.set_mocks(mock_impl, project=project_name, stack=stack, preview=False, monitor=monitor_cls(mock_impl))
     pconfig.set_all_config(flat, secret_keys)
 
-    main = project_dir / "__main__.py"
-    if not main.is_file():
-        raise SynthError(f"{main} not found")
-
     def program() -> None:
         runpy.run_path(str(main), run_name="__main__")
 
-    with _program_path(project_dir):
-        try:
-            _sync_await(run_pulumi_func(program))
-        except pulumi.RunError as exc:
-            raise SynthError(str(exc)) from None
-        root = settings.get_root_resource()
-        raw_outputs = getattr(root, "outputs", {}) or {}
-        outputs = _sync_await(pulumi.Output.from_input(raw_outputs).future()) or {}
+    try:
+        with _program_path(project_dir):
+            try:
+                _sync_await(run_pulumi_func(program))
+            except pulumi.RunError as exc:
+                raise SynthError(str(exc)) from None
+            except ValueError as exc:
+                # A component refused its inputs (raised inside an apply): Pulumi wraps the
+                # message once per level ("... has risen: <message>"); the last one is the cause.
+                raise SynthError(str(exc).rsplit("has risen: ", 1)[-1]) from None
+            root = settings.get_root_resource()
+            raw_outputs = getattr(root, "outputs", {}) or {}
+            outputs = _sync_await(pulumi.Output.from_input(raw_outputs).future()) or {}
+    finally:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
+        # Leave a usable (empty) loop behind for callers that expect one.
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
     return SynthResult(stack=stack, project=project_name, resources=_order_and_label(records), outputs=_plain(outputs))
 
 
-def _plain(value: Any) -> Any:
-    """Outputs as JSON-compatible data."""
+def _plain(value: Any) -> Any:  # noqa: PLR0911 (one return per kind of value)
+    """Inputs and outputs as JSON-compatible data (assets and archives as what they hold)."""
+    import pulumi
+
+    if isinstance(value, pulumi.StringAsset):
+        return {"text": value.text}
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        return {"path": str(value.path)}
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {str(k): _plain(v) for k, v in value.assets.items()}}
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

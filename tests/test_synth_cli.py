@@ -92,3 +92,16 @@ def test_pulumi_yaml_declares_every_scalar_key_and_readme_documents_every_key() 
             assert key in declared, f"{key} is not declared in Pulumi.yaml"
             assert declared[key]["type"] in ("string", "integer", "boolean")
             assert declared[key]["description"]
+
+
+def test_a_component_refusing_its_inputs_is_a_clean_error_and_the_next_synth_works() -> None:
+    from safetynet.synth import SynthError, synth
+
+    flat, _ = read_stack_config(PROJECT_DIR, "test")
+    tables = json.loads(flat["safetynet:tables"])
+    tables[1]["hashKey"] = {"name": "customerId", "type": "N"}  # drifts from prod's schema
+    with pytest.raises(SynthError, match="the test table's schema differs from prod's") as exc:
+        synth(PROJECT_DIR, "test", config_overrides={"tables": tables})
+    assert "has risen" not in str(exc.value)
+    # The failed program leaves nothing behind that breaks the next synth in this process.
+    assert len(synth(PROJECT_DIR, "prod").of_type("aws:dynamodb/table:Table")) == 3

@@ -79,3 +79,13 @@ def test_drill_tasks_prepare_then_record(deployed: WatchContext) -> None:
         LAMBDA_CONTEXT,
     )
     assert result["ok"] is False and result["problems"] == ["States.Timeout: import took too long"]
+
+
+def test_the_context_deployed_with_the_code_is_read_when_no_variable_is_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    ctx = WatchContext(stack="prod", tables=[], vault_bucket="vault-1")
+    bundled = tmp_path / "watch_context.json"
+    bundled.write_text(ctx.to_json())
+    monkeypatch.delenv(WATCH_ENV, raising=False)
+    assert WatchContext.from_env(bundled=bundled) == ctx
