@@ -43,8 +43,8 @@ from components.watch_policies import (
     trail_bucket_policy,
 )
 from handlers.watch_model import (
-    METRIC_NAMESPACE,
     CONTEXT_FILE,
+    METRIC_NAMESPACE,
     WatchContext,
     WatchedTable,
     schedule_interval_hours,
