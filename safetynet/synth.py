@@ -313,12 +313,6 @@ def synth(
     `stack_references` gives the outputs a StackReference of that name returns (by full or
     short stack name). `config_overrides` replaces `safetynet:*` values (decoded) for tests.
     """
-    import pulumi
-    from pulumi.runtime import config as pconfig
-    from pulumi.runtime import mocks, settings
-    from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
-
     project_dir = Path(project_dir).resolve()
     project = read_project(project_dir)
     project_name = str(project.get("name", "project"))
@@ -341,17 +335,40 @@ def synth(
     main = project_dir / "__main__.py"
     if not main.is_file():
         raise SynthError(f"{main} not found")
-    # A fresh event loop per synth: a program that failed leaves Pulumi's pending registrations
-    # behind, and they must not run (and fail) inside the next synth of the same process.
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+    outputs = _run_program(
+        main, project_dir, lambda: _configure(mocks_cls, monitor_cls, project_name, stack, flat, secret_keys)
+    )
+
+    return SynthResult(stack=stack, project=project_name, resources=_order_and_label(records), outputs=_plain(outputs))
+
+
+def _configure(
+    mocks_cls: Any, monitor_cls: Any, project: str, stack: str, flat: dict[str, str], secret_keys: list[str]
+) -> None:
+    from pulumi.runtime import config as pconfig
+    from pulumi.runtime import mocks, settings
+
     # Pulumi's own test decorator does the same: outputs a previous program left pending are
     # tracked process-wide and would be awaited (on a closed loop) by this run.
     settings.SETTINGS.outputs.clear()
     settings.ROOT.set(None)
     mock_impl = mocks_cls()
-    mocks.set_mocks(mock_impl, project=project_name, stack=stack, preview=False, monitor=monitor_cls(mock_impl))
+    mocks.set_mocks(mock_impl, project=project, stack=stack, preview=False, monitor=monitor_cls(mock_impl))
     pconfig.set_all_config(flat, secret_keys)
+
+
+def _run_program(main: Path, project_dir: Path, configure: Any) -> Any:
+    """Run `main` under the mocks `configure` installs, on a fresh event loop (a program that
+    failed leaves Pulumi's pending registrations behind; they must not run, and fail, inside
+    the next synth of the same process). Returns the stack's resolved outputs."""
+    import pulumi
+    from pulumi.runtime import settings
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    configure()
 
     def program() -> None:
         runpy.run_path(str(main), run_name="__main__")
@@ -368,7 +385,7 @@ def synth(
                 raise SynthError(str(exc).rsplit("has risen: ", 1)[-1]) from None
             root = settings.get_root_resource()
             raw_outputs = getattr(root, "outputs", {}) or {}
-            outputs = _sync_await(pulumi.Output.from_input(raw_outputs).future()) or {}
+            return _sync_await(pulumi.Output.from_input(raw_outputs).future()) or {}
     finally:
         pending = asyncio.all_tasks(loop)
         for task in pending:
@@ -377,8 +394,6 @@ def synth(
         loop.close()
         # Leave a usable (empty) loop behind for callers that expect one.
         asyncio.set_event_loop(asyncio.new_event_loop())
-
-    return SynthResult(stack=stack, project=project_name, resources=_order_and_label(records), outputs=_plain(outputs))
 
 
 def _plain(value: Any) -> Any:  # noqa: PLR0911 (one return per kind of value)
