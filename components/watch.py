@@ -390,8 +390,16 @@ class DisasterWatch(pulumi.ComponentResource):
                 )
             ),
         )
+        # A fixed name, so the schedules below can address the machine by its documented ARN
+        # without depending on the resource: hundreds of per-table schedules depending on the
+        # machine (and through it on every table) made each registration walk that whole graph.
+        machine_name = f"safetynet-{args.stack}-drill"
+        machine_arn = pulumi.Output.all(self._region, self._acct).apply(
+            lambda v: f"arn:aws:states:{v[0]}:{v[1]}:stateMachine:{machine_name}"
+        )
         machine = aws.sfn.StateMachine(
             f"{name}-drill",
+            name=machine_name,
             role_arn=sm_role.arn,
             definition=pulumi.Output.all(prepare.arn, verify.arn).apply(
                 lambda v: json.dumps(drill_definition(prepare_arn=v[0], verify_arn=v[1]))
@@ -403,9 +411,7 @@ class DisasterWatch(pulumi.ComponentResource):
             "drill-schedule",
             "scheduler.amazonaws.com",
             # From the name (the ARN's documented form), so the document is the same in previews.
-            pulumi.Output.all(self._region, self._acct, machine.name).apply(
-                lambda v: json.dumps(start_drill_policy(f"arn:aws:states:{v[0]}:{v[1]}:stateMachine:{v[2]}"))
-            ),
+            machine_arn.apply(lambda arn: json.dumps(start_drill_policy(arn))),
         )
         schedules = [
             aws.scheduler.Schedule(
@@ -415,7 +421,7 @@ class DisasterWatch(pulumi.ComponentResource):
                 flexible_time_window={"mode": "FLEXIBLE", "maximum_window_in_minutes": 60},
                 state="ENABLED",
                 target={
-                    "arn": machine.arn,
+                    "arn": machine_arn,
                     "role_arn": sched_role.arn,
                     "input": json.dumps({"table": t.name}),
                     "retry_policy": {"maximum_retry_attempts": 3, "maximum_event_age_in_seconds": 3600},

@@ -151,6 +151,10 @@ def _fake_state(  # noqa: PLR0911 (one return per resource type it knows)
         tname = inputs.get("name", rid)
         state.update(arn=f"arn:aws:sns:{region}:{acct}:{tname}", name=tname)
         return state["arn"], state
+    if typ == "aws:sfn/stateMachine:StateMachine":
+        sname = inputs.get("name", rid)
+        state.update(arn=f"arn:aws:states:{region}:{acct}:stateMachine:{sname}", name=sname)
+        return state["arn"], state
     if typ == "aws:scheduler/schedule:Schedule":
         sname = inputs.get("name", rid)
         group = inputs.get("groupName", "default")
