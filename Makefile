@@ -25,7 +25,8 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
 
-demo: setup
+# The demo needs only the Python environment (the Node tools are for the tests).
+demo: $(STAMP)
 	$(VENV)/bin/safetynet demo
 
 test: setup
