@@ -18,7 +18,7 @@ import pulumi_aws as aws
 from components.config import TableSpec
 from components.config_staging import StagingSpec
 from components.lambda_package import RUNTIME, handlers_archive, powertools_layer
-from components.policies import assume_role_policy, vault_bucket_policy
+from components.policies import assume_role_policy
 from components.policies_staging import (
     MASK_PREFIX,
     ExportSource,
@@ -28,6 +28,7 @@ from components.policies_staging import (
 )
 from components.staging_asl import staging_definition
 from components.table import table_inputs
+from components.vault import secure_bucket
 from handlers.staging import STAGING_TARGET_TAG
 
 MASKED_RETENTION_DAYS = 7
@@ -144,47 +145,7 @@ class StagingPipeline(pulumi.ComponentResource):
         )
         # -- the masking bucket: hardened like the vault, but scratch space (masked copies expire)
         bucket = aws.s3.Bucket(f"{name}-masked", bucket_prefix=f"safetynet-masked-{env}-"[:37], tags=tags, opts=child)
-        pab = aws.s3.BucketPublicAccessBlock(
-            f"{name}-masked-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-masked-ownership",
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-masked-versioning",
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-masked-encryption",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": key.arn,
-                    },
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-masked-policy",
-            bucket=bucket.id,
-            policy=bucket.arn.apply(lambda arn: json.dumps(vault_bucket_policy(arn))),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[pab]),
-        )
+        versioning = secure_bucket(f"{name}-masked", bucket=bucket, kms_key_arn=key.arn, opts=child)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-masked-lifecycle",
             bucket=bucket.id,

@@ -93,21 +93,13 @@ class BackupVault(pulumi.ComponentResource):
         )
 
 
-def harden_bucket(
-    name: str,
-    *,
-    bucket: aws.s3.Bucket,
-    kms_key_arn: pulumi.Input[str],
-    backup: BackupSpec,
-    default_lock: tuple[str, int | None] | None,
-    opts: pulumi.ResourceOptions,
+def secure_bucket(
+    name: str, *, bucket: aws.s3.Bucket, kms_key_arn: pulumi.Input[str], opts: pulumi.ResourceOptions
 ) -> aws.s3.BucketVersioning:
-    """The hardening every bucket that keeps exports gets (the vault and its replica): all public
-    access blocked, bucket-owner-enforced, versioning, SSE-KMS with a bucket key, the TLS-only /
-    no-delete policy, the exports lifecycle and, with `default_lock` (mode, days), Object Lock
-    default retention. `opts` carries the parent (and the provider, for another region); the
-    children are named `<name>-<purpose>` as BackupVault always named them. Returns the
-    versioning resource: replication and lifecycle must wait for it."""
+    """The baseline of every bucket that holds table data (the vault, its replica, staging's
+    masked copies): all public access blocked, bucket-owner-enforced, versioning, SSE-KMS with
+    a bucket key, and the TLS-only / no-delete policy. Children are named `<name>-<purpose>`.
+    Returns the versioning resource: lifecycle, locks and replication must wait for it."""
     pab = aws.s3.BucketPublicAccessBlock(
         f"{name}-public-access",
         bucket=bucket.id,
@@ -150,6 +142,25 @@ def harden_bucket(
         # The public access block must exist first, or a policy change could race it.
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[pab])),
     )
+    return versioning
+
+
+def harden_bucket(
+    name: str,
+    *,
+    bucket: aws.s3.Bucket,
+    kms_key_arn: pulumi.Input[str],
+    backup: BackupSpec,
+    default_lock: tuple[str, int | None] | None,
+    opts: pulumi.ResourceOptions,
+) -> aws.s3.BucketVersioning:
+    """The hardening every bucket that keeps exports gets (the vault and its replica): all public
+    access blocked, bucket-owner-enforced, versioning, SSE-KMS with a bucket key, the TLS-only /
+    no-delete policy, the exports lifecycle and, with `default_lock` (mode, days), Object Lock
+    default retention. `opts` carries the parent (and the provider, for another region); the
+    children are named `<name>-<purpose>` as BackupVault always named them. Returns the
+    versioning resource: replication and lifecycle must wait for it."""
+    versioning = secure_bucket(name, bucket=bucket, kms_key_arn=kms_key_arn, opts=opts)
     aws.s3.BucketLifecycleConfiguration(
         f"{name}-lifecycle",
         bucket=bucket.id,
