@@ -42,14 +42,20 @@ class Clients:
         return self._clients[service]
 
 
-def load_config(command: str, project_dir: Path, stack: str) -> tuple[Any, str | None]:
-    """The stack's parsed config and its aws:region; config problems exit 2."""
+def load_config(
+    command: str, project_dir: Path, stack: str, *, without: tuple[str, ...] = ()
+) -> tuple[Any, str | None]:
+    """The stack's parsed config (minus the `without` keys) and its aws:region; config problems
+    exit 2."""
     from components.config import ConfigError, decode_pulumi_config, parse_stack_config
     from safetynet.synth import SynthError, read_stack_config
 
     try:
         flat, _ = read_stack_config(project_dir, stack)
-        return parse_stack_config(decode_pulumi_config(flat)), flat.get("aws:region")
+        decoded = decode_pulumi_config(flat)
+        for key in without:
+            decoded.pop(key, None)
+        return parse_stack_config(decoded), flat.get("aws:region")
     except (SynthError, ConfigError) as exc:
         raise fail(command, str(exc)) from None
 

@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from safetynet.paths import default_project_dir
+from safetynet.watch_cli import Clients, load_config
 
 RESTORE_KEY = "safetynet:restore"
 
@@ -41,20 +42,6 @@ def _parse_at(text: str | None) -> datetime | None:
     if at.tzinfo is None:
         raise _fail(f"--at {text!r} needs a time zone; write e.g. {text}Z")
     return at.astimezone(UTC)
-
-
-def _load_config(project_dir: Path, stack: str) -> tuple[Any, str | None]:
-    """The stack's tables (the restore block left out: it may be what is being fixed) and region."""
-    from components.config import ConfigError, decode_pulumi_config, parse_stack_config
-    from safetynet.synth import SynthError, read_stack_config
-
-    try:
-        flat, _ = read_stack_config(project_dir, stack)
-        decoded = decode_pulumi_config(flat)
-        decoded.pop("restore", None)
-        return parse_stack_config(decoded), flat.get("aws:region")
-    except (SynthError, ConfigError) as exc:
-        raise _fail(str(exc)) from None
 
 
 def _check_written(project_dir: Path, stack: str, text: str) -> None:
@@ -169,7 +156,8 @@ def register(app: typer.Typer) -> None:
         if clear:
             _clear(path, table, yes, out)
             return
-        cfg, region = _load_config(project, stack)
+        # The restore block is left out: it may be what is being fixed.
+        cfg, region = load_config("restore-plan", project, stack, without=("restore",))
         if cfg.disaster_recovery is not None and not vault_bucket:
             # A DR stack restores from the source stack's replicated exports.
             vault_bucket = cfg.disaster_recovery.replica_bucket
@@ -240,7 +228,7 @@ def _plan_all(
     from handlers.restore_planner import PlanError, inspect_table, plan_table
     from safetynet.commands.backup import default_prefix
 
-    clients = _Clients(region)
+    clients = Clients(region)
 
     def validate(ref: ExportRef, table_arn: str) -> Any:
         return validate_export(clients.get("s3"), ref, expected_table_arn=table_arn)
@@ -273,27 +261,6 @@ def _plan_all(
     except (ClientError, BotoCoreError) as exc:
         raise _fail(f"AWS error while inspecting: {exc}", 1) from None
     return plans
-
-
-class _Clients:
-    """boto3 clients for the stack's region, created on first use (standard retries;
-    AWS_ENDPOINT_URL is honoured by boto3 itself)."""
-
-    def __init__(self, region: str | None) -> None:
-        self.region = region
-        self._clients: dict[str, Any] = {}
-
-    def get(self, service: str) -> Any:
-        if service not in self._clients:
-            import boto3
-            from botocore.config import Config
-
-            self._clients[service] = boto3.client(  # type: ignore[call-overload]
-                service,
-                region_name=self.region or None,
-                config=Config(retries={"mode": "standard", "max_attempts": 8}),
-            )
-        return self._clients[service]
 
 
 def _confirm(question: str, yes: bool) -> None:
