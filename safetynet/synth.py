@@ -390,6 +390,11 @@ def _run_program(main: Path, project_dir: Path, configure: Any) -> Any:
             root = settings.get_root_resource()
             raw_outputs = getattr(root, "outputs", {}) or {}
             return _sync_await(pulumi.Output.from_input(raw_outputs).future()) or {}
+    except SynthError:
+        # Reported once, as this error: the failed program's abandoned futures must not also
+        # print "exception was never retrieved" when they are collected later.
+        loop.set_exception_handler(lambda _loop, _context: None)
+        raise
     finally:
         pending = asyncio.all_tasks(loop)
         for task in pending:

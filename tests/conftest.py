@@ -7,7 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis  # noqa: F401 (see below)
 import pytest
+
+# Imported up front: hypothesis's pytest plugin otherwise imports it in the terminal summary,
+# after the Pulumi synths, and CPython 3.11's parser can then fail ("AST constructor recursion
+# depth mismatch"), turning a green single-process run into an internal error.
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
