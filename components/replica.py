@@ -24,7 +24,7 @@ from components.policies_replica import (
     replica_destination_key_statement,
     replication_role_policy,
 )
-from components.vault import EXPORTS_ROOT, harden_bucket
+from components.vault import EXPORTS_ROOT, harden_bucket, vault_bucket, vault_key
 
 REPLICATION_RULE_ID = "exports-to-replica"
 # S3 Replication Time Control's only threshold, also the latency behind its "missed" events.
@@ -251,26 +251,13 @@ class VaultReplica(pulumi.ComponentResource):
         keep = pulumi.ResourceOptions(
             parent=self, provider=provider, protect=args.protect, retain_on_delete=args.protect
         )
-        key = aws.kms.Key(
-            f"{name}-key",
-            description=f"safetynet vault replica {name} ({spec.region})",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            tags=args.tags,
-            opts=keep,
+        key = vault_key(
+            name, description=f"safetynet vault replica {name} ({spec.region})", tags=args.tags, keep=keep, opts=here
         )
-        aws.kms.Alias(f"{name}-key-alias", name=f"alias/safetynet/{name}", target_key_id=key.key_id, opts=here)
         # S3 replicates a locked vault's objects only into a bucket with Object Lock enabled; the
         # replicas keep their source retention, and `replica.objectLock` adds a default of its own.
         lock_enabled = b.object_lock != "off" or spec.object_lock != "off"
-        bucket = aws.s3.Bucket(
-            f"{name}-bucket",
-            bucket_prefix=f"{name}-"[:37],
-            object_lock_enabled=lock_enabled or None,
-            force_destroy=False,
-            tags=args.tags,
-            opts=keep,
-        )
+        bucket = vault_bucket(name, object_lock=lock_enabled, tags=args.tags, keep=keep)
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
         self.kms_key_arn = key.arn

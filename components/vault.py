@@ -55,26 +55,11 @@ class BackupVault(pulumi.ComponentResource):
         if b.kms_key_arn:
             self.kms_key_arn = pulumi.Output.from_input(b.kms_key_arn)
         else:
-            key = aws.kms.Key(
-                f"{name}-key",
-                description=f"safetynet backup vault {name}",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-                tags=args.tags,
-                opts=keep,
-            )
-            aws.kms.Alias(f"{name}-key-alias", name=f"alias/safetynet/{name}", target_key_id=key.key_id, opts=child)
+            key = vault_key(name, description=f"safetynet backup vault {name}", tags=args.tags, keep=keep, opts=child)
             self.kms_key_arn = key.arn
 
         locked = b.object_lock != "off"
-        bucket = aws.s3.Bucket(
-            f"{name}-bucket",
-            bucket_prefix=f"{name}-"[:37],
-            object_lock_enabled=locked or None,
-            force_destroy=False,
-            tags=args.tags,
-            opts=keep,
-        )
+        bucket = vault_bucket(name, object_lock=locked, tags=args.tags, keep=keep)
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
 
@@ -91,6 +76,36 @@ class BackupVault(pulumi.ComponentResource):
         self.register_outputs(
             {"bucketName": self.bucket_name, "bucketArn": self.bucket_arn, "kmsKeyArn": self.kms_key_arn}
         )
+
+
+def vault_key(
+    name: str, *, description: str, tags: dict[str, str], keep: pulumi.ResourceOptions, opts: pulumi.ResourceOptions
+) -> aws.kms.Key:
+    """A bucket's own KMS key (rotation on, 30-day deletion window) and its alias
+    `alias/safetynet/<name>`. `keep` carries protect/retain for the key, `opts` the alias's."""
+    key = aws.kms.Key(
+        f"{name}-key",
+        description=description,
+        enable_key_rotation=True,
+        deletion_window_in_days=30,
+        tags=tags,
+        opts=keep,
+    )
+    aws.kms.Alias(f"{name}-key-alias", name=f"alias/safetynet/{name}", target_key_id=key.key_id, opts=opts)
+    return key
+
+
+def vault_bucket(name: str, *, object_lock: bool, tags: dict[str, str], keep: pulumi.ResourceOptions) -> aws.s3.Bucket:
+    """The bucket of a vault (or its replica): named from `name`, never force-destroyed, with
+    Object Lock enabled when asked (it can only be turned on at creation)."""
+    return aws.s3.Bucket(
+        f"{name}-bucket",
+        bucket_prefix=f"{name}-"[:37],
+        object_lock_enabled=object_lock or None,
+        force_destroy=False,
+        tags=tags,
+        opts=keep,
+    )
 
 
 def secure_bucket(
