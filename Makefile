@@ -7,10 +7,17 @@ UV := .tools/bin/uv
 STAMP := $(VENV)/.synced
 # Node tools for the tests (asl-validator), pinned by package-lock.json.
 NODE_STAMP := node_modules/.installed
+# The Lambda dependency layer (components/lambda_package.py): LAYER_PYTHON and LAYER_PLATFORM are
+# its RUNTIME (python3.12, on Amazon Linux 2023: glibc 2.34) and ARCHITECTURE (x86_64). The stamp
+# lives outside the layer directory: everything inside it is deployed.
+LAYER_DIR := build/lambda-layer
+LAYER_STAMP := build/.lambda-layer.stamp
+LAYER_PYTHON := 3.12
+LAYER_PLATFORM := x86_64-manylinux_2_34
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup layer demo test test-fast lint bench clean
 
-setup: $(STAMP) $(NODE_STAMP)
+setup: $(STAMP) $(NODE_STAMP) $(LAYER_STAMP)
 
 # uv is installed into a private tool venv (not the project venv, which `uv sync` keeps exact).
 $(UV):
@@ -25,8 +32,27 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
 
-# The demo needs only the Python environment (the Node tools are for the tests).
-demo: $(STAMP)
+layer: $(LAYER_STAMP)
+
+# uv.lock's `lambda` group, from its hashed wheels for the Lambda runtime (never this machine's
+# Python), without dependencies beyond the lock's. numpy is left out: jsonconversion (amazon-ion's
+# JSON-encoder helper, unused when reading Ion) imports it only if it is installed, and it is 60 MB.
+# Built beside the old layer and moved in place, so a failed build never leaves half a layer.
+$(LAYER_STAMP): uv.lock | $(UV)
+	rm -rf $(LAYER_DIR).tmp
+	mkdir -p build
+	$(UV) export --quiet --frozen --only-group lambda --no-emit-project --no-emit-package numpy \
+		-o build/lambda-requirements.txt
+	$(UV) pip install --quiet --python $(PYTHON) --target $(LAYER_DIR).tmp/python \
+		--python-version $(LAYER_PYTHON) --python-platform $(LAYER_PLATFORM) \
+		--only-binary :all: --no-deps --require-hashes -r build/lambda-requirements.txt
+	rm -rf $(LAYER_DIR)
+	mv $(LAYER_DIR).tmp $(LAYER_DIR)
+	touch $@
+
+# The demo needs only the Python environment and the layer (its synth declares the functions), not
+# the Node tools of the tests.
+demo: $(STAMP) $(LAYER_STAMP)
 	$(VENV)/bin/safetynet demo
 
 test: setup
@@ -45,4 +71,4 @@ bench: setup
 	set -e; for script in bench/*.py; do echo "== $$script"; $(VENV)/bin/python $$script; done
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache build
