@@ -10,10 +10,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import StackConfig
+from components.lambda_package import dependency_layer
 from components.replica import build_vault_replica
 from components.table import BackedUpTable, BackedUpTableArgs, VaultRef
 from components.vault import BackupVault, BackupVaultArgs, export_prefix
-from components.watch import build_disaster_watch
+from components.watch import build_disaster_watch, watch_enabled
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ def stack_tags(cfg: StackConfig, ctx: StackContext) -> dict[str, str]:
 
 def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]:
     """Vault + one BackedUpTable per configured table. Returns the stack outputs."""
+    # First, and only where functions are declared: without a built layer nothing gets declared.
+    layer = dependency_layer(cfg.environment) if watch_enabled(cfg) else None
     tags = stack_tags(cfg, ctx)
     vault = BackupVault("vault", BackupVaultArgs(backup=cfg.backup, tags=tags, protect=cfg.is_prod))
     vault_ref = VaultRef(vault.bucket_name, vault.bucket_arn, vault.kms_key_arn)
@@ -92,6 +95,7 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
         tags=tags,
         account_id=ctx.account_id,
         region=ctx.region,
+        dependency_layer_arn=layer.arn if layer else None,
     )
     # The out-of-region copy of the vault; its failed-replication alarm notifies the watch's topic.
     vault_replica = build_vault_replica(
@@ -124,6 +128,8 @@ def build_staging_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]:
 
     staging = cfg.staging
     assert staging is not None, "build_staging_stack needs safetynet:staging"
+    # First: without a built layer nothing gets declared.
+    layer = dependency_layer(cfg.environment)
     tags = stack_tags(cfg, ctx)
     stack_id = f"{ctx.project}/{ctx.stack}"
     prod = pulumi.StackReference(staging.from_)
@@ -154,6 +160,7 @@ def build_staging_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]:
             tags=tags,
             account_id=ctx.account_id,
             region=ctx.region,
+            dependency_layer_arn=layer.arn,
         ),
     )
     tables: dict[str, Any] = {}

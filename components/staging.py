@@ -111,6 +111,8 @@ class StagingPipelineArgs:
     tags: Mapping[str, str]
     account_id: pulumi.Input[str]
     region: pulumi.Input[str]
+    dependency_layer_arn: pulumi.Input[str]
+    """The stack's dependency layer (components.lambda_package.dependency_layer)."""
 
 
 class StagingPipeline(pulumi.ComponentResource):
@@ -261,7 +263,7 @@ class StagingPipeline(pulumi.ComponentResource):
             handler="handlers.staging_tasks.handler",
             code=handlers_archive(),
             role=task_role.arn,
-            layers=[pulumi.Output.from_input(args.region).apply(powertools_layer)],
+            layers=[pulumi.Output.from_input(args.region).apply(powertools_layer), args.dependency_layer_arn],
             # Masking or refilling one data file; the long waits are in Step Functions.
             timeout=900,
             memory_size=1769,  # one full vCPU

@@ -100,6 +100,8 @@ class DisasterWatchArgs:
     """This region."""
     tags: dict[str, str]
     """Stack-wide tags."""
+    dependency_layer_arn: pulumi.Input[str]
+    """The stack's dependency layer (components.lambda_package.dependency_layer)."""
 
 
 def alarm_prefix(stack: str) -> str:
@@ -255,7 +257,7 @@ class DisasterWatch(pulumi.ComponentResource):
             handler=handler,
             code=self._code,
             role=role[0].arn,
-            layers=[self._layer],
+            layers=[self._layer, self._args.dependency_layer_arn],
             timeout=timeout,
             memory_size=512,
             environment={"variables": {"POWERTOOLS_SERVICE_NAME": f"safetynet-{task}"}},
@@ -756,6 +758,11 @@ def _placeholder_resources(n: int) -> WatchedResources:
     )
 
 
+def watch_enabled(cfg: StackConfig) -> bool:
+    """Whether a (non-staging) stack gets a DisasterWatch: prod and dr stacks with tables."""
+    return cfg.is_prod and bool(cfg.tables)
+
+
 def build_disaster_watch(
     cfg: StackConfig,
     *,
@@ -765,11 +772,15 @@ def build_disaster_watch(
     tags: dict[str, str],
     account_id: pulumi.Input[str],
     region: pulumi.Input[str],
+    dependency_layer_arn: pulumi.Input[str] | None,
 ) -> dict[str, Any] | None:
     """DisasterWatch for a prod stack with tables (None elsewhere); returns its stack outputs.
-    `tables` is build_protected_stack's per-table output (arn, exportPrefix, exportScheduleArn)."""
-    if not cfg.is_prod or not cfg.tables:
+    `tables` is build_protected_stack's per-table output (arn, exportPrefix, exportScheduleArn);
+    `dependency_layer_arn` is required when watch_enabled(cfg)."""
+    if not watch_enabled(cfg):
         return None
+    if dependency_layer_arn is None:
+        raise ValueError("DisasterWatch needs the stack's dependency layer (lambda_package.dependency_layer)")
     watch = DisasterWatch(
         "watch",
         DisasterWatchArgs(
@@ -795,6 +806,7 @@ def build_disaster_watch(
             account_id=account_id,
             region=region,
             tags=tags,
+            dependency_layer_arn=dependency_layer_arn,
         ),
     )
     return {
