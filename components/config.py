@@ -25,6 +25,7 @@ from components.config_base import NAMESPACE, ConfigError, ConfigModel
 from components.config_replica import DisasterRecoverySpec, ReplicaSpec, check_replica_regions
 from components.config_restore import RestoreField
 from components.config_staging import StagingSpec, check_staging
+from components.config_staging_readers import StagingReaderSpec, check_staging_readers
 
 KeyType = Literal["S", "N", "B"]
 Projection = Literal["ALL", "KEYS_ONLY", "INCLUDE"]
@@ -409,6 +410,9 @@ class StackConfig(ConfigModel):
     )
     staging: StagingSpec | None = Field(default=None, description="Test stack: stage prod's exports here.")
     masking_key: SecretStr | None = Field(default=None, description="HMAC key of hash/fake masking (secret).")
+    staging_readers: list[StagingReaderSpec] = Field(
+        default_factory=list, description="Prod stack: test stacks in other accounts that stage its exports."
+    )
 
     @property
     def is_prod(self) -> bool:
@@ -455,6 +459,7 @@ class StackConfig(ConfigModel):
     @model_validator(mode="after")
     def _staging_matches_tables(self) -> StackConfig:
         problems = check_staging(self.staging, self.tables, masking_key_set=self.masking_key is not None)
+        problems += check_staging_readers(self.staging_readers, self.tables, is_test_stack=self.staging is not None)
         key = self.masking_key.get_secret_value() if self.masking_key else None
         if key is not None and key != SECRET_PLACEHOLDER and len(key.encode()) < 16:
             problems.append("maskingKey must be at least 16 bytes; use `openssl rand -hex 32`")
@@ -479,6 +484,9 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
+# A message that starts with a key path, e.g. `staging.tables.orders: ...`, `stagingReaders[0]: ...`.
+_KEY_PATH_RE = re.compile(r"^[A-Za-z][\w.\[\]]*: ")
+
 _HINTS = {
     "missing": "add it",
     "extra_forbidden": "unknown key (a typo?); remove it or check the configuration reference in README.md",
@@ -496,6 +504,9 @@ def _describe(err: Mapping[str, Any]) -> str:
         msg = "is required"
         if loc and loc[-1] in ("hashKey", "hash_key"):
             hint = "write hashKey: {name: id, type: S}"
+    if not loc:
+        # StackConfig's cross-section rules: most messages start with their own key path.
+        return f"{NAMESPACE}:{msg}" if _KEY_PATH_RE.match(msg) else f"{NAMESPACE}: {msg}"
     return f"{path}: {msg}" + (f" — {hint}" if hint else "")
 
 
