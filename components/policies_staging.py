@@ -274,23 +274,31 @@ def start_execution_policy(state_machine_arn: str) -> Policy:
 
 
 def cross_account_vault_grants(
-    *, bucket_arn: str, key_arn: str, sources: Sequence[ExportSource], staging_role_arns: Sequence[str]
+    *,
+    bucket_arn: str,
+    key_arn: str,
+    sources: Sequence[ExportSource],
+    staging_role_arns: Sequence[str],
+    sid_suffix: str = "",
 ) -> dict[str, list[dict[str, Any]]]:
     """The statements the PROD account adds when the test stack runs in another account: to the
-    vault's bucket policy (read these export prefixes) and to the vault key's policy (decrypt).
-    Same-account setups need neither (identity policies suffice)."""
+    vault's bucket policy (read and list these export prefixes) and to the vault key's policy
+    (decrypt, only through S3 in the key's region, only for this bucket). Same-account setups need
+    neither (identity policies suffice). `sid_suffix` (e.g. the reader's account) keeps the Sids
+    unique when several readers share one policy."""
     principals = {"AWS": sorted(staging_role_arns)}
+    region = key_arn.split(":")[3]
     return {
         "bucketPolicy": [
             {
-                "Sid": "StagingReadsExports",
+                "Sid": f"StagingReadsExports{sid_suffix}",
                 "Effect": "Allow",
                 "Principal": principals,
                 "Action": ["s3:GetObject"],
                 "Resource": sorted(f"{s.bucket_arn}/{s.prefix}/*" for s in sources),
             },
             {
-                "Sid": "StagingListsExports",
+                "Sid": f"StagingListsExports{sid_suffix}",
                 "Effect": "Allow",
                 "Principal": principals,
                 "Action": ["s3:ListBucket"],
@@ -300,12 +308,86 @@ def cross_account_vault_grants(
         ],
         "keyPolicy": [
             {
-                "Sid": "StagingDecryptsExports",
+                "Sid": f"StagingDecryptsExports{sid_suffix}",
                 "Effect": "Allow",
                 "Principal": principals,
                 "Action": ["kms:Decrypt"],
                 "Resource": "*",  # in a key policy, "*" means this key
-                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{key_arn.split(':')[3]}.amazonaws.com"}},
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+                    # The vault uses an S3 Bucket Key: its encryption context is the bucket's ARN.
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/*"]},
+                },
+            }
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class StagingReader:
+    """A test stack in another account that stages some of this vault's exports."""
+
+    where: str
+    """Its config path (`safetynet:stagingReaders[0]`), for messages."""
+    account: str
+    role_arns: tuple[str, ...]
+    """The test stack's staging roles (its outputs taskRoleArn, stateMachineRoleArn)."""
+    prefixes: tuple[str, ...]
+    """The export prefixes (`exports/<table>`) of the tables it stages."""
+    region: str | None = None
+    """The test stack's region (its default event bus); None: the vault's region."""
+
+
+def staging_reader_grants(
+    *, bucket_arn: str, key_arn: str, readers: Sequence[StagingReader]
+) -> dict[str, list[dict[str, Any]]]:
+    """Every reader's `cross_account_vault_grants`, its Sids suffixed with its account."""
+    out: dict[str, list[dict[str, Any]]] = {"bucketPolicy": [], "keyPolicy": []}
+    for r in readers:
+        grants = cross_account_vault_grants(
+            bucket_arn=bucket_arn,
+            key_arn=key_arn,
+            sources=[ExportSource(bucket_arn, p) for p in r.prefixes],
+            staging_role_arns=r.role_arns,
+            sid_suffix=r.account,
+        )
+        out["bucketPolicy"] += grants["bucketPolicy"]
+        out["keyPolicy"] += grants["keyPolicy"]
+    return out
+
+
+def default_key_policy_statement(account_id: str) -> dict[str, Any]:
+    """The one statement of the key policy KMS attaches when none is given (and that the provider
+    restores when a managed key policy is removed): the owning account's IAM policies decide."""
+    return {
+        "Sid": "Enable IAM User Permissions",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+
+
+def vault_key_policy(*, account_id: str, statements: Sequence[dict[str, Any]]) -> Policy:
+    """The vault key's policy with grants: KMS's default statement (without it the owners lose
+    the key) followed by `statements`."""
+    return {"Version": "2012-10-17", "Statement": [default_key_policy_statement(account_id), *statements]}
+
+
+def event_bus_arn(region: str, account: str, name: str = "default") -> str:
+    return f"arn:aws:events:{region}:{account}:event-bus/{name}"
+
+
+def forward_exports_policy(bus_arn: str) -> Policy:
+    """The forwarding rule's role (prod account): put events on the reader's bus, nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ForwardExportEvents",
+                "Effect": "Allow",
+                "Action": ["events:PutEvents"],
+                "Resource": [bus_arn],
             }
         ],
     }

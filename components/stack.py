@@ -12,6 +12,12 @@ import pulumi_aws as aws
 from components.config import StackConfig
 from components.lambda_package import dependency_layer
 from components.replica import build_vault_replica
+from components.staging_readers import (
+    ProdExportEvents,
+    ProdExportEventsArgs,
+    build_export_forwarding,
+    staging_readers,
+)
 from components.table import BackedUpTable, BackedUpTableArgs, VaultRef
 from components.vault import BackupVault, BackupVaultArgs, export_prefix
 from components.watch import build_disaster_watch, watch_enabled
@@ -53,7 +59,14 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
     # First, and only where functions are declared: without a built layer nothing gets declared.
     layer = dependency_layer(cfg.environment) if watch_enabled(cfg) else None
     tags = stack_tags(cfg, ctx)
-    vault = BackupVault("vault", BackupVaultArgs(backup=cfg.backup, tags=tags, protect=cfg.is_prod))
+    # Test stacks in other accounts (safetynet:stagingReaders): vault grants and event forwarding.
+    readers = staging_readers(cfg)
+    vault = BackupVault(
+        "vault",
+        BackupVaultArgs(
+            backup=cfg.backup, tags=tags, protect=cfg.is_prod, staging_readers=readers, account_id=ctx.account_id
+        ),
+    )
     vault_ref = VaultRef(vault.bucket_name, vault.bucket_arn, vault.kms_key_arn)
     tables: dict[str, Any] = {}
     # Tables restored beside their original (restore targetSuffix); `tables` keeps its shape.
@@ -107,6 +120,7 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
         account_id=ctx.account_id,
         alarm_actions=[watch["topicArn"]] if watch else None,
     )
+    forwarding = build_export_forwarding(readers, vault=vault, tags=tags, account_id=ctx.account_id, region=ctx.region)
     return {
         "environment": cfg.environment,
         "region": ctx.region,
@@ -118,6 +132,7 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
         **({"vaultReplica": vault_replica} if vault_replica else {}),
         **({"restoredTables": restored} if restored else {}),
         **({"watch": watch} if watch else {}),
+        **({"stagingReaders": forwarding} if forwarding else {}),
     }
 
 
@@ -163,6 +178,17 @@ def build_staging_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]:
             dependency_layer_arn=layer.arn,
         ),
     )
+    if staging.cross_account:
+        # Prod forwards its export events to this account's default bus (prod's stagingReaders).
+        ProdExportEvents(
+            "staging-prod-events",
+            ProdExportEventsArgs(
+                spec=staging.cross_account,
+                environment=cfg.environment,
+                account_id=ctx.account_id,
+                prod_account_id=prod.get_output("accountId"),
+            ),
+        )
     tables: dict[str, Any] = {}
 
     def prod_output(name: str) -> pulumi.Output[dict[str, Any]]:

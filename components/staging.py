@@ -35,15 +35,18 @@ MASKED_RETENTION_DAYS = 7
 LOG_RETENTION_DAYS = 90
 
 
-def summary_event_pattern(bucket_name: str, export_prefix: str) -> dict[str, Any]:
-    """S3 "Object Created" (EventBridge notifications) of a manifest-summary.json under one
-    table's export prefix: written last by DynamoDB, so the export is complete when it fires."""
+def summary_event_pattern(bucket_name: str, *export_prefixes: str) -> dict[str, Any]:
+    """S3 "Object Created" (EventBridge notifications) of a manifest-summary.json under a table's
+    export prefix (any of several: prod forwards one reader's tables with one rule): written last
+    by DynamoDB, so the export is complete when it fires."""
+    if not export_prefixes:
+        raise ValueError("summary_event_pattern needs at least one export prefix")
     return {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
         "detail": {
             "bucket": {"name": [bucket_name]},
-            "object": {"key": [{"wildcard": f"{export_prefix}/AWSDynamoDB/*/manifest-summary.json"}]},
+            "object": {"key": [{"wildcard": f"{p}/AWSDynamoDB/*/manifest-summary.json"} for p in export_prefixes]},
         },
     }
 

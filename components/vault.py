@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -10,7 +11,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import BackupSpec
+from components.config_staging_readers import same_account_problem
 from components.policies import vault_bucket_policy
+from components.policies_staging import StagingReader, staging_reader_grants, vault_key_policy
 
 EXPORTS_ROOT = "exports"
 
@@ -30,6 +33,11 @@ class BackupVaultArgs:
     """Tags for every taggable child (environment, stack, managed-by)."""
     protect: bool
     """Pulumi `protect` and `retain_on_delete` on the bucket and key (prod)."""
+    staging_readers: Sequence[StagingReader] = ()
+    """Test stacks in other accounts granted read access to their tables' export prefixes
+    (`safetynet:stagingReaders`): bucket policy statements and, on the stack's own key, a key policy."""
+    account_id: pulumi.Input[str] | None = None
+    """The stack's account: the key policy's owner, and no reader may be in it (needed with readers)."""
 
 
 class BackupVault(pulumi.ComponentResource):
@@ -45,6 +53,9 @@ class BackupVault(pulumi.ComponentResource):
     """ARN of the key that encrypts the vault (configured or created here)."""
     versioning: aws.s3.BucketVersioning
     """The bucket's versioning: replication of the vault must wait for it."""
+    reader_key_statements: pulumi.Output[list[dict[str, Any]]] | None
+    """With staging readers and a configured `kmsKeyArn` (a key this stack does not manage): the
+    key policy statements that key's owners must add. None otherwise."""
 
     def __init__(self, name: str, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("safetynet:backup:BackupVault", name, None, opts)
@@ -52,6 +63,7 @@ class BackupVault(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         keep = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
 
+        key: aws.kms.Key | None = None
         if b.kms_key_arn:
             self.kms_key_arn = pulumi.Output.from_input(b.kms_key_arn)
         else:
@@ -63,6 +75,7 @@ class BackupVault(pulumi.ComponentResource):
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
 
+        grants = self._reader_grants(args, bucket.arn) if args.staging_readers else None
         self.versioning = harden_bucket(
             name,
             bucket=bucket,
@@ -70,12 +83,45 @@ class BackupVault(pulumi.ComponentResource):
             backup=b,
             default_lock=(b.object_lock, b.object_lock_days) if locked else None,
             opts=child,
+            extra_statements=grants.apply(lambda g: g["bucketPolicy"]) if grants else None,
         )
+        self.reader_key_statements = None
+        if grants is not None and key is not None:
+            # A policy of its own (not the key's `policy` input): removing the readers deletes it,
+            # and the provider then restores KMS's default policy, revoking the grant.
+            aws.kms.KeyPolicy(
+                f"{name}-key-policy",
+                key_id=key.key_id,
+                policy=pulumi.Output.all(args.account_id, grants).apply(
+                    lambda v: json.dumps(vault_key_policy(account_id=v[0], statements=v[1]["keyPolicy"]))
+                ),
+                opts=child,
+            )
+        elif grants is not None:
+            self.reader_key_statements = grants.apply(lambda g: g["keyPolicy"])
         aws.s3.BucketNotification(f"{name}-events", bucket=bucket.id, eventbridge=True, opts=child)
 
         self.register_outputs(
             {"bucketName": self.bucket_name, "bucketArn": self.bucket_arn, "kmsKeyArn": self.kms_key_arn}
         )
+
+    def _reader_grants(
+        self, args: BackupVaultArgs, bucket_arn: pulumi.Output[str]
+    ) -> pulumi.Output[dict[str, list[dict[str, Any]]]]:
+        """The readers' bucket and key policy statements; fails the program when a reader is in this
+        stack's own account (known only from the provider, at preview and update)."""
+        if args.account_id is None:
+            raise ValueError("BackupVault: staging_readers need account_id")
+        readers = list(args.staging_readers)
+
+        def build(v: list[Any]) -> dict[str, list[dict[str, Any]]]:
+            bucket, key_arn, account = v
+            problems = [p for r in readers if (p := same_account_problem(r.where, r.account, account))]
+            if problems:
+                raise ValueError("; ".join(problems))
+            return staging_reader_grants(bucket_arn=bucket, key_arn=key_arn, readers=readers)
+
+        return pulumi.Output.all(bucket_arn, self.kms_key_arn, args.account_id).apply(build)
 
 
 def vault_key(
@@ -109,11 +155,17 @@ def vault_bucket(name: str, *, object_lock: bool, tags: dict[str, str], keep: pu
 
 
 def secure_bucket(
-    name: str, *, bucket: aws.s3.Bucket, kms_key_arn: pulumi.Input[str], opts: pulumi.ResourceOptions
+    name: str,
+    *,
+    bucket: aws.s3.Bucket,
+    kms_key_arn: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+    extra_statements: pulumi.Input[Sequence[dict[str, Any]]] | None = None,
 ) -> aws.s3.BucketVersioning:
     """The baseline of every bucket that holds table data (the vault, its replica, staging's
     masked copies): all public access blocked, bucket-owner-enforced, versioning, SSE-KMS with
-    a bucket key, and the TLS-only / no-delete policy. Children are named `<name>-<purpose>`.
+    a bucket key, and the TLS-only / no-delete policy (plus `extra_statements`, e.g. the vault's
+    staging reader grants). Children are named `<name>-<purpose>`.
     Returns the versioning resource: lifecycle, locks and replication must wait for it."""
     pab = aws.s3.BucketPublicAccessBlock(
         f"{name}-public-access",
@@ -153,11 +205,17 @@ def secure_bucket(
     aws.s3.BucketPolicy(
         f"{name}-policy",
         bucket=bucket.id,
-        policy=bucket.arn.apply(lambda arn: json.dumps(vault_bucket_policy(arn))),
+        policy=pulumi.Output.all(bucket.arn, extra_statements or []).apply(
+            lambda v: json.dumps(_with_statements(vault_bucket_policy(v[0]), v[1]))
+        ),
         # The public access block must exist first, or a policy change could race it.
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[pab])),
     )
     return versioning
+
+
+def _with_statements(policy: dict[str, Any], statements: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {**policy, "Statement": [*policy["Statement"], *statements]} if statements else policy
 
 
 def harden_bucket(
@@ -168,6 +226,7 @@ def harden_bucket(
     backup: BackupSpec,
     default_lock: tuple[str, int | None] | None,
     opts: pulumi.ResourceOptions,
+    extra_statements: pulumi.Input[Sequence[dict[str, Any]]] | None = None,
 ) -> aws.s3.BucketVersioning:
     """The hardening every bucket that keeps exports gets (the vault and its replica): all public
     access blocked, bucket-owner-enforced, versioning, SSE-KMS with a bucket key, the TLS-only /
@@ -175,7 +234,9 @@ def harden_bucket(
     default retention. `opts` carries the parent (and the provider, for another region); the
     children are named `<name>-<purpose>` as BackupVault always named them. Returns the
     versioning resource: replication and lifecycle must wait for it."""
-    versioning = secure_bucket(name, bucket=bucket, kms_key_arn=kms_key_arn, opts=opts)
+    versioning = secure_bucket(
+        name, bucket=bucket, kms_key_arn=kms_key_arn, opts=opts, extra_statements=extra_statements
+    )
     aws.s3.BucketLifecycleConfiguration(
         f"{name}-lifecycle",
         bucket=bucket.id,
