@@ -21,9 +21,11 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 Item = dict[str, Any]
 """A DynamoDB item in boto3's low-level attribute format (see the module docstring)."""
@@ -161,30 +163,98 @@ def decode_item(obj: Any) -> Item:
     return obj
 
 
-def _decode_binaries(av: dict[str, Any]) -> None:
-    """Only turn base64 binaries into bytes (no checks): for files already validated."""
-    for kind, value in av.items():
-        if kind == "B":
-            av["B"] = base64.b64decode(value)
-        elif kind == "BS":
-            av["BS"] = [base64.b64decode(v) for v in value]
+def _decode_binaries(values: Iterable[Any]) -> None:
+    """Only turn base64 binaries into bytes, in place (no checks): for files already validated.
+    Each value has exactly one type key, so membership tests find it without a call per key."""
+    for av in values:
+        if "B" in av:
+            av["B"] = _b64(av["B"])
+        elif "M" in av:
+            _decode_binaries(av["M"].values())
+        elif "L" in av:
+            _decode_binaries(av["L"])
+        elif "BS" in av:
+            av["BS"] = [_b64(v) for v in av["BS"]]
+
+
+_b64 = base64.b64decode
+
+
+def _valid_values(values: Iterable[Any], depth: int) -> bool:  # noqa: PLR0912 (one flat dispatch is the point)
+    """The hot path of `decode_export_line`: True when every attribute value is valid DynamoDB
+    JSON (base64 binaries are turned into bytes in place), False as soon as one is not - the
+    caller then runs the detailed checks (`decode_item`) on a fresh parse to say where and why.
+    Same rules as `_decode_value`, with the common types tested inline (no call per value)."""
+    for av in values:
+        if type(av) is not dict:
+            return False
+        try:
+            (kind,) = av  # exactly one type key
+        except ValueError:
+            return False
+        value = av[kind]
+        if kind == "S":
+            ok = type(value) is str
+        elif kind == "N":
+            ok = type(value) is str and ((value.isdigit() and value.isascii()) or _number_match(value) is not None)
         elif kind == "M":
-            for sub in value.values():
-                _decode_binaries(sub)
+            ok = type(value) is dict and depth < MAX_DEPTH and _valid_values(value.values(), depth + 1)
         elif kind == "L":
-            for sub in value:
-                _decode_binaries(sub)
+            ok = type(value) is list and depth < MAX_DEPTH and _valid_values(value, depth + 1)
+        elif kind == "BOOL":
+            ok = type(value) is bool
+        elif kind == "NULL":
+            ok = value is True
+        elif kind == "SS":
+            ok = type(value) is list and len(value) > 0 and all(type(v) is str for v in value)
+        elif kind == "B" and type(value) is str:
+            try:
+                av["B"] = _a2b_base64(value, strict_mode=True)  # what b64decode(validate=True) runs
+                ok = True
+            except (binascii.Error, ValueError):
+                ok = False
+        else:
+            ok = _rare_valid(av)
+        if not ok:
+            return False
+    return True
+
+
+_a2b_base64 = binascii.a2b_base64
+
+
+def _rare_valid(av: dict[str, Any]) -> bool:
+    ((kind, value),) = av.items()
+    try:
+        _decode_rare(av, kind, value)
+    except ItemFormatError:
+        return False
+    return True
+
+
+_number_match = _NUMBER.fullmatch
+
+
+def _parse_line(line: bytes | str) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:  # also invalid UTF-8
+        raise ItemFormatError("", f"not JSON ({exc})") from None
 
 
 def decode_export_line(line: bytes | str) -> Item:
     """One line of a DYNAMODB_JSON export data file (`{"Item": {...}}`) -> low-level item,
-    every attribute value checked."""
-    try:
-        obj = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ItemFormatError("", f"not JSON ({exc})") from None
-    if type(obj) is not dict or "Item" not in obj:
-        raise ItemFormatError("", 'a line must be an object {"Item": {...}}')
+    every attribute value checked (ItemFormatError names the attribute path and the reason)."""
+    obj = _parse_line(line)
+    if type(obj) is dict and type(item := obj.get("Item")) is dict and item and len(obj) == 1:
+        if _valid_values(item.values(), 1):
+            return item
+        # Something is wrong: parse again (the fast path may have decoded some binaries) and let
+        # the detailed checks raise with the path.
+        obj = _parse_line(line)
+    # Exactly the object AWS writes: the refill sends the line itself as the request's item.
+    if type(obj) is not dict or "Item" not in obj or len(obj) != 1:
+        raise ItemFormatError("", 'a line must be the object {"Item": {...}} and nothing else')
     return decode_item(obj["Item"])
 
 
@@ -192,17 +262,13 @@ def decode_export_line_unchecked(line: bytes) -> Item:
     """Like decode_export_line, for lines of a file that already passed validation (and whose
     MD5 is checked again while streaming): the JSON and the `Item` object are still required,
     but attribute values are not re-checked, and a line without binaries is not walked at all."""
-    try:
-        obj = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ItemFormatError("", f"not JSON ({exc})") from None
+    obj = _parse_line(line)
     if type(obj) is not dict or type(item := obj.get("Item")) is not dict or not item:
         raise ItemFormatError("", 'a line must be an object {"Item": {...}}')
     # A "B" or "BS" type key always appears as that exact token (false positives only walk).
     if b'"B"' in line or b'"BS"' in line:
         try:
-            for av in item.values():
-                _decode_binaries(av)
+            _decode_binaries(item.values())
         except (AttributeError, TypeError, ValueError) as exc:
             raise ItemFormatError("", f"malformed binary value ({exc})") from None
     return item
@@ -286,7 +352,8 @@ def check_item(item: Any) -> None:
             raise exc.within(name) from None
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """orjson's `default` for low-level items: binary as base64 text, sets as lists."""
     if isinstance(obj, bytes | bytearray):
         return base64.b64encode(obj).decode("ascii")
     if isinstance(obj, set | frozenset | tuple):
@@ -294,10 +361,14 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not DynamoDB data")
 
 
+def encode_item(item: Item) -> bytes:
+    """A low-level item (or key) -> DynamoDB JSON bytes (UTF-8, compact, binary as base64)."""
+    return orjson.dumps(item, default=json_default)
+
+
 def encode_export_line(item: Item) -> bytes:
     """A low-level item -> one DYNAMODB_JSON export line (UTF-8, newline-terminated)."""
-    text = json.dumps({"Item": item}, default=_json_default, ensure_ascii=False, separators=(",", ":"))
-    return text.encode("utf-8") + b"\n"
+    return b'{"Item":' + encode_item(item) + b"}\n"
 
 
 # --- Ion exports -------------------------------------------------------------------------------

@@ -454,8 +454,10 @@ def test_writer_rejects_invalid_items_naming_the_path(item: dict[str, Any], mess
         (b'{"Item":{"b":{"B":"not base64!"}}}', "b: B is not valid base64"),
         (b'{"Item":{"s":{"S":1}}}', "s: S must be a string"),
         (b'{"Item":{}}', "an item must be a non-empty object"),
-        (b'{"Items":{}}', 'a line must be an object {"Item": {...}}'),
-        (b"[1]", 'a line must be an object {"Item": {...}}'),
+        (b'{"Items":{}}', 'a line must be the object {"Item": {...}} and nothing else'),
+        (b"[1]", 'a line must be the object {"Item": {...}} and nothing else'),
+        # The refill sends the line itself as the request's item: nothing else may ride along.
+        (b'{"Item":{"s":{"S":"a"}},"Extra":1}', 'a line must be the object {"Item": {...}} and nothing else'),
     ],
 )
 def test_reader_rejects_invalid_lines_naming_the_path(line: bytes, message: str) -> None:
