@@ -23,6 +23,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from handlers.batch_writer import Request, put_item_request, put_request
 from handlers.export_codec import (
     Item,
     ItemFormatError,
@@ -186,14 +187,30 @@ def _md5_matches(expected: str, digest: bytes) -> bool:
     return expected in (base64.b64encode(digest).decode("ascii"), digest.hex())
 
 
+def _is_ion(data_file: DataFile, output_format: str | None) -> bool:
+    if output_format:
+        return output_format == "ION"
+    return data_file.data_file_s3_key.endswith((".ion.gz", ".ion"))
+
+
 def decoder_for(
     data_file: DataFile, output_format: str | None = None, *, check_items: bool = True
 ) -> Callable[[bytes], Item | None]:
     """The line decoder for a data file: from the summary's outputFormat, else the file suffix."""
-    fmt = output_format or ("ION" if data_file.data_file_s3_key.endswith((".ion.gz", ".ion")) else None)
-    if fmt == "ION":
+    if _is_ion(data_file, output_format):
         return decode_ion_line
     return decode_export_line if check_items else decode_export_line_unchecked
+
+
+def _ion_put_request(line: bytes) -> Request | None:
+    item = decode_ion_line(line)
+    return None if item is None else put_item_request(item)
+
+
+def request_decoder_for(data_file: DataFile, output_format: str | None = None) -> Callable[[bytes], Request | None]:
+    """Line -> BatchWriteItem PutRequest bytes. A DYNAMODB_JSON line already is the request's
+    item, so it is wrapped without being parsed; an Ion line is decoded and encoded."""
+    return _ion_put_request if _is_ion(data_file, output_format) else put_request
 
 
 @dataclass
@@ -211,10 +228,10 @@ def _scan_file(
     ref: ExportRef,
     data_file: DataFile,
     *,
-    decoder: Callable[[bytes], Item | None] | None,
+    decoder: Callable[[bytes], Any] | None,
     result: _FileResult,
     stop_on_problem: bool,
-) -> Iterator[Item]:
+) -> Iterator[Any]:
     """Stream one data file, yielding its items and recording problems in `result`.
     `decoder=None` checks bytes only (MD5, gzip) for formats that cannot be parsed."""
     key = ref.resolve(data_file.data_file_s3_key)
@@ -252,10 +269,10 @@ def _scan_body(
     key: str,
     data_file: DataFile,
     *,
-    decoder: Callable[[bytes], Item | None] | None,
+    decoder: Callable[[bytes], Any] | None,
     result: _FileResult,
     stop_on_problem: bool,
-) -> Iterator[Item]:
+) -> Iterator[Any]:
     def problem(text: str) -> None:
         result.problems.append(text)
         if stop_on_problem:
@@ -272,7 +289,7 @@ def _scan_body(
     bad_lines = 0
     try:
         for number, line in enumerate(_lines(_gunzip(raw_chunks(), key)), start=1):
-            if decoder is None or not line.strip():
+            if decoder is None or not line or line.isspace():
                 continue
             try:
                 item = decoder(line)
@@ -302,7 +319,7 @@ def _scan_body(
 
 
 def _end_of_file_problems(
-    url: str, data_file: DataFile, digest: bytes, lines: int, decoder: Callable[[bytes], Item | None] | None
+    url: str, data_file: DataFile, digest: bytes, lines: int, decoder: Callable[[bytes], Any] | None
 ) -> list[str]:
     problems = []
     if data_file.md5_checksum and not _md5_matches(data_file.md5_checksum, digest):
@@ -339,6 +356,24 @@ def iter_file_items(
     )
 
 
+def iter_file_requests(
+    s3: Any, ref: ExportRef, data_file: DataFile, *, output_format: str | None = None
+) -> Iterator[Request]:
+    """Stream one data file as BatchWriteItem PutRequests (DynamoDB JSON bytes, see
+    `handlers.batch_writer`), for an export that passed `validate_export`: lines are not parsed
+    again, but every byte still goes through the MD5 and every line is counted, and ExportCorrupt
+    is raised as by iter_file_items."""
+    result = _FileResult(key=data_file.data_file_s3_key)
+    yield from _scan_file(
+        s3,
+        ref,
+        data_file,
+        decoder=request_decoder_for(data_file, output_format),
+        result=result,
+        stop_on_problem=True,
+    )
+
+
 def _check_supported(summary: ManifestSummary) -> list[str]:
     problems = []
     if summary.output_format not in SUPPORTED_FORMATS:
@@ -356,17 +391,30 @@ def _check_supported(summary: ManifestSummary) -> list[str]:
     return problems
 
 
+def _readable_files(s3: Any, ref: ExportRef, files: list[DataFile] | None) -> tuple[ManifestSummary, list[DataFile]]:
+    summary = read_summary(s3, ref)
+    unsupported = _check_supported(summary)
+    if unsupported:
+        raise UnsupportedExport(f"{ref.url}: " + "; ".join(unsupported))
+    return summary, files if files is not None else read_data_files(s3, ref, summary)
+
+
 def iter_items(
     s3: Any, ref: ExportRef, files: list[DataFile] | None = None, *, check_items: bool = True
 ) -> Iterator[Item]:
     """Stream every item of an export, file by file. Raises UnsupportedExport for a format it
     cannot read and ExportCorrupt at the first damaged file (see iter_file_items)."""
-    summary = read_summary(s3, ref)
-    unsupported = _check_supported(summary)
-    if unsupported:
-        raise UnsupportedExport(f"{ref.url}: " + "; ".join(unsupported))
-    for data_file in files if files is not None else read_data_files(s3, ref, summary):
+    summary, data_files = _readable_files(s3, ref, files)
+    for data_file in data_files:
         yield from iter_file_items(s3, ref, data_file, output_format=summary.output_format, check_items=check_items)
+
+
+def iter_requests(s3: Any, ref: ExportRef, files: list[DataFile] | None = None) -> Iterator[Request]:
+    """Every item of a validated export as a BatchWriteItem PutRequest, file by file (see
+    iter_file_requests). Raises as iter_items does."""
+    summary, data_files = _readable_files(s3, ref, files)
+    for data_file in data_files:
+        yield from iter_file_requests(s3, ref, data_file, output_format=summary.output_format)
 
 
 # --- validation -------------------------------------------------------------------------------

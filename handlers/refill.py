@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.batch_writer import DynamoDBSink, write_items
+from handlers.batch_writer import DynamoDBSink, write_requests
 from handlers.export_layout import ExportRef
-from handlers.export_reader import ValidationReport, iter_items, list_exports, validate_export
+from handlers.export_reader import ValidationReport, iter_requests, list_exports, validate_export
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +85,8 @@ def refill(
 ) -> int:
     """Write every item of the (validated) export into `table`; returns the count, which must
     equal the export's."""
-    written = write_items(
-        DynamoDBSink(ddb, table), iter_items(s3, report.ref, report.files or None), on_progress=on_progress
+    written = write_requests(
+        DynamoDBSink(ddb, table), iter_requests(s3, report.ref, report.files or None), on_progress=on_progress
     )
     if written != report.item_count:
         raise RefillError(

@@ -34,16 +34,7 @@ from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 
-from handlers.batch_writer import (  # noqa: F401 (re-exported: the staging flow, tasks and bench use them)
-    BATCH_SIZE,
-    DynamoDBSink,
-    NullSink,
-    Sink,
-    WriteIncomplete,
-    batched,
-    write_batch,
-    write_items,
-)
+from handlers.batch_writer import BATCH_SIZE, DynamoDBSink, Request, delete_request, write_batch
 
 logger = Logger(service="safetynet-staging", child=True)
 
@@ -398,9 +389,9 @@ def delete_extra_items(
     doomed = (k for k in scan_keys(ddb, table, key_names) if key_digest(k, key_names) not in known)
     deleted = 0
     sink = DynamoDBSink(ddb, table)
-    batch: list[dict[str, Any]] = []
+    batch: list[Request] = []
     for key in doomed:
-        batch.append({"DeleteRequest": {"Key": key}})
+        batch.append(delete_request(key))
         if len(batch) == BATCH_SIZE:
             write_batch(sink, batch, sleep=sleep)
             deleted += len(batch)

@@ -15,9 +15,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from handlers import exports
+from handlers.batch_writer import DynamoDBSink, write_requests
 from handlers.masking import MaskRule, mask_export
 from handlers.staging import (
-    DynamoDBSink,
     ExportRejected,
     Mode,
     StagingError,
@@ -33,7 +33,6 @@ from handlers.staging import (
     verify_table,
     wait_deleted,
     wait_import,
-    write_items,
 )
 
 logger = Logger(service="safetynet-staging", child=True)
@@ -146,9 +145,9 @@ def stage_export(
         result.notes.append("re-applied: " + ", ".join(finish_replace(ddb, target)))
     else:
         sink = DynamoDBSink(ddb, target.name)
-        result.items = write_items(
+        result.items = write_requests(
             sink,
-            exports.iter_items(s3, data_ref, check_items=False),
+            exports.iter_requests(s3, data_ref),
             concurrency=concurrency,
             on_progress=lambda n: progress("write", n, total),
             sleep=sleep,

@@ -23,9 +23,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from handlers import exports
+from handlers.batch_writer import DynamoDBSink, write_requests
 from handlers.masking import Masker, MaskRule, mask_data_file, masked_ref, masking_key, publish_masked_export
 from handlers.staging import (
-    DynamoDBSink,
     StagingError,
     TargetTable,
     claim,
@@ -38,7 +38,6 @@ from handlers.staging import (
     require_verified,
     start_import,
     verify_table,
-    write_items,
 )
 from handlers.staging_flow import validate_or_reject
 
@@ -218,10 +217,8 @@ def task_refill_file(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
     plan = event["plan"]
     data = _ref(plan["data"])
     data_file = exports.DataFile.from_json(event["file"])
-    items = exports.iter_file_items(
-        _client("s3"), data, data_file, output_format=plan["outputFormat"], check_items=False
-    )
-    written = write_items(DynamoDBSink(ddb, target.name), items, concurrency=4)
+    requests = exports.iter_file_requests(_client("s3"), data, data_file, output_format=plan["outputFormat"])
+    written = write_requests(DynamoDBSink(ddb, target.name), requests, concurrency=4)
     return {"written": written}
 
 

@@ -12,19 +12,16 @@ import boto3
 import pytest
 
 from handlers import exports
+from handlers.batch_writer import NullSink, WriteIncomplete, put_item_request, write_batch, write_items
 from handlers.masking import masking_key
 from handlers.staging import (
     STAGING_TARGET_TAG,
     ExportRejected,
     NotAStagingTarget,
-    NullSink,
-    WriteIncomplete,
     claim,
     effective_mode,
     normalize_item,
     record_result,
-    write_batch,
-    write_items,
 )
 from handlers.staging_flow import stage_export
 from tests.staging_fixtures import (
@@ -346,10 +343,10 @@ class FlakySink:
 
     def __init__(self, failures: int):
         self.failures = failures
-        self.written: list[Any] = []
+        self.written: list[bytes] = []
         self.calls = 0
 
-    def write(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def write(self, requests: list[bytes]) -> list[bytes]:
         self.calls += 1
         if self.failures > 0:
             self.failures -= 1
@@ -361,16 +358,16 @@ class FlakySink:
 
 def test_unprocessed_items_are_retried_until_written() -> None:
     sink = FlakySink(failures=3)
-    batch = [{"PutRequest": {"Item": {"id": {"S": str(i)}}}} for i in range(25)]
+    batch = [put_item_request({"id": {"S": str(i)}}) for i in range(25)]
     write_batch(sink, batch, sleep=no_sleep)
-    written = sorted(r["PutRequest"]["Item"]["id"]["S"] for r in sink.written)
+    written = sorted(json.loads(r)["PutRequest"]["Item"]["id"]["S"] for r in sink.written)
     assert written == sorted(str(i) for i in range(25))
     assert sink.calls == 4
 
 
 def test_items_still_unprocessed_after_all_attempts_fail_the_run() -> None:
     sink = FlakySink(failures=10_000)
-    batch = [{"PutRequest": {"Item": {"id": {"S": "a"}}}}]
+    batch = [put_item_request({"id": {"S": "a"}})]
     with pytest.raises(WriteIncomplete, match="1 items still unprocessed"):
         write_batch(sink, batch, sleep=no_sleep, max_attempts=5)
 
@@ -386,7 +383,7 @@ def test_write_items_batches_by_25_with_bounded_concurrency() -> None:
 
 def test_a_write_failure_in_a_worker_fails_the_whole_run() -> None:
     class Broken:
-        def write(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        def write(self, requests: list[bytes]) -> list[bytes]:
             return requests
 
     with pytest.raises(WriteIncomplete):
