@@ -541,18 +541,15 @@ def mask_data_file(
     import json
 
     from handlers import exports
-    from handlers.export_writer import _DataFileWriter  # the exports module's streaming writer
 
     name = data_file.data_file_s3_key.rsplit("/", 1)[-1].replace(".ion.gz", ".json.gz")
     sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id} if kms_key_id else {}
-    writer = _DataFileWriter(s3, dst_ref.bucket, dst_ref.key("data/" + name), sse)
-    try:
-        for item in exports.iter_file_items(s3, src_ref, data_file, output_format=output_format, check_items=False):
-            writer.add(exports.encode_export_line(masker.mask(item)))
-        out = writer.close()
-    except BaseException:
-        writer.abort()
-        raise
+    masked = (
+        masker.mask(item)
+        for item in exports.iter_file_items(s3, src_ref, data_file, output_format=output_format, check_items=False)
+    )
+    # write_data_file checks every masked item again before it is written: a second lock.
+    out = exports.write_data_file(s3, dst_ref, masked, name=name, kms_key_id=kms_key_id)
     s3.put_object(
         Bucket=dst_ref.bucket,
         Key=_part_key(dst_ref, data_file.data_file_s3_key),
@@ -569,7 +566,6 @@ def publish_masked_export(s3: Any, src_ref: Any, dst_ref: Any, *, kms_key_id: st
     from datetime import UTC, datetime
 
     from handlers import exports
-    from handlers.export_writer import _publish
 
     summary = exports.read_summary(s3, src_ref)
     files = []
@@ -577,7 +573,7 @@ def publish_masked_export(s3: Any, src_ref: Any, dst_ref: Any, *, kms_key_id: st
         key = _part_key(dst_ref, src_file.data_file_s3_key)
         body = s3.get_object(Bucket=dst_ref.bucket, Key=key)["Body"].read()
         files.append(exports.DataFile.from_json(json.loads(body)))
-    _publish(
+    exports.publish_export(
         s3,
         dst_ref,
         files,
@@ -586,7 +582,5 @@ def publish_masked_export(s3: Any, src_ref: Any, dst_ref: Any, *, kms_key_id: st
         start_time=summary.start_time or datetime.now(UTC),
         table_id=summary.table_id,
         kms_key_id=kms_key_id,
-        billed_size_bytes=0,  # the uncompressed size of the masked copy is not tracked
-        item_count=sum(f.item_count for f in files),
     )
     return dst_ref
