@@ -5,7 +5,9 @@ run Lambda functions without Docker, nor Distributed Maps reading S3).
 Supported: Task (a Lambda ARN -> a Python callable; `sns:publish`; `aws-sdk:dynamodb:*`),
 Choice (BooleanEquals/StringEquals), Wait (skipped), Pass, Map with an S3 JSONL ItemReader,
 Succeed, Fail; Parameters/ItemSelector with `.$` paths, ResultSelector, ResultPath, Catch,
-and the intrinsics States.Format and States.JsonToString. Retries are not simulated.
+and the intrinsics States.Format and States.JsonToString. Retries are not simulated. A Distributed
+Map whose failed children exceed ToleratedFailurePercentage fails with
+States.ExceedToleratedFailureThreshold, as in AWS, not with the child's error.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class Runner:
     ddb: Any
     published: list[dict[str, Any]] = field(default_factory=list)
     visited: list[str] = field(default_factory=list)
+    failed_children: int = 0
 
     def run(self, data: Any) -> tuple[str, Any]:
         """Returns ("SUCCEEDED" | "FAILED", output)."""
@@ -178,9 +181,26 @@ class Runner:
         assert reader["ReaderConfig"]["InputType"] == "JSONL"
         params = _resolve(reader["Parameters"], data, {})
         body = self.s3.get_object(Bucket=params["Bucket"], Key=params["Key"])["Body"].read().decode()
-        results = []
-        for i, line in enumerate(x for x in body.splitlines() if x.strip()):
+        lines = [x for x in body.splitlines() if x.strip()]
+        distributed = state["ItemProcessor"].get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
+        tolerated = float(state.get("ToleratedFailurePercentage", 0))
+        results, failed = [], 0
+        for i, line in enumerate(lines):
             ctx = {"Map": {"Item": {"Index": i, "Value": json.loads(line)}}}
             item = _resolve(state["ItemSelector"], data, ctx)
-            results.append(self._machine(state["ItemProcessor"], item, ctx))
+            try:
+                results.append(self._machine(state["ItemProcessor"], item, ctx))
+            except StatesError:
+                if not distributed:
+                    raise
+                failed += 1
+                self.failed_children += 1
+                # As in AWS, a Map Run over its threshold fails with a generic error that names
+                # neither the child nor its cause (those are only in the child's own history).
+                # It stops at the first such failure: the least AWS guarantees to have run.
+                if 100 * failed / len(lines) > tolerated:
+                    raise StatesError(
+                        "States.ExceedToleratedFailureThreshold",
+                        "The specified tolerated failure threshold was exceeded",
+                    ) from None
         return results
