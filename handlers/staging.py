@@ -11,9 +11,11 @@ Two modes:
   loudly - never dropped), delete the items that are not in the export, check the count.
 
 Safety, in order: an export is validated completely before any table is touched
-(`handlers.exports.validate_export`); every task refuses a table that is not tagged as a
-staging target of this stack, and any prod-tagged table (`guard_table`); a ledger record per
-table makes duplicate events and exports older than the last staged one no-ops (`claim`).
+(`handlers.exports.validate_export` in one process; in the state machine the manifest checks,
+then one Distributed Map child per data file, `handlers.staging_files`); every task refuses a
+table that is not tagged as a staging target of this stack, and any prod-tagged table
+(`guard_table`); a ledger record per table makes duplicate events and exports older than the
+last staged one no-ops (`claim`).
 
 This module is the pure logic plus a small AWS layer (clients passed in). The Lambda
 entrypoint is `handlers.staging_tasks`, the CLI is `safetynet stage`; both call these functions.
@@ -46,6 +48,10 @@ ENVIRONMENT_TAG = "safetynet:environment"
 # Environments holding production data (dr takes over prod's traffic in another region).
 PROD_ENVIRONMENTS = ("prod", "dr")
 DEFAULT_SAMPLE_SIZE = 100
+# Data file problems kept in the ledger for the failure notification (see record_problems).
+PROBLEMS_PER_FILE = 3
+MAX_RECORDED_PROBLEMS = 20
+PROBLEM_CHARS = 400
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -241,7 +247,11 @@ def claim(ddb: Any, ledger: str, table: str, export_id: str, export_time: dateti
         ddb.update_item(
             TableName=ledger,
             Key={"table": {"S": table}},
-            UpdateExpression="SET exportId = :id, exportTime = :t, #s = :running, claimedAt = :now",
+            # A new claim starts with no data file problems (a retried FAILED run included).
+            UpdateExpression=(
+                "SET exportId = :id, exportTime = :t, #s = :running, claimedAt = :now "
+                "REMOVE problems, failedFiles, problemsTruncated"
+            ),
             ConditionExpression=(
                 "attribute_not_exists(exportTime) OR exportTime < :t OR (exportId = :id AND #s = :failed)"
             ),
@@ -284,6 +294,101 @@ def record_result(ddb: Any, ledger: str, table: str, export_id: str, *, status: 
             ":now": {"S": datetime.now(UTC).isoformat()},
             ":id": {"S": export_id},
         },
+    )
+
+
+def record_problems(
+    ddb: Any,
+    ledger: str,
+    table: str,
+    export_id: str,
+    problems: Sequence[str],
+    *,
+    per_file: int = PROBLEMS_PER_FILE,
+    cap: int = MAX_RECORDED_PROBLEMS,
+) -> bool:
+    """Add one failed data file's problems to the ledger record of this (table, export), for the
+    failure notification: a Distributed Map that fails reports only that its failure threshold was
+    exceeded, not which child failed or why.
+
+    Bounded: at most `per_file` problems (each cut to PROBLEM_CHARS) per call and never more than
+    `cap` in the record; every call counts in `failedFiles`, and `problemsTruncated` marks that
+    some were left out. Only a RUNNING record of this export is changed. Returns whether the
+    problems were stored."""
+    new = [{"S": p if len(p) <= PROBLEM_CHARS else p[: PROBLEM_CHARS - 3] + "..."} for p in problems[:per_file]]
+    names = {"#s": "status"}
+    values: dict[str, Any] = {":id": {"S": export_id}, ":running": {"S": "RUNNING"}, ":one": {"N": "1"}}
+    this_run = "exportId = :id AND #s = :running"
+    key = {"table": {"S": table}}
+    append = "SET problems = list_append(if_not_exists(problems, :empty), :new)"
+    if len(problems) > per_file:
+        append += ", problemsTruncated = :true"
+        values_append = {**values, ":true": {"BOOL": True}}
+    else:
+        values_append = dict(values)
+    try:
+        ddb.update_item(
+            TableName=ledger,
+            Key=key,
+            UpdateExpression=f"{append} ADD failedFiles :one",
+            # Room for all of `new`: the record never holds more than `cap` problems.
+            ConditionExpression=f"{this_run} AND (attribute_not_exists(problems) OR size(problems) <= :room)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                **values_append,
+                ":empty": {"L": []},
+                ":new": {"L": new},
+                ":room": {"N": str(cap - len(new))},
+            },
+        )
+        return True
+    except ddb.exceptions.ConditionalCheckFailedException:
+        pass
+    try:  # the record is full (or not this run's): count the file only
+        ddb.update_item(
+            TableName=ledger,
+            Key=key,
+            UpdateExpression="SET problemsTruncated = :true ADD failedFiles :one",
+            ConditionExpression=this_run,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={**values, ":true": {"BOOL": True}},
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        logger.warning({"message": "ledger record is not this run's; problems not recorded", "table": table})
+    return False
+
+
+@dataclass(frozen=True)
+class RecordedProblems:
+    """What the map children recorded in the ledger with `record_problems`."""
+
+    problems: list[str]
+    failed_files: int
+    truncated: bool
+
+    def text(self) -> str:
+        """For the notification: how many files failed and their first problems."""
+        if not self.failed_files:
+            return ""
+        lines = [f"{self.failed_files} data file(s) failed" + (":" if self.problems else " (see the task logs)")]
+        lines += [f"  - {p}" for p in self.problems]
+        if self.truncated:
+            lines.append(
+                f"  (at most {PROBLEMS_PER_FILE} problems per file and {MAX_RECORDED_PROBLEMS} in all are "
+                "kept here; the task logs have every one)"
+            )
+        return "\n".join(lines)
+
+
+def recorded_problems(ddb: Any, ledger: str, table: str, export_id: str) -> RecordedProblems:
+    """The problems `record_problems` stored for this export (none when the record is another's)."""
+    item = ddb.get_item(TableName=ledger, Key={"table": {"S": table}}, ConsistentRead=True).get("Item", {})
+    if item.get("exportId", {}).get("S") != export_id:
+        return RecordedProblems([], 0, truncated=False)
+    return RecordedProblems(
+        problems=[str(p.get("S", "")) for p in item.get("problems", {}).get("L", [])],
+        failed_files=int(item.get("failedFiles", {}).get("N", "0")),
+        truncated=bool(item.get("problemsTruncated", {}).get("BOOL", False)),
     )
 
 
