@@ -15,17 +15,20 @@ Environment (validated on cold start):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import exports
 from handlers.batch_writer import DynamoDBSink, write_requests
 from handlers.masking import Masker, MaskRule, mask_data_file, masked_ref, masking_key, publish_masked_export
 from handlers.staging import (
+    ExportRejected,
     StagingError,
     TargetTable,
     claim,
@@ -34,12 +37,14 @@ from handlers.staging import (
     effective_mode,
     finish_replace,
     guard_table,
+    record_problems,
     record_result,
+    recorded_problems,
     require_verified,
     start_import,
     verify_table,
 )
-from handlers.staging_flow import validate_or_reject
+from handlers.staging_files import sample_source, validate_data_file
 
 logger = Logger(service="safetynet-staging")
 
@@ -132,15 +137,28 @@ def task_claim(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
 
 
 def task_validate(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
-    """The guard, then the whole export validated; decides the mode and the data to load."""
+    """The guard and the manifest checks (summary, source table, format, files listed once,
+    counts adding up); decides the mode and the data to load. Reads no data file: the
+    ValidateFiles map checks each one in its own child (`task_validate_file`)."""
     target = _target(event, env)
     ddb, s3 = _client("dynamodb"), _client("s3")
     guard_table(ddb, target.name, target.stack)
     ref = _ref(event["export"])
-    report = validate_or_reject(s3, ref, target.source_table_arn)
-    assert report.summary is not None
+    report = exports.validate_manifests(s3, ref, expected_table_arn=target.source_table_arn)
+    if not report.ok or report.summary is None:
+        raise ExportRejected(ref.url, report.problems)
+    summary = report.summary
     mode, reason = effective_mode(target)
-    logger.info({"message": "export valid", "export": ref.url, "items": report.item_count, "mode": mode})
+    logger.info(
+        {
+            "message": "manifests valid",
+            "export": ref.url,
+            "items": summary.item_count,
+            "dataFiles": len(report.files),
+            "warnings": report.warnings,
+            "mode": mode,
+        }
+    )
     masked = bool(target.mask)
     data = ref
     if masked:
@@ -150,16 +168,59 @@ def task_validate(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
     return {
         "mode": mode,
         "modeReason": reason,
-        "itemCount": report.item_count,
-        "outputFormat": "DYNAMODB_JSON" if masked else report.summary.output_format,
+        # Equal to the sum of the per-file counts (checked above), each of which ValidateFiles
+        # checks against the file's lines.
+        "itemCount": summary.item_count,
+        "sourceFormat": summary.output_format,
+        "outputFormat": "DYNAMODB_JSON" if masked else summary.output_format,
         "masked": masked,
         "source": {
             "bucket": ref.bucket,
             "prefix": ref.prefix,
-            "filesKey": ref.resolve(report.summary.manifest_files_s3_key),
+            "filesKey": ref.resolve(summary.manifest_files_s3_key),
         },
         "data": {"bucket": data.bucket, "prefix": data.prefix, "filesKey": data.key("manifest-files.json")},
     }
+
+
+def task_validate_file(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """One Distributed Map child: check one source data file completely; a damaged file's
+    problems are recorded in the ledger (for the notification) and fail the run."""
+    target = _target(event, env)
+    plan = event["plan"]
+    src = _ref(plan["source"])
+    check = validate_data_file(
+        _client("s3"),
+        _client("dynamodb"),
+        ledger=env.ledger_table,
+        table=target.logical_name,
+        ref=src,
+        data_file=exports.DataFile.from_json(event["file"]),
+        output_format=plan["sourceFormat"],
+    )
+    return {"key": check.key, "items": check.items}
+
+
+@contextmanager
+def _failure_recorded(
+    target: TargetTable, env: Env, plan: Mapping[str, Any], file: Mapping[str, Any]
+) -> Iterator[None]:
+    """A map child's error, added to the ledger record for the failure notification (the failed
+    map itself reports only that its failure threshold was exceeded), then raised unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+        name = str(file.get("dataFileS3Key"))
+        if name not in problem:
+            problem = f"data file {name}: {problem}"
+        try:
+            record_problems(
+                _client("dynamodb"), env.ledger_table, target.logical_name, _ref(plan["source"]).export_id, [problem]
+            )
+        except (ClientError, BotoCoreError) as ledger_exc:  # the original error matters more
+            logger.warning({"message": "could not record the problem", "error": str(ledger_exc)})
+        raise
 
 
 def task_mask_file(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
@@ -168,7 +229,8 @@ def task_mask_file(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
     plan = event["plan"]
     src, dst = _ref(plan["source"]), _ref(plan["data"])
     data_file = exports.DataFile.from_json(event["file"])
-    out = mask_data_file(_client("s3"), src, data_file, dst, _masker(target, env), kms_key_id=env.mask_kms_key_arn)
+    with _failure_recorded(target, env, plan, event["file"]):
+        out = mask_data_file(_client("s3"), src, data_file, dst, _masker(target, env), kms_key_id=env.mask_kms_key_arn)
     return {"dataFileS3Key": out.data_file_s3_key, "itemCount": out.item_count}
 
 
@@ -217,8 +279,9 @@ def task_refill_file(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
     plan = event["plan"]
     data = _ref(plan["data"])
     data_file = exports.DataFile.from_json(event["file"])
-    requests = exports.iter_file_requests(_client("s3"), data, data_file, output_format=plan["outputFormat"])
-    written = write_requests(DynamoDBSink(ddb, target.name), requests, concurrency=4)
+    with _failure_recorded(target, env, plan, event["file"]):
+        requests = exports.iter_file_requests(_client("s3"), data, data_file, output_format=plan["outputFormat"])
+        written = write_requests(DynamoDBSink(ddb, target.name), requests, concurrency=4)
     return {"written": written}
 
 
@@ -239,7 +302,8 @@ def task_sweep(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
 
 
 def task_verify(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
-    """Count equals the export's; a sample of items read back equal."""
+    """Count equals the export's; a sample of items read back equal. The sample comes from at
+    most SAMPLE_FILES data files (`sample_source`), never the whole export."""
     target = _target(event, env)
     plan = event["plan"]
     data = _ref(plan["data"])
@@ -247,7 +311,7 @@ def task_verify(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
         _client("dynamodb"),
         target.name,
         target.key_names,
-        exports.iter_items(_client("s3"), data, check_items=False),
+        sample_source(_client("s3"), data, seed=data.export_id),
         int(plan["itemCount"]),
         seed=data.export_id,
     )
@@ -266,8 +330,12 @@ def task_record(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
         text += f"\n{detail.get('Error')}: {detail['Cause']}"
     elif detail:
         text += f"\n{detail}"
+    ddb = _client("dynamodb")
+    if status == "FAILED":
+        problems = recorded_problems(ddb, env.ledger_table, target.logical_name, export["exportId"]).text()
+        text += f"\n{problems}" if problems else ""
     record_result(
-        _client("dynamodb"),
+        ddb,
         env.ledger_table,
         target.logical_name,
         export["exportId"],
@@ -280,6 +348,7 @@ def task_record(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
 TASKS: dict[str, Callable[[Mapping[str, Any], Env], dict[str, Any]]] = {
     "claim": task_claim,
     "validate": task_validate,
+    "validate_file": task_validate_file,
     "mask_file": task_mask_file,
     "publish_masked": task_publish_masked,
     "prepare_replace": task_prepare_replace,

@@ -40,12 +40,13 @@ def test_asl_validator_rejects_a_broken_definition(definition: dict[str, Any], t
     assert out.returncode == 1
 
 
-def test_order_is_claim_validate_mask_mode_verify_record_notify(definition: dict[str, Any]) -> None:
+def test_order_is_claim_validate_files_mask_mode_verify_record_notify(definition: dict[str, Any]) -> None:
     s = definition["States"]
     assert definition["StartAt"] == "Claim"
     assert s["Claim"]["Next"] == "Claimed?" and s["Claimed?"]["Default"] == "Skipped"
     assert s["Claimed?"]["Choices"][0]["Next"] == "Validate"
-    assert s["Validate"]["Next"] == "Masked?"
+    # Every data file is checked (ValidateFiles) before masking or anything touching the table.
+    assert s["Validate"]["Next"] == "ValidateFiles" and s["ValidateFiles"]["Next"] == "Masked?"
     assert s["MaskFiles"]["Next"] == "PublishMasked" and s["PublishMasked"]["Next"] == "Mode?"
     assert s["FinishReplace"]["Next"] == "Verify" and s["Sweep"]["Next"] == "Verify"
     assert s["Verify"]["Next"] == "RecordSuccess" and s["RecordSuccess"]["Next"] == "NotifySuccess"
@@ -55,7 +56,11 @@ def test_order_is_claim_validate_mask_mode_verify_record_notify(definition: dict
 
 @pytest.mark.parametrize(
     ("state", "task", "files"),
-    [("MaskFiles", "mask_file", "$.plan.source"), ("RefillFiles", "refill_file", "$.plan.data")],
+    [
+        ("ValidateFiles", "validate_file", "$.plan.source"),
+        ("MaskFiles", "mask_file", "$.plan.source"),
+        ("RefillFiles", "refill_file", "$.plan.data"),
+    ],
 )
 def test_data_files_go_through_a_bounded_distributed_map(
     definition: dict[str, Any], state: str, task: str, files: str
@@ -67,6 +72,7 @@ def test_data_files_go_through_a_bounded_distributed_map(
     assert m["ItemReader"]["Parameters"]["Key.$"] == f"{files}.filesKey"
     assert m["ItemSelector"]["task"] == task and m["ItemSelector"]["file.$"] == "$$.Map.Item.Value"
     assert m["ToleratedFailurePercentage"] == 0
+    assert m["Catch"][0]["ErrorEquals"] == ["States.ALL"] and m["Catch"][0]["Next"] == "RecordFailure"
 
 
 def test_waits_happen_in_step_functions_not_in_lambda(definition: dict[str, Any]) -> None:

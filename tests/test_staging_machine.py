@@ -3,6 +3,7 @@ tests/asl_runner.py): both modes, masking, duplicate and out-of-order events, fa
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,8 +13,9 @@ import boto3
 import pytest
 
 from components.staging_asl import staging_definition
-from handlers import staging_tasks
-from handlers.staging import normalize_item
+from handlers import exports, staging_tasks
+from handlers.staging import VerificationFailed, normalize_item
+from handlers.staging_files import SAMPLE_FILES
 from tests.asl_runner import Runner
 from tests.staging_fixtures import (
     EXPORT_TIME,
@@ -26,8 +28,10 @@ from tests.staging_fixtures import (
     create_test_table,
     customer_items,
     data_keys,
+    gz,
     patch_moto_import_empty_files,
     prod_spec,
+    replace_data_file,
     rewrite_files_manifest,
     scan_all,
     target_for,
@@ -103,6 +107,7 @@ def test_refill_with_masking_runs_through_the_distributed_maps(env: tuple[Any, A
     status, out = run.run(event(target, ref))
     # Then every file was masked and refilled, verified, recorded and announced
     assert status == "SUCCEEDED", out
+    assert run.visited.count("ValidateFileFile") == len(data_keys(s3, ref))
     assert run.visited.count("MaskFileFile") == len(data_keys(s3, ref)) and "PublishMasked" in run.visited
     assert run.visited.count("RefillFileFile") >= 2 and "Sweep" in run.visited
     staged = scan_all(ddb, target.name)
@@ -118,9 +123,19 @@ def test_replace_polls_for_deletion_and_import_then_reapplies_settings(env: tupl
     create_test_table(ddb, target)
     items = customer_items(30, big=False)
     run = runner(s3, ddb)
-    status, out = run.run(event(target, write_prod_export(s3, items)))
+    ref = write_prod_export(s3, items)
+    status, out = run.run(event(target, ref))
     assert status == "SUCCEEDED", out
-    for state in ("PrepareReplace", "TableGone?", "StartImport", "DescribeImport", "FinishReplace", "Verify"):
+    assert run.visited.count("ValidateFileFile") == len(data_keys(s3, ref))
+    for state in (
+        "ValidateFiles",
+        "PrepareReplace",
+        "TableGone?",
+        "StartImport",
+        "DescribeImport",
+        "FinishReplace",
+        "Verify",
+    ):
         assert state in run.visited, state
     assert as_set(scan_all(ddb, target.name)) == as_set(items)
     arn = ddb.describe_table(TableName=target.name)["Table"]["TableArn"]
@@ -214,3 +229,196 @@ def test_a_target_of_another_stack_is_refused_before_any_work(env: tuple[Any, An
     assert status == "FAILED" and run.visited == ["Claim", "NotifyUnclaimed", "Failed"]
     assert "belongs to someone/else" in run.published[-1]["Message"]
     assert scan_all(ddb, target.name) == []
+
+
+# -- every data file checked by its own map child, before the table is touched ------------------
+
+
+def _flip_byte(s3: Any, ref: Any) -> str:
+    key = data_keys(s3, ref)[0]
+    body = bytearray(s3.get_object(Bucket=ref.bucket, Key=key)["Body"].read())
+    body[len(body) // 2] ^= 0xFF
+    s3.put_object(Bucket=ref.bucket, Key=key, Body=bytes(body))
+    return key
+
+
+def _delete_file(s3: Any, ref: Any) -> str:
+    key = data_keys(s3, ref)[1]
+    s3.delete_object(Bucket=ref.bucket, Key=key)
+    return key
+
+
+def _shift_count(s3: Any, ref: Any) -> str:
+    # The listed total still equals the summary's: only reading the files shows the mismatch.
+    def edit(lines: list[dict[str, Any]]) -> None:
+        lines[0]["itemCount"] += 1
+        lines[1]["itemCount"] -= 1
+
+    rewrite_files_manifest(s3, ref, edit)
+    return data_keys(s3, ref)[0]
+
+
+def _malformed_line(s3: Any, ref: Any) -> str:
+    key = data_keys(s3, ref)[0]
+    lines = gzip.decompress(s3.get_object(Bucket=ref.bucket, Key=key)["Body"].read()).splitlines()
+    lines[3] = b'{"Item": {"customerId": {"S": "x"'
+    replace_data_file(s3, ref, key, gz(lines), fix_manifest=True)
+    return key
+
+
+DAMAGE = {
+    "flipped byte": (_flip_byte, "MD5 mismatch"),
+    "missing data file": (_delete_file, "does not exist"),
+    "count mismatch": (_shift_count, "manifest-files.json says"),
+    "malformed line": (_malformed_line, "is not a valid item"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_data_file_fails_at_validate_files_naming_the_file_and_problem(
+    env: tuple[Any, Any], damage: str
+) -> None:
+    # Given a test table with data and an export whose manifests are fine but one data file is not
+    s3, ddb = env
+    target = target_for(prod_spec("customers"), mode="replace")
+    create_test_table(ddb, target)
+    ddb.put_item(TableName=target.name, Item={"customerId": {"S": "keep"}})
+    created = ddb.describe_table(TableName=target.name)["Table"]["CreationDateTime"]
+    ref = write_prod_export(s3, customer_items(60, big=False))
+    corrupt, problem = DAMAGE[damage]
+    key = corrupt(s3, ref)
+    # When the machine runs
+    run = runner(s3, ddb)
+    status, out = run.run(event(target, ref))
+    # Then the manifest step passed, the file map failed the run, and nothing touched the table
+    assert status == "FAILED" and out["Error"] == "StagingFailed"
+    assert run.visited[: run.visited.index("ValidateFiles")] == ["Claim", "Claimed?", "Validate"]
+    assert run.failed_children == 1
+    assert run.visited[-3:] == ["RecordFailure", "NotifyFailure", "Failed"]
+    assert "PrepareReplace" not in run.visited and "Masked?" not in run.visited
+    assert ddb.describe_table(TableName=target.name)["Table"]["CreationDateTime"] == created
+    assert scan_all(ddb, target.name) == [{"customerId": {"S": "keep"}}]
+    # And the notification and the ledger say which file and what is wrong with it
+    message = run.published[-1]["Message"]
+    assert "States.ExceedToleratedFailureThreshold" in message
+    assert f"1 data file(s) failed:\n  - data file s3://{VAULT}/{key}" in message
+    assert problem in message
+    record = ledger(ddb, "customers")
+    assert record["status"] == {"S": "FAILED"} and key in record["detail"]["S"] and problem in record["detail"]["S"]
+
+
+def test_a_damaged_file_stops_a_masked_refill_before_any_masking(env: tuple[Any, Any]) -> None:
+    # Given a masked refill target and an export with a flipped byte in one file
+    s3, ddb = env
+    target = target_for(prod_spec("customers"), mode="refill", mask=MASK)
+    create_test_table(ddb, target)
+    ref = write_prod_export(s3, customer_items(40, big=False))
+    key = _flip_byte(s3, ref)
+    # When the machine runs
+    run = runner(s3, ddb)
+    status, _ = run.run(event(target, ref))
+    # Then it fails at ValidateFiles: no masked copy is written, no item reaches the table
+    assert status == "FAILED" and "MaskFiles" not in run.visited and "RefillFiles" not in run.visited
+    assert s3.list_objects_v2(Bucket=MASK_BUCKET).get("KeyCount") == 0
+    assert scan_all(ddb, target.name) == []
+    assert key in run.published[-1]["Message"]
+
+
+def test_a_retried_export_reports_only_its_own_new_problems(env: tuple[Any, Any]) -> None:
+    # Given a run that failed on a damaged file, then the file repaired and the export retried
+    s3, ddb = env
+    target = target_for(prod_spec("customers"), mode="refill")
+    create_test_table(ddb, target)
+    ref = write_prod_export(s3, customer_items(30, big=False))
+    key = data_keys(s3, ref)[0]
+    good = s3.get_object(Bucket=ref.bucket, Key=key)["Body"].read()
+    _flip_byte(s3, ref)
+    assert runner(s3, ddb).run(event(target, ref))[0] == "FAILED"
+    s3.put_object(Bucket=ref.bucket, Key=key, Body=good)
+    # When the same export's event comes again
+    run = runner(s3, ddb)
+    status, out = run.run(event(target, ref))
+    # Then it is claimed again (a FAILED record may be), stages, and the old problems are gone
+    assert status == "SUCCEEDED", out
+    record = ledger(ddb, "customers")
+    assert record["status"] == {"S": "SUCCEEDED"} and "problems" not in record and "failedFiles" not in record
+    assert "data file" not in run.published[-1]["Message"]
+
+
+# -- verify reads a bounded number of data files -------------------------------------------------
+
+
+def _stage_many_files(env: tuple[Any, Any]) -> tuple[Any, Any, dict[str, Any], list[str], list[str]]:
+    """A refill of an export with 40 small data files, recording which data files each task read.
+    Returns (target, ref, machine output, all data keys, data keys read by Verify)."""
+    s3, ddb = env
+    target = target_for(prod_spec("customers"), mode="refill")
+    create_test_table(ddb, target)
+    ref = write_prod_export(s3, customer_items(120, big=False), items_per_file=3)
+    task = {"name": ""}
+    reads: list[tuple[str, str]] = []
+
+    def count_get(params: dict[str, Any], **_: Any) -> None:
+        if "/data/" in params["Key"]:
+            reads.append((task["name"], params["Key"]))
+
+    staging_tasks._client("s3").meta.events.register("before-parameter-build.s3.GetObject", count_get)
+
+    def invoke(ev: dict[str, Any]) -> Any:
+        task["name"] = ev["task"]
+        return staging_tasks.handler(ev, FakeContext())
+
+    run = Runner(staging_definition(function_arn=FN, topic_arn=TOPIC, max_concurrency=4), {FN: invoke}, s3, ddb)
+    status, out = run.run(event(target, ref))
+    assert status == "SUCCEEDED", out
+    return target, ref, out, data_keys(s3, ref), [key for name, key in reads if name == "verify"]
+
+
+def test_verify_reads_at_most_eight_data_files_of_a_large_export(env: tuple[Any, Any]) -> None:
+    # Given / When an export of 40 data files (and an empty one) is staged by the machine
+    _, _, out, keys, verify_reads = _stage_many_files(env)
+    # Then Verify read 8 distinct data files, each once, and sampled all their items
+    assert len(keys) == 41
+    assert len(verify_reads) == len(set(verify_reads)) == SAMPLE_FILES
+    assert set(verify_reads) <= set(keys)
+    assert out["verify"] == {"tableCount": 120, "exportCount": 120, "sampled": SAMPLE_FILES * 3}
+
+
+def test_verify_still_catches_a_changed_item_in_a_sampled_file(env: tuple[Any, Any]) -> None:
+    # Given a staged table, then one item of a file Verify samples changed in the table
+    s3, ddb = env
+    target, ref, out, _, verify_reads = _stage_many_files(env)
+    files = exports.read_data_files(s3, ref, exports.read_summary(s3, ref))
+    data_file = next(f for f in files if ref.resolve(f.data_file_s3_key) == verify_reads[0])
+    item = next(exports.iter_file_items(s3, ref, data_file))
+    ddb.put_item(TableName=target.name, Item={**item, "email": {"S": "changed@example.org"}})
+    # When Verify runs again (a retry of the same state)
+    with pytest.raises(VerificationFailed) as err:
+        staging_tasks.handler({**out, "task": "verify", "export": out["claim"]["export"]}, FakeContext())
+    # Then the change is found, the count still matching
+    assert f"item with key {{'customerId': '{item['customerId']['S']}'}} differs from the export" in str(err.value)
+    assert "holds" not in str(err.value)
+
+
+def test_a_refill_child_that_fails_names_its_file_in_the_notification(env: tuple[Any, Any]) -> None:
+    # Given an export that validates, then loses a data file before the refill map reaches it
+    s3, ddb = env
+    target = target_for(prod_spec("customers"), mode="refill")
+    create_test_table(ddb, target)
+    ref = write_prod_export(s3, customer_items(60, big=False))
+    lost = data_keys(s3, ref)[1]
+
+    def invoke(ev: dict[str, Any]) -> Any:
+        if ev["task"] == "refill_file":
+            s3.delete_object(Bucket=ref.bucket, Key=lost)
+        return staging_tasks.handler(ev, FakeContext())
+
+    run = Runner(staging_definition(function_arn=FN, topic_arn=TOPIC, max_concurrency=4), {FN: invoke}, s3, ddb)
+    # When the machine runs
+    status, _ = run.run(event(target, ref))
+    # Then the refill map fails the run, and the message names the file and the error
+    assert status == "FAILED" and "RefillFiles" in run.visited and "Sweep" not in run.visited
+    message = run.published[-1]["Message"]
+    assert "States.ExceedToleratedFailureThreshold" in message
+    assert "1 data file(s) failed:\n  - ExportCorrupt: " in message
+    assert f"data file s3://{VAULT}/{lost} listed in manifest-files.json does not exist" in message
