@@ -1,7 +1,9 @@
 """Restore drill: prove that a table's latest export really restores.
 
     prepare   validate the newest export in the vault (manifests, checksums, counts, source
-              table) and build the ImportTable request of a scratch table
+              table) and build the ImportTable request of a scratch table; in the state machine
+              it checks the manifests only and a Distributed Map checks each data file in its own
+              Lambda (handlers.drill_files), so no Lambda reads a whole export
     (import)  DynamoDB ImportTable; Step Functions starts it and waits (never a Lambda)
     verify    imported item count == the manifest's, no import errors, and a sample of items
               (by key) compared with the live table
@@ -26,7 +28,8 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from handlers.batch_writer import DynamoDBSink, write_requests
-from handlers.exports import ExportRef, ManifestSummary, iter_requests, validate_export
+from handlers.drill_files import MAX_REPORTED_FILES, recorded_file_problems, run_folder
+from handlers.exports import ExportRef, ManifestSummary, iter_requests, validate_export, validate_manifests
 from handlers.watch_aws import (
     AWS_ERRORS,
     error_text,
@@ -76,8 +79,20 @@ def import_request(table: WatchedTable, ref: ExportRef, summary: ManifestSummary
     }
 
 
-def prepare(ctx: WatchContext, table_name: str, *, s3: Any, now: datetime) -> dict[str, Any]:
-    """Validate the newest export of a table and plan its import. Raises DrillError."""
+def not_restorable(url: str, problems: Iterable[str]) -> str:
+    """The one wording of a rejected export, whichever step found its problems."""
+    return f"the latest export {url} is not restorable: " + "; ".join(problems)
+
+
+def prepare(
+    ctx: WatchContext, table_name: str, *, s3: Any, now: datetime, check_data_files: bool = True
+) -> dict[str, Any]:
+    """Validate the newest export of a table and plan its import. Raises DrillError.
+
+    `check_data_files=False` (the state machine's Prepare task) checks the manifests only
+    (summary, source table, format, files listed once, per-file counts adding up to the summary)
+    and leaves every data file to the ValidateFiles map, whose children read one file each; the
+    CLI keeps reading the whole export here, as it is not bound by Lambda's 15 minutes."""
     table = ctx.table(table_name)
     exports = vault_exports(s3, ctx.vault_bucket, table.export_prefix)
     if not exports:
@@ -86,9 +101,12 @@ def prepare(ctx: WatchContext, table_name: str, *, s3: Any, now: datetime) -> di
             "check the nightly export schedule and its dead-letter queue"
         )
     ref, summary = exports[0]
-    report = validate_export(s3, ref, expected_table_arn=table.arn)
+    if check_data_files:
+        report = validate_export(s3, ref, expected_table_arn=table.arn)
+    else:
+        report = validate_manifests(s3, ref, expected_table_arn=table.arn)
     if not report.ok:
-        raise DrillError(f"the latest export {ref.url} is not restorable: " + "; ".join(report.problems))
+        raise DrillError(not_restorable(ref.url, report.problems))
     scratch = scratch_table_name(table.physical_name, ref.export_id, now)
     return {
         "table": table.name,
@@ -96,7 +114,10 @@ def prepare(ctx: WatchContext, table_name: str, *, s3: Any, now: datetime) -> di
         "exportId": ref.export_id,
         "exportUrl": ref.url,
         "exportTime": summary.export_time.isoformat(),
+        "outputFormat": summary.output_format,
         "expectedItemCount": summary.item_count,
+        # What the ValidateFiles map's ItemReader reads: one JSON line per data file.
+        "manifestFiles": {"bucket": ref.bucket, "key": ref.resolve(summary.manifest_files_s3_key)},
         "scratchTable": scratch,
         "importRequest": import_request(table, ref, summary, scratch),
         "preparedAt": now.isoformat(),
@@ -184,7 +205,12 @@ def _key_of(item: Mapping[str, Any], key_names: Iterable[str]) -> dict[str, Any]
 
 
 def sample_compare(ddb: Any, scratch: str, live: str, key_names: list[str], size: int) -> SampleResult:
-    """Read up to `size` items of the scratch table and look each up by key in the live table."""
+    """Read up to `size` items of the scratch table and look each up by key in the live table.
+
+    Bounded by `size` (at most 1000, `safetynet:drill.sampleSize`), not by the export: one Scan
+    page with `Limit=size` and `size` GetItem calls, so the Verify task stays within Lambda's
+    limits for a table of any size. The sample is the Scan's first page (the first items in
+    DynamoDB's hash order, not a random draw); the import's item count covers every item."""
     result = SampleResult()
     items = ddb.scan(TableName=scratch, Limit=size).get("Items", [])
     for item in items[:size]:
@@ -227,16 +253,41 @@ def record(
     return doc
 
 
+def _with_file_problems(ctx: WatchContext, table: WatchedTable, plan: Mapping[str, Any], error: str, *, s3: Any) -> str:
+    """The ValidateFiles map fails with only "threshold exceeded": the problems its children
+    recorded say what was wrong, so they replace that error in the drill record."""
+    if not plan.get("scratchTable") or not plan.get("exportUrl"):
+        return error
+    try:
+        found = recorded_file_problems(s3, ctx.vault_bucket, table.physical_name, str(plan["scratchTable"]))
+    except AWS_ERRORS as exc:
+        return f"{error}; reading the data file checks failed: {error_text(exc)}"
+    if not found.problems:
+        return error
+    problems = list(found.problems)
+    if found.more_files:
+        problems.append(
+            f"more damaged data files than the {MAX_REPORTED_FILES} read: see "
+            f"s3://{ctx.vault_bucket}/{run_folder(table.physical_name, str(plan['scratchTable']))}"
+        )
+    return not_restorable(str(plan["exportUrl"]), problems)
+
+
 def verify_from_state(
     ctx: WatchContext, state: Mapping[str, Any], *, ddb: Any, s3: Any, cw: Any, now: datetime
 ) -> dict[str, Any]:
-    """The Step Functions Verify task: state = {table, prepare?, importStatus?, error?}."""
+    """The Step Functions Verify task (and RecordPrepareFailure): state = {table, prepare?,
+    importStatus?, error?}. Bounded whatever the export's size: it reads the import's description,
+    one Scan page of at most `drill_sample_size` scratch items and as many live items by key
+    (`sample_compare`), and after a failed ValidateFiles map at most `MAX_REPORTED_FILES` records
+    of damaged data files; never the export itself."""
     table = ctx.table(str(state["table"]))
     plan = state.get("prepare") or {}
     error = None
     if state.get("error"):
         err = state["error"]
         error = f"{err.get('Error', 'Error')}: {err.get('Cause', '')}" if isinstance(err, Mapping) else str(err)
+        error = _with_file_problems(ctx, table, plan, error, s3=s3)
     desc = (state.get("importStatus") or {}).get("description")
     sample = None
     if desc and desc.get("ImportStatus") == "COMPLETED" and plan.get("scratchTable"):
