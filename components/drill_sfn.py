@@ -1,15 +1,18 @@
 """The restore drill's Step Functions definition (Amazon States Language), a pure function.
 
-    Prepare ──> StartImport ──> WaitForImport <──┐
-       │            │              │             │ IN_PROGRESS
-       │            │          DescribeImport ───┘
-       │            │              │ done
-       │            └── (error) ─> Verify <──────┘
-       │                             │
-       └─ (error) ─> RecordPrepareFailure ─> DrillFailed
-                                     │
-                              DeleteScratchTable ─> Outcome ─> DrillPassed | DrillFailed
+    Prepare ─> ValidateFiles ──> StartImport ──> WaitForImport <──┐
+       │       (Distributed Map,     │              │             │ IN_PROGRESS
+       │        one child per        │          DescribeImport ───┘
+       │        data file)           │              │ done
+       │            │                └── (error) ─> Verify <──────┘
+       └─ (error) ──┴──> RecordPrepareFailure ─> DrillFailed
+                                                    │
+                                    DeleteScratchTable ─> Outcome ─> DrillPassed | DrillFailed
 
+Prepare checks the newest export's manifests only; ValidateFiles reads manifest-files.json from
+S3 and checks each data file (existence, gzip, MD5, count, items) in its own Lambda, so exports
+of any size stay within Lambda's 15 minutes. No tolerated failures: one damaged file fails the
+drill, and the problems the child recorded reach the drill record (handlers.drill_files).
 The wait for ImportTable (minutes to hours) is a Wait/DescribeImport loop in the state machine,
 never a sleeping Lambda. The scratch table is deleted on every path after it may exist.
 """
@@ -22,8 +25,14 @@ DESCRIBE_IMPORT = "arn:aws:states:::aws-sdk:dynamodb:describeImport"
 IMPORT_TABLE = "arn:aws:states:::aws-sdk:dynamodb:importTable"
 DELETE_TABLE = "arn:aws:states:::aws-sdk:dynamodb:deleteTable"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
 # The longest a drill may run before Step Functions stops it (imports of big tables take hours).
 TIMEOUT_SECONDS = 12 * 3600
+# Data files checked at once: enough to read a large export in minutes, few enough to leave the
+# account's Lambda concurrency (1000 by default) to everything else.
+FILE_CONCURRENCY = 20
+# The Map Run's label: child executions are named `<machine>/<label>:<id>` (see the IAM policy).
+VALIDATE_FILES_LABEL = "ValidateFiles"
 
 _LAMBDA_RETRY = [
     {
@@ -55,7 +64,52 @@ def _invoke(function_arn: str, payload: dict[str, Any], result_path: str, next_s
     }
 
 
-def drill_definition(*, prepare_arn: str, verify_arn: str, poll_seconds: int = 60) -> dict[str, Any]:
+def _validate_files(validate_file_arn: str, max_concurrency: int, next_state: str) -> dict[str, Any]:
+    """A Distributed Map over manifest-files.json (JSON lines, read by Step Functions from S3):
+    one child per data file, so the work scales with the export and no file list passes
+    through the state (256 KiB)."""
+    return {
+        "Type": "Map",
+        "Label": VALIDATE_FILES_LABEL,
+        "ItemReader": {
+            "Resource": S3_GET_OBJECT,
+            "ReaderConfig": {"InputType": "JSONL"},
+            "Parameters": {"Bucket.$": "$.prepare.manifestFiles.bucket", "Key.$": "$.prepare.manifestFiles.key"},
+        },
+        "ItemSelector": {"table.$": "$.table", "plan.$": "$.prepare", "file.$": "$$.Map.Item.Value"},
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            # State names are unique across the whole machine, child workflows included.
+            "StartAt": "ValidateFile",
+            "States": {
+                "ValidateFile": {
+                    "Type": "Task",
+                    "Resource": LAMBDA_INVOKE,
+                    "Parameters": {"FunctionName": validate_file_arn, "Payload.$": "$"},
+                    # A few bytes per child: the Map Run's result stays small for any file count.
+                    "ResultSelector": {"items.$": "$.Payload.items"},
+                    "Retry": _LAMBDA_RETRY,
+                    "End": True,
+                }
+            },
+        },
+        "MaxConcurrency": max_concurrency,
+        # A damaged data file fails the drill: an export that restores partly is not restorable.
+        "ToleratedFailurePercentage": 0,
+        "ResultPath": None,
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordPrepareFailure"}],
+        "Next": next_state,
+    }
+
+
+def drill_definition(
+    *,
+    prepare_arn: str,
+    validate_file_arn: str,
+    verify_arn: str,
+    poll_seconds: int = 60,
+    max_concurrency: int = FILE_CONCURRENCY,
+) -> dict[str, Any]:
     """The drill of one table; execution input `{"table": "<logical name>"}`."""
     catch_to_verify = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Verify"}]
     prepare = _invoke(prepare_arn, {"Payload": {"table.$": "$.table"}}, "$.prepareResult", "Unwrap")
@@ -69,8 +123,9 @@ def drill_definition(*, prepare_arn: str, verify_arn: str, poll_seconds: int = 6
             "Unwrap": {
                 "Type": "Pass",
                 "Parameters": {"table.$": "$.table", "prepare.$": "$.prepareResult.value"},
-                "Next": "StartImport",
+                "Next": "ValidateFiles",
             },
+            "ValidateFiles": _validate_files(validate_file_arn, max_concurrency, "StartImport"),
             "StartImport": {
                 "Type": "Task",
                 "Resource": IMPORT_TABLE,
@@ -153,6 +208,8 @@ def drill_definition(*, prepare_arn: str, verify_arn: str, poll_seconds: int = 6
                 "Choices": [{"Variable": "$.result.value.ok", "BooleanEquals": True, "Next": "DrillPassed"}],
                 "Default": "DrillFailed",
             },
+            # Prepare or a data file failed: no scratch table exists yet. Verify records why (for a
+            # failed map, the problems its children wrote) and the drill fails.
             "RecordPrepareFailure": _invoke(verify_arn, {"Payload.$": "$"}, "$.result", "DrillFailed"),
             "DrillPassed": {"Type": "Succeed"},
             "DrillFailed": {

@@ -5,7 +5,8 @@ that its backups restore.
                      └─> classifier Lambda ─> encrypted SNS topic ─> e-mail / HTTPS
                             (retries; undeliverable events -> dead-letter queue + alarm)
     hourly ─> freshness Lambda ─> metrics (namespace safetynet, dimension Table) ─> alarms
-    weekly ─> drill state machine (ImportTable into a scratch table, verify, delete) ─> metrics
+    weekly ─> drill state machine (data files checked by a Distributed Map, ImportTable into a
+              scratch table, verify, delete) ─> metrics
     dashboard: alarms, export age, items over time, drill results
 
 Event patterns, IAM documents, the state machine and the dashboard are pure functions in
@@ -340,7 +341,7 @@ class DisasterWatch(pulumi.ComponentResource):
         return fn
 
     def _drill(self) -> tuple[aws.sfn.StateMachine, list[aws.scheduler.Schedule]]:
-        """The drill's two tasks, its state machine and one weekly schedule per table."""
+        """The drill's tasks, its state machine and one weekly schedule per table."""
         name, args = self._name, self._args
         prefixes, drills = self._prefixes, self._drill_prefixes
         logs = self._log_group("drill")
@@ -361,10 +362,18 @@ class DisasterWatch(pulumi.ComponentResource):
             )
         )
         task_role = self._role("drill-task", "lambda.amazonaws.com", task_policy)
-        # Validation reads every data file of the export: the longest Lambda timeout.
+        # Prepare reads the export listing and the manifests only; each data file is read by a
+        # ValidateFiles map child: one file within Lambda's longest timeout.
         prepare = self._function(
             "drill-prepare",
             handler="handlers.watch_lambdas.drill_prepare_handler",
+            role=task_role,
+            logs=logs,
+            timeout=300,
+        )
+        validate_file = self._function(
+            "drill-validate-file",
+            handler="handlers.watch_lambdas.drill_validate_file_handler",
             role=task_role,
             logs=logs,
             timeout=900,
@@ -376,26 +385,30 @@ class DisasterWatch(pulumi.ComponentResource):
             logs=logs,
             timeout=300,
         )
+        # A fixed name, so the schedules below can address the machine by its documented ARN
+        # without depending on the resource: hundreds of per-table schedules depending on the
+        # machine (and through it on every table) made each registration walk that whole graph.
+        # The role's Distributed Map grants name it too (its child executions).
+        machine_name = f"safetynet-{args.stack}-drill"
         sm_role, sm_policy = self._role(
             "drill-sfn",
             "states.amazonaws.com",
-            pulumi.Output.all(prepare.name, verify.name, self._vault, self._region, self._acct).apply(
+            pulumi.Output.all(
+                self._vault, self._region, self._acct, prepare.name, validate_file.name, verify.name
+            ).apply(
                 lambda v: json.dumps(
                     drill_state_machine_policy(
-                        function_arns=[f"arn:aws:lambda:{v[3]}:{v[4]}:function:{fn}" for fn in v[:2]],
-                        bucket_arn=v[2][0],
+                        function_arns=[f"arn:aws:lambda:{v[1]}:{v[2]}:function:{fn}" for fn in v[3:]],
+                        state_machine_name=machine_name,
+                        bucket_arn=v[0][0],
                         export_prefixes=prefixes,
-                        kms_key_arn=v[2][1],
-                        region=v[3],
-                        account_id=v[4],
+                        kms_key_arn=v[0][1],
+                        region=v[1],
+                        account_id=v[2],
                     )
                 )
             ),
         )
-        # A fixed name, so the schedules below can address the machine by its documented ARN
-        # without depending on the resource: hundreds of per-table schedules depending on the
-        # machine (and through it on every table) made each registration walk that whole graph.
-        machine_name = f"safetynet-{args.stack}-drill"
         machine_arn = pulumi.Output.all(self._region, self._acct).apply(
             lambda v: f"arn:aws:states:{v[0]}:{v[1]}:stateMachine:{machine_name}"
         )
@@ -403,8 +416,8 @@ class DisasterWatch(pulumi.ComponentResource):
             f"{name}-drill",
             name=machine_name,
             role_arn=sm_role.arn,
-            definition=pulumi.Output.all(prepare.arn, verify.arn).apply(
-                lambda v: json.dumps(drill_definition(prepare_arn=v[0], verify_arn=v[1]))
+            definition=pulumi.Output.all(prepare.arn, validate_file.arn, verify.arn).apply(
+                lambda v: json.dumps(drill_definition(prepare_arn=v[0], validate_file_arn=v[1], verify_arn=v[2]))
             ),
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[sm_policy]),

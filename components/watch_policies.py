@@ -4,7 +4,8 @@ Every role gets exactly what its task calls, scoped by ARN: the classifier reads
 the vault listing and publishes to the alert topic; the freshness task reads exports and writes
 metrics in the `safetynet` namespace only; drill tasks touch live tables read-only and scratch
 tables (`safetynet-drill-*`) only; the state machine may import into, describe and delete scratch
-tables and invoke its two tasks.
+tables, invoke its tasks, read manifest-files.json for its ValidateFiles map and run that map's
+child executions (of itself only).
 """
 
 from __future__ import annotations
@@ -194,6 +195,7 @@ def drill_task_policy(
 def drill_state_machine_policy(
     *,
     function_arns: list[str],
+    state_machine_name: str,
     bucket_arn: str,
     export_prefixes: list[str],
     kms_key_arn: str,
@@ -201,14 +203,37 @@ def drill_state_machine_policy(
     account_id: str,
 ) -> Policy:
     """The drill state machine: invoke its tasks, ImportTable into scratch tables (reading the
-    exports from the vault, logging import errors as DynamoDB does), describe and delete them."""
+    exports from the vault, logging import errors as DynamoDB does), describe and delete them;
+    run the ValidateFiles Distributed Map (its ItemReader reads manifest-files.json from the
+    export prefixes granted below; its children are executions of this same state machine)."""
     scratch = scratch_table_arn(region, account_id)
+    machine = f"arn:aws:states:{region}:{account_id}:stateMachine:{state_machine_name}"
     return _doc(
         {
             "Sid": "InvokeTasks",
             "Effect": "Allow",
             "Action": ["lambda:InvokeFunction"],
             "Resource": function_arns,
+        },
+        {
+            # AWS's documented Distributed Map policy: StartExecution on the machine itself...
+            "Sid": "RunMapChildExecutions",
+            "Effect": "Allow",
+            "Action": ["states:StartExecution"],
+            "Resource": [machine],
+        },
+        {
+            # ...and DescribeExecution/StopExecution on its child executions, which are named
+            # `<machine>/<map run label>:<id>`. The children are STANDARD executions; the express
+            # form (same machine) is listed because IAM lint (parliament) expects DescribeExecution
+            # to name both of its resource types.
+            "Sid": "ManageMapChildExecutions",
+            "Effect": "Allow",
+            "Action": ["states:DescribeExecution", "states:StopExecution"],
+            "Resource": [
+                f"arn:aws:states:{region}:{account_id}:execution:{state_machine_name}/*",
+                f"arn:aws:states:{region}:{account_id}:express:{state_machine_name}:*:*",
+            ],
         },
         {
             "Sid": "ImportIntoScratchTables",

@@ -4,6 +4,7 @@ context, and call the logic modules with clients from the access layer.
     handlers.watch_lambdas.classify_handler    EventBridge rule target (destructive events)
     handlers.watch_lambdas.freshness_handler   scheduled hourly
     handlers.watch_lambdas.drill_prepare_handler / drill_verify_handler   Step Functions tasks
+    handlers.watch_lambdas.drill_validate_file_handler   child of the drill's ValidateFiles map
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from handlers import drill, freshness
+from handlers import drill, drill_files, freshness
 from handlers.classifier import (
     Classification,
     TableFacts,
@@ -115,11 +116,22 @@ def freshness_handler(_event: Any, _lambda_context: Any) -> dict[str, Any]:
 
 @logger.inject_lambda_context
 def drill_prepare_handler(event: Mapping[str, Any], _lambda_context: Any) -> dict[str, Any]:
-    """Validate the latest export and return the ImportTable request of the scratch table."""
+    """Check the latest export's manifests and return the plan (the ImportTable request of the
+    scratch table, and where manifest-files.json is for the ValidateFiles map)."""
     ctx = _context()
-    plan = drill.prepare(ctx, str(event["table"]), s3=client("s3"), now=datetime.now(UTC))
+    plan = drill.prepare(ctx, str(event["table"]), s3=client("s3"), now=datetime.now(UTC), check_data_files=False)
     logger.info("drill prepared", extra=plan)
     return plan
+
+
+@logger.inject_lambda_context
+def drill_validate_file_handler(event: Mapping[str, Any], _lambda_context: Any) -> dict[str, Any]:
+    """Check one data file of the export; raises DataFileRejected (its problems recorded first)."""
+    ctx = _context()
+    task = drill_files.FileTask.from_event(event)
+    result = drill_files.check_file(ctx, task, s3=client("s3"))
+    logger.info("data file checked", extra=result)
+    return result
 
 
 @logger.inject_lambda_context

@@ -1,5 +1,6 @@
 """The drill's state machine run end to end (a test interpreter of the definition, its tasks
-the real Lambda handlers, its aws-sdk calls against moto): data flows between the states."""
+the real Lambda handlers, its aws-sdk calls and the ValidateFiles map's ItemReader against moto):
+data flows between the states, and a damaged data file's problems reach the drill record."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from components.drill_sfn import drill_definition
 from handlers import watch_aws, watch_lambdas
 from handlers.watch_aws import read_drill_record
 from handlers.watch_model import WATCH_ENV, WatchContext
-from tests import asl_sim
+from tests import asl_sim_map as asl_sim
 from tests.test_watch_entrypoints import LAMBDA_CONTEXT
 from tests.watch_fixtures import REGION, VAULT, add_export, corrupt_first_data_file, fill, item, make_account
 
 PREPARE = "arn:aws:lambda:us-east-1:123456789012:function:drill-prepare"
+VALIDATE_FILE = "arn:aws:lambda:us-east-1:123456789012:function:drill-validate-file"
 VERIFY = "arn:aws:lambda:us-east-1:123456789012:function:drill-verify"
-DEFINITION = drill_definition(prepare_arn=PREPARE, verify_arn=VERIFY)
+DEFINITION = drill_definition(prepare_arn=PREPARE, validate_file_arn=VALIDATE_FILE, verify_arn=VERIFY)
 
 
 @pytest.fixture
@@ -34,15 +36,20 @@ def deployed(aws: None, monkeypatch: pytest.MonkeyPatch) -> WatchContext:
     return ctx
 
 
-def _execute() -> tuple[dict[str, Any], list[str]]:
+def _execute(execution: asl_sim.Execution | None = None) -> tuple[dict[str, Any], list[str]]:
     return asl_sim.run(
         DEFINITION,
         {"table": "orders"},
         lambdas={
             PREPARE: lambda p: watch_lambdas.drill_prepare_handler(p, LAMBDA_CONTEXT),
+            VALIDATE_FILE: lambda p: watch_lambdas.drill_validate_file_handler(p, LAMBDA_CONTEXT),
             VERIFY: lambda p: watch_lambdas.drill_verify_handler(p, LAMBDA_CONTEXT),
         },
-        clients={"dynamodb": boto3.client("dynamodb", region_name=REGION)},
+        clients={
+            "dynamodb": boto3.client("dynamodb", region_name=REGION),
+            "s3": boto3.client("s3", region_name=REGION),
+        },
+        execution=execution,
     )
 
 
@@ -53,8 +60,11 @@ def _record() -> dict[str, Any]:
 
 
 def test_good_export_passes_through_every_state(deployed: WatchContext) -> None:
-    out, visited = _execute()
-    assert visited[:4] == ["Prepare", "Unwrap", "StartImport", "WaitForImport"]
+    execution = asl_sim.Execution(lambdas={}, clients={})
+    out, visited = _execute(execution)
+    assert visited[:5] == ["Prepare", "Unwrap", "ValidateFiles", "StartImport", "WaitForImport"]
+    # One ValidateFiles child per data file (9 items, 4 per file), each checked by its own task
+    assert execution.child_visited == ["ValidateFile"] * 3 and execution.child_errors == []
     assert visited[-4:] == ["Verify", "DeleteScratchTable", "Outcome", "DrillPassed"]
     assert out["result"]["value"]["ok"] is True
     assert out["result"]["value"]["imported_item_count"] == 9
@@ -65,15 +75,38 @@ def test_good_export_passes_through_every_state(deployed: WatchContext) -> None:
     ]
 
 
-def test_corrupt_export_fails_the_execution_and_is_recorded(deployed: WatchContext) -> None:
+def test_damaged_data_file_fails_the_map_and_its_problems_reach_the_record(deployed: WatchContext) -> None:
+    # Given the latest export's first data file no longer matches its MD5 (manifests still fine)
     s3 = boto3.client("s3", region_name=REGION)
-    corrupt_first_data_file(watch_aws.vault_exports(s3, VAULT, "exports/orders")[0][0])
+    ref = watch_aws.vault_exports(s3, VAULT, "exports/orders")[0][0]
+    key = corrupt_first_data_file(ref)
+    # When the drill runs
+    execution = asl_sim.Execution(lambdas={}, clients={})
     with pytest.raises(asl_sim.ExecutionFailed) as exc:
-        _execute()
+        _execute(execution)
+    # Then the child rejected that file by name, the map failed with only AWS's generic error,
+    # the failure was recorded without an import, and the record says which file and why
     assert exc.value.error == "RestoreDrillFailed"
-    assert exc.value.state["error"]["Error"] == "DrillError"
-    rec = _record()
-    assert rec["ok"] is False and "is not restorable" in rec["problems"][0]
+    assert execution.child_errors[0].error == "DataFileRejected" and key in execution.child_errors[0].cause
+    assert exc.value.state["error"]["Error"] == "States.ExceedToleratedFailureThreshold"
+    assert "StartImport" not in execution.visited
+    assert execution.visited[-2:] == ["RecordPrepareFailure", "DrillFailed"]
+    [problem] = _record()["problems"]
+    assert problem.startswith(f"the latest export {ref.url} is not restorable: ")
+    assert f"data file s3://{VAULT}/{key} MD5 mismatch" in problem
+    assert _record()["ok"] is False
+
+
+def test_manifest_problem_fails_in_prepare_before_any_file_is_read(deployed: WatchContext) -> None:
+    # Given a newer export whose summary names another table
+    add_export(deployed.tables[0], [item(1)], age_hours=1, table_arn=deployed.tables[1].arn)
+    execution = asl_sim.Execution(lambdas={}, clients={})
+    with pytest.raises(asl_sim.ExecutionFailed):
+        _execute(execution)
+    # Then Prepare rejected it (no map run) and the record names the wrong source table
+    assert execution.visited == ["Prepare", "RecordPrepareFailure", "DrillFailed"]
+    [problem] = _record()["problems"]
+    assert problem.startswith("DrillError: the latest export") and deployed.tables[1].arn in problem
 
 
 def test_failed_import_still_deletes_the_scratch_table(deployed: WatchContext, monkeypatch: pytest.MonkeyPatch) -> None:

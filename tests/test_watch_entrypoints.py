@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from handlers import watch_aws, watch_lambdas
+from handlers.exports import read_data_files, read_summary
 from handlers.watch_model import WATCH_ENV, WatchConfigError, WatchContext
 from tests import cloudtrail_samples as ct
 from tests.watch_fixtures import REGION, add_export, fill, item, make_account
@@ -79,6 +80,21 @@ def test_drill_tasks_prepare_then_record(deployed: WatchContext) -> None:
         LAMBDA_CONTEXT,
     )
     assert result["ok"] is False and result["problems"] == ["States.Timeout: import took too long"]
+
+
+def test_validate_file_handler_checks_the_file_its_map_item_names(deployed: WatchContext) -> None:
+    # Given a planned drill and one line of the export's manifest-files.json
+    orders = deployed.tables[0]
+    fill(orders, [item(i) for i in range(6)])
+    ref = add_export(orders, [item(i) for i in range(6)], age_hours=1)
+    plan: dict[str, Any] = watch_lambdas.drill_prepare_handler({"table": "orders"}, LAMBDA_CONTEXT)
+    s3 = boto3.client("s3", region_name=REGION)
+    files = read_data_files(s3, ref, read_summary(s3, ref))
+    # When the map's child runs on the second file / Then it read that file only
+    out = watch_lambdas.drill_validate_file_handler(
+        {"table": "orders", "plan": plan, "file": files[1].to_json()}, LAMBDA_CONTEXT
+    )
+    assert out == {"key": ref.resolve(files[1].data_file_s3_key), "items": 2}
 
 
 def test_the_context_deployed_with_the_code_is_read_when_no_variable_is_set(

@@ -3,6 +3,7 @@ its state machine validated, its dashboard and alarms checked."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import subprocess
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from components.dashboard import dashboard_body
-from components.drill_sfn import drill_definition
+from components.drill_sfn import FILE_CONCURRENCY, drill_definition
 from components.lambda_package import handler_files
 from components.watch_patterns import RULE_NAMES
 from components.watch_policies import (
@@ -26,6 +27,7 @@ from components.watch_policies import (
     trail_bucket_policy,
 )
 from handlers import watch_lambdas
+from handlers.drill_files import run_folder
 from handlers.watch_model import WatchContext
 from tests.conftest import PROJECT_DIR, synth_stack
 from tests.iam_lint import assert_clean
@@ -134,6 +136,7 @@ def test_lambda_handlers_exist_and_read_their_context(prod: Any) -> None:
         "watch-classifier",
         "watch-freshness",
         "watch-drill-prepare",
+        "watch-drill-validate-file",
         "watch-drill-verify",
     }
     for f in fns:
@@ -274,6 +277,7 @@ LOGS = "arn:aws:logs:eu-central-1:123456789012:log-group:/safetynet/prod/x"
         ),
         drill_state_machine_policy(
             function_arns=["arn:aws:lambda:eu-central-1:123456789012:function:p"],
+            state_machine_name="safetynet-prod-drill",
             bucket_arn=BUCKET,
             export_prefixes=["exports/orders"],
             account_id="123456789012",
@@ -290,6 +294,7 @@ def test_policy_documents_lint_clean(doc: dict[str, Any]) -> None:
 def test_drill_touches_only_scratch_tables_for_writes() -> None:
     doc = drill_state_machine_policy(
         function_arns=["f"],
+        state_machine_name="safetynet-prod-drill",
         bucket_arn=BUCKET,
         export_prefixes=["exports/orders"],
         account_id="123456789012",
@@ -297,6 +302,56 @@ def test_drill_touches_only_scratch_tables_for_writes() -> None:
     )
     [stmt] = [s for s in doc["Statement"] if "dynamodb:DeleteTable" in s["Action"]]
     assert stmt["Resource"] == ["arn:aws:dynamodb:eu-central-1:123456789012:table/safetynet-drill-*"]
+
+
+def _statements(prod: Any, policy: str) -> list[dict[str, Any]]:
+    doc = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", policy)["inputs"]["policy"])
+    return list(doc["Statement"])
+
+
+def _allows(statements: list[dict[str, Any]], action: str, resource: str) -> bool:
+    return any(
+        action in s["Action"] and any(fnmatch.fnmatchcase(resource, r) for r in s["Resource"]) for s in statements
+    )
+
+
+def test_drill_machine_runs_only_its_own_map_children_and_reads_only_export_manifests(prod: Any) -> None:
+    stmts = _statements(prod, "watch-drill-sfn-policy")
+    machine = prod.outputs["watch"]["drillStateMachineArn"]
+    assert machine == "arn:aws:states:eu-central-1:123456789012:stateMachine:safetynet-prod-drill"
+    execution = machine.replace(":stateMachine:", ":execution:")
+    # The Distributed Map starts, describes and stops children of this machine only
+    states = [s for s in stmts if any(a.startswith("states:") for a in s["Action"])]
+    assert {a: s["Resource"] for s in states for a in s["Action"]} == {
+        "states:StartExecution": [machine],
+        "states:DescribeExecution": [f"{execution}/*", f"{execution.replace(':execution:', ':express:')}:*:*"],
+        "states:StopExecution": [f"{execution}/*", f"{execution.replace(':execution:', ':express:')}:*:*"],
+    }
+    assert _allows(stmts, "states:DescribeExecution", f"{execution}/ValidateFiles:0f1e2d3c")
+    assert not _allows(stmts, "states:StartExecution", machine.replace("-drill", "-staging"))
+    # Its ItemReader may read every table's manifest-files.json, and nothing outside the exports
+    bucket = f"arn:aws:s3:::{prod.outputs['vaultBucketName']}"
+    for table in ("orders", "customers", "inventory"):
+        manifest = f"{bucket}/exports/{table}/AWSDynamoDB/01795762800000-abc/manifest-files.json"
+        assert _allows(stmts, "s3:GetObject", manifest)
+    assert not _allows(stmts, "s3:GetObject", f"{bucket}/drills/orders/latest.json")
+    # And it invokes exactly the drill's three tasks
+    [invoke] = [s for s in stmts if s["Action"] == ["lambda:InvokeFunction"]]
+    assert [arn.rsplit(":", 1)[-1].rsplit("-", 1)[0] for arn in invoke["Resource"]] == [
+        "watch-drill-prepare",
+        "watch-drill-validate-file",
+        "watch-drill-verify",
+    ]
+
+
+def test_map_children_may_record_rejected_files_only_under_their_tables_drill_folder(prod: Any) -> None:
+    stmts = _statements(prod, "watch-drill-task-policy")
+    bucket = f"arn:aws:s3:::{prod.outputs['vaultBucketName']}"
+    folder = run_folder("orders", "safetynet-drill-orders-01795762800000-abc-20261127T120000")
+    assert _allows(stmts, "s3:PutObject", f"{bucket}/{folder}0123abcd.json")
+    assert not _allows(stmts, "s3:PutObject", f"{bucket}/exports/orders/AWSDynamoDB/x/manifest-files.json")
+    [listing] = [s for s in stmts if s["Action"] == ["s3:ListBucket"]]
+    assert any(fnmatch.fnmatchcase(folder, p) for p in listing["Condition"]["StringLike"]["s3:prefix"])
 
 
 def test_trust_and_resource_policies_name_their_principals() -> None:
@@ -314,6 +369,7 @@ def test_trust_and_resource_policies_name_their_principals() -> None:
 
 DEF = drill_definition(
     prepare_arn="arn:aws:lambda:eu-central-1:123456789012:function:prepare",
+    validate_file_arn="arn:aws:lambda:eu-central-1:123456789012:function:validate-file",
     verify_arn="arn:aws:lambda:eu-central-1:123456789012:function:verify",
 )
 
@@ -355,10 +411,29 @@ def test_every_path_after_the_import_starts_deletes_the_scratch_table() -> None:
         for catch in states[start].get("Catch", []):
             assert "DeleteScratchTable" in _reachable(catch["Next"], states)
     assert "DeleteScratchTable" in _reachable("StartImport", states)
-    # A failed Prepare never created a table: it records the failure and fails.
-    assert _reachable(states["Prepare"]["Catch"][0]["Next"], states) == {
-        "RecordPrepareFailure",
-        "DrillFailed",
+    # A failed Prepare or data file check never created a table: it records the failure and fails.
+    for start in ("Prepare", "ValidateFiles"):
+        assert _reachable(states[start]["Catch"][0]["Next"], states) == {"RecordPrepareFailure", "DrillFailed"}
+
+
+def test_validate_files_checks_each_data_file_in_its_own_child() -> None:
+    vf = DEF["States"]["ValidateFiles"]
+    assert DEF["States"]["Unwrap"]["Next"] == "ValidateFiles" and vf["Next"] == "StartImport"
+    assert (vf["Type"], vf["ItemProcessor"]["ProcessorConfig"]["Mode"]) == ("Map", "DISTRIBUTED")
+    # manifest-files.json is read by Step Functions from S3, one JSON line per child
+    assert vf["ItemReader"] == {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSONL"},
+        "Parameters": {"Bucket.$": "$.prepare.manifestFiles.bucket", "Key.$": "$.prepare.manifestFiles.key"},
+    }
+    assert vf["ItemSelector"] == {"table.$": "$.table", "plan.$": "$.prepare", "file.$": "$$.Map.Item.Value"}
+    # One damaged file fails the drill; children run in bounded numbers; no results pile up in the state
+    assert vf["ToleratedFailurePercentage"] == 0 and vf["MaxConcurrency"] == FILE_CONCURRENCY
+    assert vf["ResultPath"] is None
+    [child] = vf["ItemProcessor"]["States"].values()
+    assert child["Parameters"] == {
+        "FunctionName": "arn:aws:lambda:eu-central-1:123456789012:function:validate-file",
+        "Payload.$": "$",
     }
 
 
