@@ -13,7 +13,7 @@ from components.drill_sfn import drill_definition
 from handlers import watch_aws, watch_lambdas
 from handlers.watch_aws import read_drill_record
 from handlers.watch_model import WATCH_ENV, WatchContext
-from tests import asl_sim_map as asl_sim
+from tests import asl_sim
 from tests.test_watch_entrypoints import LAMBDA_CONTEXT
 from tests.watch_fixtures import REGION, VAULT, add_export, corrupt_first_data_file, fill, item, make_account
 
