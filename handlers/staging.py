@@ -29,6 +29,7 @@ import random
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -52,6 +53,13 @@ DEFAULT_SAMPLE_SIZE = 100
 PROBLEMS_PER_FILE = 3
 MAX_RECORDED_PROBLEMS = 20
 PROBLEM_CHARS = 400
+# Counting the table: one parallel-scan segment per GiB (a COUNT scan of 1 GiB is ~1,000
+# consistent pages of 1 MB, for one Lambda with 15 minutes; an estimate, not measured on AWS),
+# at most 1,000 segments (the CountTable map's results stay under ~40 KB, its ~7 history events
+# per segment far below Step Functions' 25,000). Beyond 1,000 GiB the segments grow instead.
+SEGMENT_BYTES = 1024**3
+MAX_SEGMENTS = 1000
+SCAN_MAX_TOTAL_SEGMENTS = 1_000_000  # the Scan API's limit on TotalSegments
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -460,16 +468,59 @@ def scan_keys(ddb: Any, table: str, key_names: Sequence[str], segments: int = 1)
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def count_items(ddb: Any, table: str) -> int:
-    """The exact item count (a consistent COUNT scan; DescribeTable's count lags by hours)."""
-    total = 0
+def choose_segments(size_bytes: int | None, *, per_segment: int | None = None, limit: int = MAX_SEGMENTS) -> int:
+    """How many parallel Scan segments to count a table of `size_bytes` in: one per
+    `per_segment` bytes (SEGMENT_BYTES, read at call time), at least 1, at most `limit`.
+
+    Unknown size (None) counts as 0. Past `limit` segments the segments grow instead: each
+    Lambda then counts more than SEGMENT_BYTES."""
+    per = SEGMENT_BYTES if per_segment is None else per_segment
+    if per < 1 or not 1 <= limit <= SCAN_MAX_TOTAL_SEGMENTS:
+        raise ValueError(f"per_segment must be >= 1 and limit within 1..{SCAN_MAX_TOTAL_SEGMENTS}")
+    size = size_bytes or 0
+    if size < 0:
+        raise ValueError(f"a table size cannot be negative ({size})")
+    return max(1, min(limit, -(-size // per)))
+
+
+def count_segment(ddb: Any, table: str, segment: int, total: int) -> int:
+    """The exact item count of one segment of a parallel Scan (`Select: COUNT`, consistent,
+    every page); the counts of segments 0..total-1 add up to the table's item count."""
+    if not 1 <= total <= SCAN_MAX_TOTAL_SEGMENTS or not 0 <= segment < total:
+        raise ValueError(f"segment {segment} of {total}: need 0 <= segment < total <= {SCAN_MAX_TOTAL_SEGMENTS}")
+    count = 0
     kwargs: dict[str, Any] = {"TableName": table, "Select": "COUNT", "ConsistentRead": True}
+    if total > 1:  # one segment is the plain sequential scan (as before, for any emulator too)
+        kwargs.update(Segment=segment, TotalSegments=total)
     while True:
         page = ddb.scan(**kwargs)
-        total += int(page["Count"])
+        count += int(page["Count"])
         if "LastEvaluatedKey" not in page:
-            return total
+            return count
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def count_items(ddb: Any, table: str, *, segments: int = 1, workers: int = 1) -> int:
+    """The exact item count (consistent COUNT scans; DescribeTable's count lags by hours): the
+    sum over `segments` parallel-scan segments, `workers` of them at a time in this process.
+    The state machine counts each segment in its own Lambda instead (`count_segment`)."""
+    if workers <= 1 or segments == 1:
+        return sum(count_segment(ddb, table, s, segments) for s in range(segments))
+    with ThreadPoolExecutor(max_workers=min(workers, segments)) as pool:
+        return sum(pool.map(lambda s: count_segment(ddb, table, s, segments), range(segments)))
+
+
+def sum_segment_counts(results: Sequence[Mapping[str, Any]], total: int) -> int:
+    """The table's item count from the CountTable map's results (`{"segment", "count"}` each).
+    Refuses a list that does not hold every segment 0..total-1 exactly once: a partial sum
+    would look like missing items."""
+    seen = sorted(int(r["segment"]) for r in results)
+    if seen != list(range(total)):
+        raise StagingError(
+            f"the table count has {len(results)} segment results for {total} segments "
+            f"(expected each of 0..{total - 1} once); count the table again"
+        )
+    return sum(int(r["count"]) for r in results)
 
 
 def delete_extra_items(
@@ -479,14 +530,18 @@ def delete_extra_items(
     export_items: Callable[[], Iterable[Item]],
     export_count: int,
     *,
+    table_count: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Delete the table's items whose key is not in the export. Returns how many were deleted.
 
     After a refill the table holds every exported key, so it has extra items exactly when it
-    counts more than the export: the common case costs one COUNT scan and no memory. Otherwise
-    the export's keys are collected as 64-bit digests (8 bytes per item) and the table is swept."""
-    if count_items(ddb, table) <= export_count:
+    counts more than the export: the common case costs one COUNT (`table_count` when the caller
+    counted already, as the state machine's CountTable map does; else one scan here) and no
+    memory. Otherwise the export's keys are collected as 64-bit digests (8 bytes per item), all
+    in this process, and the table is swept."""
+    counted = count_items(ddb, table) if table_count is None else table_count
+    if counted <= export_count:
         return 0
     digests = array("Q", (key_digest(it, key_names) for it in export_items()))
     known = set(digests)
@@ -548,9 +603,13 @@ def verify_table(
     *,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     seed: str = "",
+    table_count: int | None = None,
 ) -> Verification:
-    """Count check plus a sample of exported items read back and compared exactly."""
-    table_count = count_items(ddb, table)
+    """Count check plus a sample of exported items read back and compared exactly. The count is
+    `table_count` when the caller counted already (the state machine's CountTable map), else
+    one consistent COUNT scan here."""
+    if table_count is None:
+        table_count = count_items(ddb, table)
     sample = reservoir_sample(export_items, sample_size, seed)
     mismatches = []
     for it in sample:

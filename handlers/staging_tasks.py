@@ -31,7 +31,9 @@ from handlers.staging import (
     ExportRejected,
     StagingError,
     TargetTable,
+    choose_segments,
     claim,
+    count_segment,
     delete_extra_items,
     delete_for_replace,
     effective_mode,
@@ -42,6 +44,7 @@ from handlers.staging import (
     recorded_problems,
     require_verified,
     start_import,
+    sum_segment_counts,
     verify_table,
 )
 from handlers.staging_files import sample_source, validate_data_file
@@ -171,6 +174,9 @@ def task_validate(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
         # Equal to the sum of the per-file counts (checked above), each of which ValidateFiles
         # checks against the file's lines.
         "itemCount": summary.item_count,
+        # What the export says the table's data weighs (None when unknown): CountTable sizes its
+        # segments by it too, as a freshly loaded table's TableSizeBytes lags by hours.
+        "sizeBytes": summary.billed_size_bytes,
         "sourceFormat": summary.output_format,
         "outputFormat": "DYNAMODB_JSON" if masked else summary.output_format,
         "masked": masked,
@@ -285,8 +291,39 @@ def task_refill_file(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
     return {"written": written}
 
 
+def task_plan_count(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """Guard, then how many parallel-scan segments the CountTable map counts the table in:
+    sized by the larger of DescribeTable's TableSizeBytes (updated only every few hours) and
+    the export's size, so a freshly refilled or imported table is not counted as empty."""
+    target = _target(event, env)
+    desc = guard_table(_client("dynamodb"), target.name, target.stack)
+    if desc is None:
+        raise StagingError(f"{target.name} does not exist; nothing to count (was it deleted during staging?)")
+    table_bytes = int(desc.get("TableSizeBytes") or 0)
+    export_bytes = int(event["plan"].get("sizeBytes") or 0)
+    total = choose_segments(max(table_bytes, export_bytes))
+    logger.info(
+        {"message": "counting in segments", "segments": total, "tableBytes": table_bytes, "exportBytes": export_bytes}
+    )
+    return {"totalSegments": total, "segments": list(range(total))}
+
+
+def task_count_segment(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """One CountTable map iteration: the consistent COUNT of one parallel-scan segment."""
+    target = _target(event, env)
+    segment, total = int(event["segment"]), int(event["totalSegments"])
+    return {"segment": segment, "count": count_segment(_client("dynamodb"), target.name, segment, total)}
+
+
+def _table_count(event: Mapping[str, Any]) -> int:
+    """The CountTable map's segment counts, summed (every segment present exactly once)."""
+    return sum_segment_counts(event["counts"], int(event["totalSegments"]))
+
+
 def task_sweep(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
-    """Delete the items not in the export (refill)."""
+    """Delete the items not in the export (refill). Nothing to do, and no key read, when the
+    CountTable map counted no more items than the export has; otherwise the export's keys are
+    collected in this one Lambda (see `delete_extra_items`)."""
     target = _target(event, env)
     ddb, s3 = _client("dynamodb"), _client("s3")
     guard_table(ddb, target.name, target.stack)
@@ -297,13 +334,15 @@ def task_sweep(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
         target.key_names,
         lambda: exports.iter_items(s3, data, check_items=False),
         int(event["plan"]["itemCount"]),
+        table_count=_table_count(event),
     )
     return {"deleted": deleted}
 
 
 def task_verify(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
-    """Count equals the export's; a sample of items read back equal. The sample comes from at
-    most SAMPLE_FILES data files (`sample_source`), never the whole export."""
+    """Count equals the export's; a sample of items read back equal. The count is the sum of
+    the CountTable map's segment counts, the sample comes from at most SAMPLE_FILES data files
+    (`sample_source`): no Lambda scans the table or reads the whole export."""
     target = _target(event, env)
     plan = event["plan"]
     data = _ref(plan["data"])
@@ -314,6 +353,7 @@ def task_verify(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
         sample_source(_client("s3"), data, seed=data.export_id),
         int(plan["itemCount"]),
         seed=data.export_id,
+        table_count=_table_count(event),
     )
     require_verified(v, target.name)
     return {"tableCount": v.table_count, "exportCount": v.export_count, "sampled": v.sampled}
@@ -355,6 +395,8 @@ TASKS: dict[str, Callable[[Mapping[str, Any], Env], dict[str, Any]]] = {
     "start_import": task_start_import,
     "finish_replace": task_finish_replace,
     "refill_file": task_refill_file,
+    "plan_count": task_plan_count,
+    "count_segment": task_count_segment,
     "sweep": task_sweep,
     "verify": task_verify,
     "record": task_record,
