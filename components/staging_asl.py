@@ -5,7 +5,9 @@
           -> [MaskFiles (Distributed Map, one child per data file) -> PublishMasked]
           -> replace: PrepareReplace -> poll DescribeTable until gone -> StartImport
                       -> poll DescribeImport until COMPLETED -> FinishReplace
-             refill:  RefillFiles (Distributed Map, one child per data file) -> Sweep
+             refill:  RefillFiles (Distributed Map, one child per data file)
+          -> PlanCount -> CountTable (inline Map, one Lambda per parallel-scan segment)
+          -> refill, not yet swept: Sweep -> (deleted any: PlanCount again)
           -> Verify -> RecordSuccess -> NotifySuccess
     any failure after Claim -> RecordFailure -> NotifyFailure -> Failed
 
@@ -13,7 +15,10 @@ The execution input is what each StagedTable's EventBridge rule sends:
 `{"target": <TargetTable JSON>, "bucket": <vault bucket>, "key": <.../manifest-summary.json>}`.
 Waiting happens here (Wait states and SDK polls), never inside a Lambda: an import can take hours.
 No Lambda reads a whole export: the maps give each data file its own child, and Verify samples
-a bounded number of files, so a multi-terabyte export stays within Lambda's 15 minutes.
+a bounded number of files, so a multi-terabyte export stays within Lambda's 15 minutes. Nor does
+one Lambda scan the whole table: CountTable counts it in up to 1,000 parallel-scan segments and
+Sweep and Verify take the sum. The one step still reading every export key in one Lambda is
+Sweep, and only when the refilled table counted more items than the export.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ LAMBDA_RETRY = [
     }
 ]
 CATCH_ALL = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}]
+# An inline Map runs at most 40 iterations at once (AWS); a higher MaxConcurrency would only mislead.
+INLINE_MAP_CONCURRENCY = 40
 
 
 def _task(
@@ -92,6 +99,35 @@ def _file_map(function_arn: str, task: str, files_from: str, max_concurrency: in
     }
 
 
+def _count_map(function_arn: str, max_concurrency: int, next_: str) -> dict[str, Any]:
+    """An inline Map over PlanCount's segment numbers: one Lambda counts one parallel-scan
+    segment. Inline, so a failing segment's own error (not a Map Run's threshold) reaches
+    RecordFailure. Its results (one small object per segment, at most MAX_SEGMENTS = 1,000: under
+    ~40 KB) and history (about 7 events per segment, so 14,000 at most for a refill that swept and
+    counted twice) stay within Step Functions' 256 KB state and 25,000 history events."""
+    return {
+        "Type": "Map",
+        "ItemsPath": "$.count.segments",
+        "ItemSelector": {
+            "task": "count_segment",
+            "target.$": "$.target",
+            "segment.$": "$$.Map.Item.Value",
+            "totalSegments.$": "$.count.totalSegments",
+        },
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "INLINE"},
+            "StartAt": "CountSegment",
+            "States": {
+                "CountSegment": {"Type": "Task", "Resource": function_arn, "Retry": LAMBDA_RETRY, "End": True},
+            },
+        },
+        "MaxConcurrency": min(max_concurrency, INLINE_MAP_CONCURRENCY),
+        "ResultPath": "$.count.counts",
+        "Catch": CATCH_ALL,
+        "Next": next_,
+    }
+
+
 def staging_definition(
     *,
     function_arn: str,
@@ -103,6 +139,7 @@ def staging_definition(
     """The state machine definition. Pure: ARNs in, a dict out (serialized once by the caller)."""
     common = {"target.$": "$.target"}
     with_plan = {**common, "export.$": "$.claim.export", "plan.$": "$.plan"}
+    with_counts = {**with_plan, "counts.$": "$.count.counts", "totalSegments.$": "$.count.totalSegments"}
     states: dict[str, Any] = {
         "Claim": {
             **_task(
@@ -196,12 +233,34 @@ def staging_definition(
             "ResultPath": "$.error",
             "Next": "RecordFailure",
         },
-        "FinishReplace": _task(function_arn, "finish_replace", with_plan, result_path="$.finish", next_="Verify"),
+        "FinishReplace": _task(function_arn, "finish_replace", with_plan, result_path="$.finish", next_="PlanCount"),
         # -- refill
-        "RefillFiles": _file_map(function_arn, "refill_file", "$.plan.data", max_concurrency, "Sweep"),
-        "Sweep": _task(function_arn, "sweep", with_plan, result_path="$.sweep", next_="Verify"),
+        "RefillFiles": _file_map(function_arn, "refill_file", "$.plan.data", max_concurrency, "PlanCount"),
+        # -- count the table in parallel segments (a sequential scan of terabytes takes hours)
+        "PlanCount": _task(function_arn, "plan_count", with_plan, result_path="$.count", next_="CountTable"),
+        "CountTable": _count_map(function_arn, max_concurrency, "Counted?"),
+        "Counted?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "And": [
+                        {"Variable": "$.plan.mode", "StringEquals": "refill"},
+                        {"Variable": "$.sweep", "IsPresent": False},
+                    ],
+                    "Next": "Sweep",
+                }
+            ],
+            "Default": "Verify",
+        },
+        # Deletes only when the count exceeds the export's; the table changed only if it deleted.
+        "Sweep": _task(function_arn, "sweep", with_counts, result_path="$.sweep", next_="Swept?"),
+        "Swept?": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.sweep.deleted", "NumericGreaterThan": 0, "Next": "PlanCount"}],
+            "Default": "Verify",
+        },
         # -- verify, record, notify
-        "Verify": _task(function_arn, "verify", with_plan, result_path="$.verify", next_="RecordSuccess"),
+        "Verify": _task(function_arn, "verify", with_counts, result_path="$.verify", next_="RecordSuccess"),
         "RecordSuccess": _task(
             function_arn,
             "record",

@@ -3,11 +3,14 @@ the generated definition against the real task code on moto (moto's own Step Fun
 run Lambda functions without Docker, nor Distributed Maps reading S3).
 
 Supported: Task (a Lambda ARN -> a Python callable; `sns:publish`; `aws-sdk:dynamodb:*`),
-Choice (BooleanEquals/StringEquals), Wait (skipped), Pass, Map with an S3 JSONL ItemReader,
-Succeed, Fail; Parameters/ItemSelector with `.$` paths, ResultSelector, ResultPath, Catch,
-and the intrinsics States.Format and States.JsonToString. Retries are not simulated. A Distributed
+Choice (BooleanEquals/StringEquals/NumericGreaterThan/IsPresent, And), Wait (skipped), Pass,
+Map (a Distributed one with an S3 JSONL ItemReader, or an inline one over ItemsPath), Succeed,
+Fail; Parameters/ItemSelector with `.$` paths, ResultSelector, ResultPath, Catch, and the
+intrinsics States.Format and States.JsonToString. Retries are not simulated. A Distributed
 Map whose failed children exceed ToleratedFailurePercentage fails with
-States.ExceedToleratedFailureThreshold, as in AWS, not with the child's error.
+States.ExceedToleratedFailureThreshold, as in AWS, not with the child's error; an inline Map
+fails with its first failing iteration's own error, as in AWS. Iterations run one after another
+(MaxConcurrency is not simulated); `map_items` records each Map's item count for assertions.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ class Runner:
     published: list[dict[str, Any]] = field(default_factory=list)
     visited: list[str] = field(default_factory=list)
     failed_children: int = 0
+    map_items: list[tuple[str, int]] = field(default_factory=list)
 
     def run(self, data: Any) -> tuple[str, Any]:
         """Returns ("SUCCEEDED" | "FAILED", output)."""
@@ -127,7 +131,7 @@ class Runner:
                 elif kind == "Task":
                     result = self._task(state, data, ctx)
                 elif kind == "Map":
-                    result = self._map(state, data)
+                    result = self._map(name, state, data)
                 else:
                     raise NotImplementedError(kind)
             except StatesError as exc:
@@ -149,12 +153,29 @@ class Runner:
 
     def _choose(self, state: dict[str, Any], data: Any) -> str:
         for c in state["Choices"]:
-            value = _get(c["Variable"], data, {})
-            if "BooleanEquals" in c and value is c["BooleanEquals"]:
-                return str(c["Next"])
-            if "StringEquals" in c and value == c["StringEquals"]:
+            if self._matches(c, data):
                 return str(c["Next"])
         return str(state["Default"])
+
+    def _matches(self, rule: dict[str, Any], data: Any) -> bool:
+        if "And" in rule:
+            return all(self._matches(r, data) for r in rule["And"])
+        try:
+            value = _get(rule["Variable"], data, {})
+            present = True
+        except (KeyError, TypeError):
+            value, present = None, False
+        if "IsPresent" in rule:
+            return present is rule["IsPresent"]
+        if not present:  # as in AWS: a comparison on a missing path is a runtime error
+            raise StatesError("States.Runtime", f"Invalid path {rule['Variable']}: no such field")
+        if "BooleanEquals" in rule:
+            return value is rule["BooleanEquals"]
+        if "StringEquals" in rule:
+            return bool(value == rule["StringEquals"])
+        if "NumericGreaterThan" in rule:
+            return isinstance(value, int | float) and value > rule["NumericGreaterThan"]
+        raise NotImplementedError(rule)
 
     def _task(self, state: dict[str, Any], data: Any, ctx: dict[str, Any]) -> Any:
         params = _resolve(state.get("Parameters"), data, ctx) if "Parameters" in state else data
@@ -176,18 +197,24 @@ class Runner:
                 raise StatesError(f"DynamoDb.{exc.response['Error']['Code']}", str(exc)) from exc
         raise NotImplementedError(resource)
 
-    def _map(self, state: dict[str, Any], data: Any) -> Any:
-        reader = state["ItemReader"]
-        assert reader["ReaderConfig"]["InputType"] == "JSONL"
-        params = _resolve(reader["Parameters"], data, {})
-        body = self.s3.get_object(Bucket=params["Bucket"], Key=params["Key"])["Body"].read().decode()
-        lines = [x for x in body.splitlines() if x.strip()]
+    def _map(self, name: str, state: dict[str, Any], data: Any) -> Any:
         distributed = state["ItemProcessor"].get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
+        if "ItemReader" in state:
+            reader = state["ItemReader"]
+            assert distributed and reader["ReaderConfig"]["InputType"] == "JSONL"
+            params = _resolve(reader["Parameters"], data, {})
+            body = self.s3.get_object(Bucket=params["Bucket"], Key=params["Key"])["Body"].read().decode()
+            values = [json.loads(x) for x in body.splitlines() if x.strip()]
+        else:
+            values = _get(state.get("ItemsPath", "$"), data, {})
+            if not isinstance(values, list):
+                raise StatesError("States.Runtime", f"{name}: ItemsPath does not select an array")
+        self.map_items.append((name, len(values)))
         tolerated = float(state.get("ToleratedFailurePercentage", 0))
         results, failed = [], 0
-        for i, line in enumerate(lines):
-            ctx = {"Map": {"Item": {"Index": i, "Value": json.loads(line)}}}
-            item = _resolve(state["ItemSelector"], data, ctx)
+        for i, value in enumerate(values):
+            ctx = {"Map": {"Item": {"Index": i, "Value": value}}}
+            item = _resolve(state["ItemSelector"], data, ctx) if "ItemSelector" in state else value
             try:
                 results.append(self._machine(state["ItemProcessor"], item, ctx))
             except StatesError:
@@ -198,7 +225,7 @@ class Runner:
                 # As in AWS, a Map Run over its threshold fails with a generic error that names
                 # neither the child nor its cause (those are only in the child's own history).
                 # It stops at the first such failure: the least AWS guarantees to have run.
-                if 100 * failed / len(lines) > tolerated:
+                if 100 * failed / len(values) > tolerated:
                     raise StatesError(
                         "States.ExceedToleratedFailureThreshold",
                         "The specified tolerated failure threshold was exceeded",

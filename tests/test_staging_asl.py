@@ -48,7 +48,11 @@ def test_order_is_claim_validate_files_mask_mode_verify_record_notify(definition
     # Every data file is checked (ValidateFiles) before masking or anything touching the table.
     assert s["Validate"]["Next"] == "ValidateFiles" and s["ValidateFiles"]["Next"] == "Masked?"
     assert s["MaskFiles"]["Next"] == "PublishMasked" and s["PublishMasked"]["Next"] == "Mode?"
-    assert s["FinishReplace"]["Next"] == "Verify" and s["Sweep"]["Next"] == "Verify"
+    # Both modes count the table before Verify; refill sweeps in between.
+    assert s["FinishReplace"]["Next"] == "PlanCount" and s["RefillFiles"]["Next"] == "PlanCount"
+    assert s["PlanCount"]["Next"] == "CountTable" and s["CountTable"]["Next"] == "Counted?"
+    assert s["Counted?"]["Choices"][0]["Next"] == "Sweep" and s["Counted?"]["Default"] == "Verify"
+    assert s["Sweep"]["Next"] == "Swept?" and s["Swept?"]["Default"] == "Verify"
     assert s["Verify"]["Next"] == "RecordSuccess" and s["RecordSuccess"]["Next"] == "NotifySuccess"
     assert s["NotifySuccess"]["Resource"] == "arn:aws:states:::sns:publish"
     assert s["NotifySuccess"]["Parameters"]["TopicArn"] == TOPIC
@@ -100,3 +104,44 @@ def test_every_step_after_the_claim_fails_into_record_and_notify(definition: dic
             assert "RecordFailure" in targets, name
     assert s["RecordFailure"]["Next"] == "NotifyFailure" and s["NotifyFailure"]["Next"] == "Failed"
     assert s["Failed"]["Type"] == "Fail"
+
+
+def test_the_table_is_counted_by_an_inline_map_one_lambda_per_segment(definition: dict[str, Any]) -> None:
+    s = definition["States"]
+    plan = s["PlanCount"]
+    assert plan["Resource"] == FN and plan["Parameters"]["task"] == "plan_count"
+    assert plan["ResultPath"] == "$.count" and plan["Retry"] == s["Verify"]["Retry"]
+    m = s["CountTable"]
+    assert m["ItemProcessor"]["ProcessorConfig"]["Mode"] == "INLINE" and m["ItemsPath"] == "$.count.segments"
+    assert m["ItemSelector"] == {
+        "task": "count_segment",
+        "target.$": "$.target",
+        "segment.$": "$$.Map.Item.Value",
+        "totalSegments.$": "$.count.totalSegments",
+    }
+    child = m["ItemProcessor"]["States"][m["ItemProcessor"]["StartAt"]]
+    assert child["Resource"] == FN and child["Retry"] == s["Verify"]["Retry"] and child["End"] is True
+    assert m["MaxConcurrency"] == 7 and m["ResultPath"] == "$.count.counts"
+
+
+def test_the_count_maps_concurrency_is_capped_at_what_an_inline_map_runs() -> None:
+    definition = staging_definition(function_arn=FN, topic_arn=TOPIC, max_concurrency=500)
+    assert definition["States"]["CountTable"]["MaxConcurrency"] == 40
+    assert definition["States"]["RefillFiles"]["MaxConcurrency"] == 500
+
+
+@pytest.mark.parametrize("state", ["Sweep", "Verify"])
+def test_sweep_and_verify_get_the_segment_counts_instead_of_scanning(definition: dict[str, Any], state: str) -> None:
+    params = definition["States"][state]["Parameters"]
+    assert params["counts.$"] == "$.count.counts" and params["totalSegments.$"] == "$.count.totalSegments"
+
+
+def test_only_an_unswept_refill_sweeps_and_only_a_sweep_that_deleted_recounts(definition: dict[str, Any]) -> None:
+    s = definition["States"]
+    (to_sweep,) = s["Counted?"]["Choices"]
+    assert to_sweep["And"] == [
+        {"Variable": "$.plan.mode", "StringEquals": "refill"},
+        {"Variable": "$.sweep", "IsPresent": False},
+    ]
+    (recount,) = s["Swept?"]["Choices"]
+    assert recount == {"Variable": "$.sweep.deleted", "NumericGreaterThan": 0, "Next": "PlanCount"}

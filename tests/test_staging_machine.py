@@ -13,8 +13,8 @@ import boto3
 import pytest
 
 from components.staging_asl import staging_definition
-from handlers import exports, staging_tasks
-from handlers.staging import VerificationFailed, normalize_item
+from handlers import exports, staging, staging_tasks
+from handlers.staging import MAX_SEGMENTS, VerificationFailed, normalize_item
 from handlers.staging_files import SAMPLE_FILES
 from tests.asl_runner import Runner
 from tests.staging_fixtures import (
@@ -392,9 +392,11 @@ def test_verify_still_catches_a_changed_item_in_a_sampled_file(env: tuple[Any, A
     data_file = next(f for f in files if ref.resolve(f.data_file_s3_key) == verify_reads[0])
     item = next(exports.iter_file_items(s3, ref, data_file))
     ddb.put_item(TableName=target.name, Item={**item, "email": {"S": "changed@example.org"}})
-    # When Verify runs again (a retry of the same state)
+    # When Verify runs again (a retry of the same state, with CountTable's segment counts)
+    retry = {**out, "task": "verify", "export": out["claim"]["export"]}
+    retry.update(counts=out["count"]["counts"], totalSegments=out["count"]["totalSegments"])
     with pytest.raises(VerificationFailed) as err:
-        staging_tasks.handler({**out, "task": "verify", "export": out["claim"]["export"]}, FakeContext())
+        staging_tasks.handler(retry, FakeContext())
     # Then the change is found, the count still matching
     assert f"item with key {{'customerId': '{item['customerId']['S']}'}} differs from the export" in str(err.value)
     assert "holds" not in str(err.value)
@@ -422,3 +424,129 @@ def test_a_refill_child_that_fails_names_its_file_in_the_notification(env: tuple
     assert "States.ExceedToleratedFailureThreshold" in message
     assert "1 data file(s) failed:\n  - ExportCorrupt: " in message
     assert f"data file s3://{VAULT}/{lost} listed in manifest-files.json does not exist" in message
+
+
+# -- the table is counted in parallel segments, one Lambda each ------------------------------------
+
+
+def _count_task_spy(s3: Any, ddb: Any, on_task: Any) -> Runner:
+    """A runner whose task function first calls `on_task(event)` (to change the table mid-run)."""
+
+    def invoke(ev: dict[str, Any]) -> Any:
+        on_task(ev)
+        return staging_tasks.handler(ev, FakeContext())
+
+    return Runner(staging_definition(function_arn=FN, topic_arn=TOPIC, max_concurrency=4), {FN: invoke}, s3, ddb)
+
+
+@pytest.mark.parametrize("mode", ["replace", "refill"])
+def test_both_modes_count_the_table_in_segments_and_verify_the_sum(
+    env: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    # Given a 4 KiB segment size, so this export's ~20 KB make several segments
+    monkeypatch.setattr(staging, "SEGMENT_BYTES", 4096)
+    s3, ddb = env
+    target = target_for(prod_spec("customers"), mode=mode)
+    create_test_table(ddb, target)
+    items = customer_items(60, big=False)
+    ref = write_prod_export(s3, items)
+    size = exports.read_summary(s3, ref).billed_size_bytes
+    assert size is not None
+    expected = -(-size // 4096)
+    run = runner(s3, ddb)
+    # When the machine stages the export
+    status, out = run.run(event(target, ref))
+    # Then one Lambda counted each segment, the segments held every item once, and Verify used the sum
+    assert status == "SUCCEEDED", out
+    assert 1 < expected <= MAX_SEGMENTS
+    assert ("CountTable", expected) in run.map_items and run.visited.count("CountSegment") == expected
+    counts = out["count"]["counts"]
+    assert sorted(c["segment"] for c in counts) == list(range(expected))
+    assert sum(c["count"] for c in counts) == len(items) and max(c["count"] for c in counts) < len(items)
+    assert out["verify"] == {"tableCount": len(items), "exportCount": len(items), "sampled": len(items)}
+    # And a refill counted once: nothing extra, so Sweep read no export key and nothing was recounted
+    assert run.visited.count("PlanCount") == 1
+    if mode == "refill":
+        assert out["sweep"] == {"deleted": 0} and run.visited[run.visited.index("Sweep") + 2] == "Verify"
+
+
+@pytest.mark.parametrize(
+    ("mode", "change", "held"),
+    [("replace", "extra", 31), ("refill", "missing", 29)],
+)
+def test_a_table_count_off_by_one_fails_verify_with_both_counts_in_the_notification(
+    env: tuple[Any, Any], mode: str, change: str, held: int
+) -> None:
+    # Given a staging run during which, right before the count, an item appears (replace: no
+    # Sweep follows) or disappears (refill: fewer than the export, nothing to sweep)
+    s3, ddb = env
+    target = target_for(prod_spec("customers"), mode=mode)
+    create_test_table(ddb, target)
+    items = customer_items(30, big=False)
+    ref = write_prod_export(s3, items)
+
+    def before(ev: dict[str, Any]) -> None:
+        if ev["task"] == "plan_count" and change == "extra":
+            ddb.put_item(TableName=target.name, Item={"customerId": {"S": "not-in-the-export"}})
+        elif ev["task"] == "plan_count":
+            ddb.delete_item(TableName=target.name, Key={"customerId": items[7]["customerId"]})
+
+    run = _count_task_spy(s3, ddb, before)
+    # When the machine runs
+    status, out = run.run(event(target, ref))
+    # Then Verify fails on the count, and the notification and ledger give both numbers
+    assert status == "FAILED" and out["Error"] == "StagingFailed"
+    assert run.visited[run.visited.index("CountTable") :][:3] == ["CountTable", "CountSegment", "Counted?"]
+    assert run.visited[-4:] == ["Verify", "RecordFailure", "NotifyFailure", "Failed"]
+    message = run.published[-1]["Message"]
+    assert "VerificationFailed" in message
+    assert f"{target.name} holds {held} items, the export 30" in message
+    assert f"holds {held} items, the export 30" in ledger(ddb, "customers")["detail"]["S"]
+
+
+def test_a_refill_with_an_item_not_in_the_export_is_swept_and_counted_again(env: tuple[Any, Any]) -> None:
+    # Given a refill during which an item not in the export is in the table when it is counted
+    s3, ddb = env
+    target = target_for(prod_spec("customers"), mode="refill")
+    create_test_table(ddb, target)
+    items = customer_items(30, big=False)
+    ref = write_prod_export(s3, items)
+    planned: list[int] = []
+
+    def before(ev: dict[str, Any]) -> None:
+        if ev["task"] == "plan_count":
+            planned.append(1)
+            if len(planned) == 1:
+                ddb.put_item(TableName=target.name, Item={"customerId": {"S": "left-over"}})
+
+    run = _count_task_spy(s3, ddb, before)
+    # When the machine runs
+    status, out = run.run(event(target, ref))
+    # Then Sweep deleted it, the table was counted again, and Verify saw the new count
+    assert status == "SUCCEEDED", out
+    assert out["sweep"] == {"deleted": 1}
+    i = run.visited.index("Sweep")
+    assert run.visited[i : i + 3] == ["Sweep", "Swept?", "PlanCount"] and run.visited.count("PlanCount") == 2
+    assert out["verify"]["tableCount"] == 30
+    assert as_set(scan_all(ddb, target.name)) == as_set(items)
+
+
+def test_a_segment_that_cannot_be_counted_fails_the_run_with_its_own_error(env: tuple[Any, Any]) -> None:
+    # Given a replace during which the table disappears once the count is planned
+    s3, ddb = env
+    target = target_for(prod_spec("customers"), mode="replace")
+    create_test_table(ddb, target)
+    ref = write_prod_export(s3, customer_items(10, big=False))
+
+    def before(ev: dict[str, Any]) -> None:
+        if ev["task"] == "count_segment":
+            ddb.delete_table(TableName=target.name)
+
+    run = _count_task_spy(s3, ddb, before)
+    # When the machine runs
+    status, _ = run.run(event(target, ref))
+    # Then the inline map fails with the segment's DynamoDB error (not a generic threshold error)
+    assert status == "FAILED" and "Verify" not in run.visited
+    assert run.visited[-4:] == ["CountSegment", "RecordFailure", "NotifyFailure", "Failed"]
+    message = run.published[-1]["Message"]
+    assert "ResourceNotFoundException" in message and "ExceedToleratedFailureThreshold" not in message
