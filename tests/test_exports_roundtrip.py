@@ -348,6 +348,25 @@ def test_unchecked_reading_still_requires_items_and_decodes_binary(s3: Any) -> N
         list(iter_file_items(s3, ref, f, check_items=False))
 
 
+def test_requests_are_the_export_lines_wrapped_and_still_checked_by_md5_and_count(s3: Any) -> None:
+    from handlers.batch_writer import put_item_request
+    from handlers.exports import DataFile, iter_file_requests, iter_requests
+
+    # Given a validated export: its requests are exactly the PutRequests of its items
+    ref = write_fixture_export(s3)
+    assert list(iter_requests(s3, ref)) == [put_item_request(i) for i in realistic_items()]
+    # When a data file changes after validation (same count, other bytes), its MD5 stops the run
+    f = read_data_files(s3, ref, read_summary(s3, ref))[0]
+    lines = [encode_export_line({"id": {"S": f"x{i}"}}) for i in range(f.item_count)]
+    s3.put_object(Bucket=BUCKET, Key=f.data_file_s3_key, Body=gzip.compress(b"".join(lines)))
+    with pytest.raises(ExportCorrupt, match="MD5 mismatch"):
+        list(iter_file_requests(s3, ref, f))
+    # And a file holding other than its listed count is refused too (no MD5 to compare)
+    bare = DataFile(data_file_s3_key=f.data_file_s3_key, item_count=f.item_count + 1, md5_checksum=None)
+    with pytest.raises(ExportCorrupt, match=f"holds {f.item_count} items"):
+        list(iter_file_requests(s3, ref, bare))
+
+
 def test_consumer_stopping_early_closes_the_object(s3: Any) -> None:
     # Given a client that records whether each data file's body gets closed
     closed: list[str] = []
