@@ -6,8 +6,6 @@ the forwarding rule's pattern routed through moto's EventBridge; every invalid c
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ from components.policies import vault_bucket_policy
 from components.staging_readers import check_vault_account
 from safetynet import policy_rules
 from safetynet.synth import SYNTH_ACCOUNT_ID, SynthResult, read_stack_config, synth
-from tests.conftest import PROJECT_DIR, synth_stack
+from tests.conftest import PROJECT_DIR, failed_synth, synth_stack
 from tests.iam_lint import assert_clean
 
 REGION = "eu-central-1"  # Pulumi.prod.yaml's aws:region
@@ -317,20 +315,6 @@ def test_a_reader_of_every_table_forwards_every_tables_summary(granted: SynthRes
 
 
 # -- a reader in prod's own account: refused at deploy time ---------------------------------------
-
-
-def failed_synth(stack: str, tmp_path: Path, **kwargs: Any) -> str:
-    """Synthesize in a separate process and return its error output (a failed program leaves
-    Pulumi's shared event loop with pending work, which must not leak into other tests)."""
-    args = tmp_path / "args.json"
-    args.write_text(json.dumps(kwargs))
-    code = (
-        "import json; from safetynet.synth import synth; "
-        f"synth({str(PROJECT_DIR)!r}, {stack!r}, **json.load(open({str(args)!r})))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=PROJECT_DIR)
-    assert out.returncode != 0, "the synth was expected to fail"
-    return out.stderr
 
 
 def test_a_reader_in_prods_own_account_fails_the_program(tmp_path: Path) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from typing import Any
 
 import boto3
@@ -15,7 +13,7 @@ import pytest
 from components.policies_staging import ExportSource, cross_account_vault_grants
 from components.staging_asl import staging_definition
 from safetynet.synth import SynthResult, synth
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, failed_synth
 from tests.iam_lint import assert_clean
 from tests.staging_fixtures import prod_spec
 
@@ -279,17 +277,8 @@ def test_the_synthesized_pattern_matches_only_the_tables_summary(
 
 
 def synth_error(references: dict[str, Any], tmp_path: Any) -> str:
-    """Synthesize in a separate process and return its error output: a program that fails leaves
-    Pulumi's shared event loop with pending work, which must not leak into other tests."""
-    refs = tmp_path / "refs.json"
-    refs.write_text(json.dumps(references))
-    code = (
-        "import json, sys; from safetynet.synth import synth; "
-        f"synth({str(PROJECT_DIR)!r}, 'test', stack_references=json.load(open({str(refs)!r})))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=PROJECT_DIR)
-    assert out.returncode != 0, "the synth was expected to fail"
-    return out.stderr
+    """The test stack's error output when it runs against these prod outputs."""
+    return failed_synth("test", tmp_path, stack_references=references)
 
 
 def test_a_test_table_whose_schema_drifted_from_prod_fails_the_program(tmp_path: Any) -> None:
