@@ -1,16 +1,21 @@
-"""A minimal interpreter for the subset of Amazon States Language the staging machine uses, to run
-the generated definition against the real task code on moto (moto's own Step Functions cannot
-run Lambda functions without Docker, nor Distributed Maps reading S3).
+"""A minimal interpreter for the subset of Amazon States Language the staging and drill machines
+use, to run the generated definitions against the real task code on moto (moto's own Step
+Functions cannot run Lambda functions without Docker, nor Distributed Maps reading S3).
 
-Supported: Task (a Lambda ARN -> a Python callable; `sns:publish`; `aws-sdk:dynamodb:*`),
-Choice (BooleanEquals/StringEquals/NumericGreaterThan/IsPresent, And), Wait (skipped), Pass,
+Supported: Task (a Lambda ARN, or `lambda:invoke` with its FunctionName -> a Python callable;
+`sns:publish`; `aws-sdk:dynamodb:*`), Choice (BooleanEquals/StringEquals/NumericGreaterThan/
+IsPresent, And, Or), Wait (a token WAIT_SECONDS pause, not its Seconds: moto's ImportTable runs
+on a thread that a poll loop which never paused could starve of the GIL), Pass,
 Map (a Distributed one with an S3 JSONL ItemReader, or an inline one over ItemsPath), Succeed,
 Fail; Parameters/ItemSelector with `.$` paths, ResultSelector, ResultPath, Catch, and the
 intrinsics States.Format and States.JsonToString. Retries are not simulated. A Distributed
 Map whose failed children exceed ToleratedFailurePercentage fails with
 States.ExceedToleratedFailureThreshold, as in AWS, not with the child's error; an inline Map
 fails with its first failing iteration's own error, as in AWS. Iterations run one after another
-(MaxConcurrency is not simulated); `map_items` records each Map's item count for assertions.
+(MaxConcurrency is not simulated). For assertions: `visited` (every state entered, children
+included, in order), `map_items` (each Map's item count), `child_errors` (the errors of failed
+Distributed Map children, which AWS keeps only in their own histories) and `caught` (each Catch
+taken: the state and the error).
 """
 
 from __future__ import annotations
@@ -18,11 +23,15 @@ from __future__ import annotations
 import copy
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+WAIT_SECONDS = 0.01
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
 
 class StatesError(Exception):
@@ -100,6 +109,8 @@ class Runner:
     visited: list[str] = field(default_factory=list)
     failed_children: int = 0
     map_items: list[tuple[str, int]] = field(default_factory=list)
+    child_errors: list[StatesError] = field(default_factory=list)
+    caught: list[tuple[str, str]] = field(default_factory=list)
 
     def run(self, data: Any) -> tuple[str, Any]:
         """Returns ("SUCCEEDED" | "FAILED", output)."""
@@ -123,6 +134,7 @@ class Runner:
                 name = self._choose(state, data)
                 continue
             if kind == "Wait":
+                time.sleep(WAIT_SECONDS)
                 name = state["Next"]
                 continue
             try:
@@ -137,6 +149,7 @@ class Runner:
             except StatesError as exc:
                 for c in state.get("Catch", []):
                     if "States.ALL" in c["ErrorEquals"] or exc.error in c["ErrorEquals"]:
+                        self.caught.append((name, exc.error))
                         data = _put(data, c.get("ResultPath", "$"), {"Error": exc.error, "Cause": exc.cause})
                         name = c["Next"]
                         break
@@ -160,6 +173,8 @@ class Runner:
     def _matches(self, rule: dict[str, Any], data: Any) -> bool:
         if "And" in rule:
             return all(self._matches(r, data) for r in rule["And"])
+        if "Or" in rule:
+            return any(self._matches(r, data) for r in rule["Or"])
         try:
             value = _get(rule["Variable"], data, {})
             present = True
@@ -181,10 +196,9 @@ class Runner:
         params = _resolve(state.get("Parameters"), data, ctx) if "Parameters" in state else data
         resource = state["Resource"]
         if resource in self.functions:
-            try:
-                return self.functions[resource](params)
-            except Exception as exc:  # a Lambda error becomes a States error, as in AWS
-                raise StatesError(type(exc).__name__, str(exc)) from exc
+            return self._call(resource, params)
+        if resource == LAMBDA_INVOKE:
+            return {"Payload": self._call(params["FunctionName"], params["Payload"]), "StatusCode": 200}
         if resource == "arn:aws:states:::sns:publish":
             self.published.append(params)
             return {"MessageId": str(len(self.published))}
@@ -196,6 +210,12 @@ class Runner:
             except ClientError as exc:
                 raise StatesError(f"DynamoDb.{exc.response['Error']['Code']}", str(exc)) from exc
         raise NotImplementedError(resource)
+
+    def _call(self, function_arn: str, event: Any) -> Any:
+        try:
+            return self.functions[function_arn](event)
+        except Exception as exc:  # a Lambda error becomes a States error, as in AWS
+            raise StatesError(type(exc).__name__, str(exc)) from exc
 
     def _map(self, name: str, state: dict[str, Any], data: Any) -> Any:
         distributed = state["ItemProcessor"].get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
@@ -217,9 +237,10 @@ class Runner:
             item = _resolve(state["ItemSelector"], data, ctx) if "ItemSelector" in state else value
             try:
                 results.append(self._machine(state["ItemProcessor"], item, ctx))
-            except StatesError:
+            except StatesError as exc:
                 if not distributed:
                     raise
+                self.child_errors.append(exc)
                 failed += 1
                 self.failed_children += 1
                 # As in AWS, a Map Run over its threshold fails with a generic error that names

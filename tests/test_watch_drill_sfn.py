@@ -13,7 +13,7 @@ from components.drill_sfn import drill_definition
 from handlers import watch_aws, watch_lambdas
 from handlers.watch_aws import read_drill_record
 from handlers.watch_model import WATCH_ENV, WatchContext
-from tests import asl_sim
+from tests.asl_runner import Runner
 from tests.test_watch_entrypoints import LAMBDA_CONTEXT
 from tests.watch_fixtures import REGION, VAULT, add_export, corrupt_first_data_file, fill, item, make_account
 
@@ -36,21 +36,22 @@ def deployed(aws: None, monkeypatch: pytest.MonkeyPatch) -> WatchContext:
     return ctx
 
 
-def _execute(execution: asl_sim.Execution | None = None) -> tuple[dict[str, Any], list[str]]:
-    return asl_sim.run(
+def _runner() -> Runner:
+    return Runner(
         DEFINITION,
-        {"table": "orders"},
-        lambdas={
+        functions={
             PREPARE: lambda p: watch_lambdas.drill_prepare_handler(p, LAMBDA_CONTEXT),
             VALIDATE_FILE: lambda p: watch_lambdas.drill_validate_file_handler(p, LAMBDA_CONTEXT),
             VERIFY: lambda p: watch_lambdas.drill_verify_handler(p, LAMBDA_CONTEXT),
         },
-        clients={
-            "dynamodb": boto3.client("dynamodb", region_name=REGION),
-            "s3": boto3.client("s3", region_name=REGION),
-        },
-        execution=execution,
+        s3=boto3.client("s3", region_name=REGION),
+        ddb=boto3.client("dynamodb", region_name=REGION),
     )
+
+
+def _machine_states(run: Runner) -> list[str]:
+    """The drill machine's own states, in order (the map's child state left out)."""
+    return [s for s in run.visited if s != "ValidateFile"]
 
 
 def _record() -> dict[str, Any]:
@@ -60,11 +61,13 @@ def _record() -> dict[str, Any]:
 
 
 def test_good_export_passes_through_every_state(deployed: WatchContext) -> None:
-    execution = asl_sim.Execution(lambdas={}, clients={})
-    out, visited = _execute(execution)
+    run = _runner()
+    status, out = run.run({"table": "orders"})
+    assert status == "SUCCEEDED"
+    visited = _machine_states(run)
     assert visited[:5] == ["Prepare", "Unwrap", "ValidateFiles", "StartImport", "WaitForImport"]
     # One ValidateFiles child per data file (9 items, 4 per file), each checked by its own task
-    assert execution.child_visited == ["ValidateFile"] * 3 and execution.child_errors == []
+    assert run.visited.count("ValidateFile") == 3 and run.child_errors == []
     assert visited[-4:] == ["Verify", "DeleteScratchTable", "Outcome", "DrillPassed"]
     assert out["result"]["value"]["ok"] is True
     assert out["result"]["value"]["imported_item_count"] == 9
@@ -81,16 +84,15 @@ def test_damaged_data_file_fails_the_map_and_its_problems_reach_the_record(deplo
     ref = watch_aws.vault_exports(s3, VAULT, "exports/orders")[0][0]
     key = corrupt_first_data_file(ref)
     # When the drill runs
-    execution = asl_sim.Execution(lambdas={}, clients={})
-    with pytest.raises(asl_sim.ExecutionFailed) as exc:
-        _execute(execution)
+    run = _runner()
+    status, out = run.run({"table": "orders"})
     # Then the child rejected that file by name, the map failed with only AWS's generic error,
     # the failure was recorded without an import, and the record says which file and why
-    assert exc.value.error == "RestoreDrillFailed"
-    assert execution.child_errors[0].error == "DataFileRejected" and key in execution.child_errors[0].cause
-    assert exc.value.state["error"]["Error"] == "States.ExceedToleratedFailureThreshold"
-    assert "StartImport" not in execution.visited
-    assert execution.visited[-2:] == ["RecordPrepareFailure", "DrillFailed"]
+    assert status == "FAILED" and out["Error"] == "RestoreDrillFailed"
+    assert run.child_errors[0].error == "DataFileRejected" and key in run.child_errors[0].cause
+    assert ("ValidateFiles", "States.ExceedToleratedFailureThreshold") in run.caught
+    assert "StartImport" not in run.visited
+    assert run.visited[-2:] == ["RecordPrepareFailure", "DrillFailed"]
     [problem] = _record()["problems"]
     assert problem.startswith(f"the latest export {ref.url} is not restorable: ")
     assert f"data file s3://{VAULT}/{key} MD5 mismatch" in problem
@@ -100,11 +102,10 @@ def test_damaged_data_file_fails_the_map_and_its_problems_reach_the_record(deplo
 def test_manifest_problem_fails_in_prepare_before_any_file_is_read(deployed: WatchContext) -> None:
     # Given a newer export whose summary names another table
     add_export(deployed.tables[0], [item(1)], age_hours=1, table_arn=deployed.tables[1].arn)
-    execution = asl_sim.Execution(lambdas={}, clients={})
-    with pytest.raises(asl_sim.ExecutionFailed):
-        _execute(execution)
+    run = _runner()
+    assert run.run({"table": "orders"})[0] == "FAILED"
     # Then Prepare rejected it (no map run) and the record names the wrong source table
-    assert execution.visited == ["Prepare", "RecordPrepareFailure", "DrillFailed"]
+    assert run.visited == ["Prepare", "RecordPrepareFailure", "DrillFailed"]
     [problem] = _record()["problems"]
     assert problem.startswith("DrillError: the latest export") and deployed.tables[1].arn in problem
 
@@ -120,10 +121,9 @@ def test_failed_import_still_deletes_the_scratch_table(deployed: WatchContext, m
 
     monkeypatch.setattr(watch_lambdas, "drill_prepare_handler", prepare_wrong_format)
     # When the drill runs
-    with pytest.raises(asl_sim.ExecutionFailed) as exc:
-        _execute()
+    status, out = _runner().run({"table": "orders"})
     # Then it failed, recorded why, and the scratch table the import created is gone
-    assert exc.value.error == "RestoreDrillFailed"
+    assert status == "FAILED" and out["Error"] == "RestoreDrillFailed"
     assert any("import ended FAILED" in p or "imported" in p for p in _record()["problems"])
     assert sorted(boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"]) == [
         "customers",
