@@ -147,6 +147,21 @@ def format_time(value: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
+def human_age(delta_seconds: float) -> str:
+    """`3d 4h`, `2h 5m`, `40s`: a duration people read at a glance."""
+    s = max(0, int(delta_seconds))
+    days, rem = divmod(s, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes, secs = divmod(rem, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m"
+    return f"{secs}s"
+
+
 class ManifestError(ValueError):
     """A manifest that does not have AWS's shape; the message names the field."""
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers.export_layout import FILES_NAME, SUMMARY_NAME, ExportRef
+from handlers.export_layout import FILES_NAME, SUMMARY_NAME, ExportRef, human_age
 
 logger = logging.getLogger(__name__)
 
@@ -178,20 +178,8 @@ def _age(text_time: datetime | None, now: datetime) -> float | None:
 
 
 def human(seconds: float | None) -> str:
-    """`3d 4h`, `2h 5m`, `12m`, `40s`."""
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    days, rem = divmod(s, 86400)
-    hours, rem = divmod(rem, 3600)
-    minutes, secs = divmod(rem, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m"
-    return f"{secs}s"
+    """`3d 4h`, `2h 5m`, `12m`, `40s`; `-` when unknown."""
+    return "-" if seconds is None else human_age(seconds)
 
 
 def assess_table(

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from components.config_restore import DYNAMODB_BACKUP_ARN_RE
-from handlers.export_layout import ExportRef, ManifestSummary
+from handlers.export_layout import ExportRef, ManifestSummary, human_age
 from handlers.export_reader import ValidationReport, scan_exports
 
 logger = logging.getLogger(__name__)
@@ -333,21 +333,6 @@ def _iso(t: datetime) -> str:
 
 def _fmt(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def human_age(delta_seconds: float) -> str:
-    """`3d 4h`, `2h 5m`, `40s`: a duration people read at a glance."""
-    s = max(0, int(delta_seconds))
-    days, rem = divmod(s, 86400)
-    hours, rem = divmod(rem, 3600)
-    minutes, secs = divmod(rem, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m"
-    return f"{secs}s"
 
 
 def human_size(n: int | None) -> str:
