@@ -48,6 +48,21 @@ def aws() -> Iterator[None]:
 
 
 @pytest.fixture
+def moto_server() -> Iterator[str]:
+    """moto as a server on 127.0.0.1 (a free port), for the CLI run as its own process; yields
+    the endpoint URL (AWS_ENDPOINT_URL)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def project_dir() -> Path:
     """The repository root (Pulumi.yaml, __main__.py, stack files)."""
     return PROJECT_DIR

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -232,19 +231,6 @@ def test_cli_verify_missing_export(aws: None) -> None:
 
 
 # --- CLI as a separate process against a moto server ---------------------------------------------
-
-
-@pytest.fixture
-def moto_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.mark.slow

@@ -175,45 +175,37 @@ def test_a_missing_table_is_a_usage_error(clients: tuple[Any, Any]) -> None:
 
 
 @pytest.mark.slow
-def test_stage_end_to_end_against_a_moto_server(tmp_path: Path) -> None:
+def test_stage_end_to_end_against_a_moto_server(moto_server: str) -> None:
     # Given a moto server with a prod export and a tagged test table
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
-        ddb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
-        s3.create_bucket(Bucket=VAULT)
-        target = target_for(prod_spec("customers"))
-        create_test_table(ddb, target)
-        items = customer_items(25, big=False)
-        ref = write_prod_export(s3, items)
-        # When the CLI runs as its own process
-        env = {**os.environ, "AWS_ENDPOINT_URL": endpoint}
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "safetynet.cli",
-                "stage",
-                ref.url,
-                "--table",
-                target.name,
-                "--mode",
-                "refill",
-                "--yes",
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-            timeout=300,
-        )
-        # Then the table holds the export
-        assert out.returncode == 0, out.stdout + out.stderr
-        assert as_set(scan_all(ddb, target.name)) == as_set(items)
-    finally:
-        server.stop()
+    endpoint = moto_server
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
+    ddb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
+    s3.create_bucket(Bucket=VAULT)
+    target = target_for(prod_spec("customers"))
+    create_test_table(ddb, target)
+    items = customer_items(25, big=False)
+    ref = write_prod_export(s3, items)
+    # When the CLI runs as its own process
+    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "safetynet.cli",
+            "stage",
+            ref.url,
+            "--table",
+            target.name,
+            "--mode",
+            "refill",
+            "--yes",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+    # Then the table holds the export
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert as_set(scan_all(ddb, target.name)) == as_set(items)
