@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 
 from components.config import TableSpec
 from handlers import exports
-from handlers.staging import STAGING_TARGET_TAG, TargetTable
+from handlers.staging import STAGING_TARGET_TAG, TargetTable, normalize_item
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -133,6 +133,22 @@ def write_prod_export(
         empty_files=empty_files,
         export_id=exports.new_export_id(export_time),
     )
+
+
+def vault_clients() -> tuple[Any, Any]:
+    """S3 and DynamoDB clients (call inside moto) with the prod vault and the masking bucket."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name=REGION)
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    s3.create_bucket(Bucket=VAULT)
+    s3.create_bucket(Bucket=MASK_BUCKET)
+    return s3, ddb
+
+
+def as_set(items: list[dict[str, Any]]) -> list[Any]:
+    """Items in a comparable order and form (numbers by value, sets unordered)."""
+    return sorted(normalize_item(i) for i in items)
 
 
 def scan_all(ddb: Any, table: str) -> list[dict[str, Any]]:

@@ -14,12 +14,12 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from handlers.staging import normalize_item
 from safetynet.cli import app
 from tests.staging_fixtures import (
     MASK_BUCKET,
     REGION,
     VAULT,
+    as_set,
     create_test_table,
     customer_items,
     patch_moto_import_empty_files,
@@ -27,6 +27,7 @@ from tests.staging_fixtures import (
     rewrite_files_manifest,
     scan_all,
     target_for,
+    vault_clients,
     write_prod_export,
 )
 
@@ -40,15 +41,7 @@ def _moto_import(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def clients(aws: None) -> tuple[Any, Any]:
-    s3 = boto3.client("s3", region_name=REGION)
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    s3.create_bucket(Bucket=VAULT)
-    s3.create_bucket(Bucket=MASK_BUCKET)
-    return s3, ddb
-
-
-def as_set(items: list[dict[str, Any]]) -> list[Any]:
-    return sorted(normalize_item(i) for i in items)
+    return vault_clients()
 
 
 def test_stage_refills_with_masking_and_reports(clients: tuple[Any, Any], tmp_path: Path, monkeypatch: Any) -> None:

@@ -8,7 +8,6 @@ import json
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from handlers import exports
@@ -20,7 +19,6 @@ from handlers.staging import (
     NotAStagingTarget,
     claim,
     effective_mode,
-    normalize_item,
     record_result,
 )
 from handlers.staging_flow import stage_export
@@ -28,9 +26,9 @@ from tests.staging_fixtures import (
     EXPORT_TIME,
     LEDGER,
     MASK_BUCKET,
-    REGION,
     STACK,
     VAULT,
+    as_set,
     create_ledger,
     create_test_table,
     customer_items,
@@ -43,6 +41,7 @@ from tests.staging_fixtures import (
     rewrite_summary,
     scan_all,
     target_for,
+    vault_clients,
     write_prod_export,
 )
 
@@ -56,19 +55,11 @@ def _moto_import_reads_empty_files(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def clients(aws: None) -> tuple[Any, Any]:
-    s3 = boto3.client("s3", region_name=REGION)
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    s3.create_bucket(Bucket=VAULT)
-    s3.create_bucket(Bucket=MASK_BUCKET)
-    return s3, ddb
+    return vault_clients()
 
 
 def no_sleep(_: float) -> None:
     return None
-
-
-def as_set(items: list[dict[str, Any]]) -> list[Any]:
-    return sorted(normalize_item(i) for i in items)
 
 
 # -- both modes, item for item -----------------------------------------------------------------

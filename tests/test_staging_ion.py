@@ -9,24 +9,23 @@ import hashlib
 import json
 from typing import Any
 
-import boto3
 import pytest
 
 from handlers import exports
 from handlers.export_codec import decode_ion_line, encode_item
-from handlers.staging import normalize_item
 from handlers.staging_flow import stage_export
 from tests.staging_fixtures import (
     EXPORT_TIME,
     MASK_BUCKET,
-    REGION,
     VAULT,
+    as_set,
     create_test_table,
     patch_moto_import_empty_files,
     prod_arn,
     prod_spec,
     scan_all,
     target_for,
+    vault_clients,
 )
 
 # Two data files as AWS writes an ION export: a version marker, then one item per line; sets are
@@ -55,11 +54,7 @@ EXPECTED = [
 @pytest.fixture
 def clients(aws: None, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
     patch_moto_import_empty_files(monkeypatch)
-    s3 = boto3.client("s3", region_name=REGION)
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    s3.create_bucket(Bucket=VAULT)
-    s3.create_bucket(Bucket=MASK_BUCKET)
-    return s3, ddb
+    return vault_clients()
 
 
 def write_ion_export(s3: Any) -> exports.ExportRef:
@@ -95,10 +90,6 @@ def emulate_ion_imports(monkeypatch: pytest.MonkeyPatch) -> None:
         return [{"Item": json.loads(encode_item(item))} for item in items if item is not None]
 
     monkeypatch.setattr(JsonParser, "parse", staticmethod(parse))
-
-
-def as_set(items: list[dict[str, Any]]) -> list[Any]:
-    return sorted(normalize_item(i) for i in items)
 
 
 def test_an_ion_export_is_refilled_item_for_item(clients: tuple[Any, Any]) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from components.staging_asl import staging_definition
 from handlers import exports, staging, staging_tasks
-from handlers.staging import MAX_SEGMENTS, VerificationFailed, normalize_item
+from handlers.staging import MAX_SEGMENTS, VerificationFailed
 from handlers.staging_files import SAMPLE_FILES
 from tests.asl_runner import Runner
 from tests.staging_fixtures import (
@@ -24,6 +24,7 @@ from tests.staging_fixtures import (
     REGION,
     STACK,
     VAULT,
+    as_set,
     create_ledger,
     create_test_table,
     customer_items,
@@ -35,6 +36,7 @@ from tests.staging_fixtures import (
     rewrite_files_manifest,
     scan_all,
     target_for,
+    vault_clients,
     write_prod_export,
 )
 from tests.test_staging_flow import MASK
@@ -58,10 +60,7 @@ def _moto_import_reads_empty_files(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def env(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
-    s3 = boto3.client("s3", region_name=REGION)
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    s3.create_bucket(Bucket=VAULT)
-    s3.create_bucket(Bucket=MASK_BUCKET)
+    s3, ddb = vault_clients()
     create_ledger(ddb)
     secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
         Name="masking-key", SecretString="machine-test-masking-key-0123"
@@ -89,10 +88,6 @@ def event(target: Any, ref: Any) -> dict[str, Any]:
 
 def ledger(ddb: Any, table: str) -> dict[str, Any]:
     return ddb.get_item(TableName=LEDGER, Key={"table": {"S": table}})["Item"]
-
-
-def as_set(items: list[dict[str, Any]]) -> list[Any]:
-    return sorted(normalize_item(i) for i in items)
 
 
 def test_refill_with_masking_runs_through_the_distributed_maps(env: tuple[Any, Any]) -> None:
