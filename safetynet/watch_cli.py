@@ -4,14 +4,25 @@ config file and the live account (table ARNs), and boto3 clients for the stack's
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 VAULT_ENV = "SAFETYNET_VAULT_BUCKET"
+
+# The options both commands take, declared once.
+StackArgument = Annotated[str, typer.Argument(help="Stack name (reads Pulumi.<stack>.yaml).")]
+VaultBucketOption = Annotated[
+    str | None,
+    typer.Option("--vault-bucket", help=f"The vault bucket (stack output vaultBucketName); env {VAULT_ENV}."),
+]
+ProjectDirOption = Annotated[
+    Path | None, typer.Option("--project-dir", help="Folder with Pulumi.yaml (default: found upward).")
+]
 
 
 def fail(command: str, message: str, code: int = 2) -> typer.Exit:
@@ -115,3 +126,27 @@ def watch_context(stack: str, cfg: Any, *, vault_bucket: str, ddb: Any, sts: Any
         drill_max_age_days=cfg.drill.max_age_days,
         drill_sample_size=cfg.drill.sample_size,
     )
+
+
+@dataclass(frozen=True)
+class WatchSession:
+    """What a watch command works with: the stack's config, vault bucket, clients and context."""
+
+    cfg: Any
+    bucket: str
+    clients: Clients
+    ctx: Any
+
+
+def watch_session(command: str, stack: str, project_dir: Path | None, vault_bucket: str | None) -> WatchSession:
+    """Config (exit 2 on problems), the vault bucket (exit 2 when unknown), clients for the
+    stack's region and its WatchContext."""
+    from safetynet.paths import default_project_dir
+
+    cfg, region = load_config(command, project_dir or default_project_dir(), stack)
+    bucket = vault_bucket_or_fail(command, cfg, vault_bucket)
+    clients = Clients(region)
+    ctx = watch_context(
+        stack, cfg, vault_bucket=bucket, ddb=clients.get("dynamodb"), sts=clients.get("sts"), region=region
+    )
+    return WatchSession(cfg, bucket, clients, ctx)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import sys
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -22,8 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from safetynet.paths import default_project_dir
-from safetynet.watch_cli import Clients, fail, load_config, vault_bucket_or_fail, watch_context
+from safetynet.watch_cli import ProjectDirOption, StackArgument, VaultBucketOption, fail, watch_session
 
 
 class Load(StrEnum):
@@ -39,17 +37,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def drill(
-        stack: Annotated[str, typer.Argument(help="Stack name (reads Pulumi.<stack>.yaml).")],
+        stack: StackArgument,
         table: Annotated[
             list[str] | None, typer.Option("--table", "-t", help="Drill only this table (repeatable).")
         ] = None,
-        vault_bucket: Annotated[
-            str | None,
-            typer.Option(
-                "--vault-bucket",
-                help="The vault bucket (stack output vaultBucketName); env SAFETYNET_VAULT_BUCKET.",
-            ),
-        ] = None,
+        vault_bucket: VaultBucketOption = None,
         load: Annotated[
             Load,
             typer.Option("--load", help="import (ImportTable), batch-write, or auto (import, else batch-write)."),
@@ -58,26 +50,14 @@ def register(app: typer.Typer) -> None:
             float, typer.Option("--poll-seconds", min=0.01, help="DescribeImport interval.")
         ] = 10.0,
         as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
-        project_dir: Annotated[
-            Path | None,
-            typer.Option("--project-dir", help="Folder with Pulumi.yaml (default: found upward)."),
-        ] = None,
+        project_dir: ProjectDirOption = None,
     ) -> None:
         """Restore the latest export of each table into a scratch table and verify it."""
         from handlers.drill import run_drill
         from handlers.watch_model import WatchConfigError
 
-        cfg, region = load_config("drill", project_dir or default_project_dir(), stack)
-        bucket = vault_bucket_or_fail("drill", cfg, vault_bucket)
-        clients = Clients(region)
-        ctx = watch_context(
-            stack,
-            cfg,
-            vault_bucket=bucket,
-            ddb=clients.get("dynamodb"),
-            sts=clients.get("sts"),
-            region=region,
-        )
+        session = watch_session("drill", stack, project_dir, vault_bucket)
+        clients, ctx = session.clients, session.ctx
         try:
             wanted = [ctx.table(t) for t in table] if table else list(ctx.tables)
         except WatchConfigError as exc:

@@ -12,7 +12,6 @@ import json
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,8 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from safetynet.paths import default_project_dir
-from safetynet.watch_cli import Clients, load_config, vault_bucket_or_fail, watch_context
+from safetynet.watch_cli import Clients, ProjectDirOption, StackArgument, VaultBucketOption, watch_session
 
 
 @dataclass
@@ -170,32 +168,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def status(
-        stack: Annotated[str, typer.Argument(help="Stack name (reads Pulumi.<stack>.yaml).")],
-        vault_bucket: Annotated[
-            str | None,
-            typer.Option(
-                "--vault-bucket",
-                help="The vault bucket (stack output vaultBucketName); env SAFETYNET_VAULT_BUCKET.",
-            ),
-        ] = None,
+        stack: StackArgument,
+        vault_bucket: VaultBucketOption = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
-        project_dir: Annotated[
-            Path | None,
-            typer.Option("--project-dir", help="Folder with Pulumi.yaml (default: found upward)."),
-        ] = None,
+        project_dir: ProjectDirOption = None,
     ) -> None:
         """Protection and backup health of every table: PITR, deletion protection, exports, drills, alarms."""
-        cfg, region = load_config("status", project_dir or default_project_dir(), stack)
-        bucket = vault_bucket_or_fail("status", cfg, vault_bucket)
-        clients = Clients(region)
-        ctx = watch_context(
-            stack,
-            cfg,
-            vault_bucket=bucket,
-            ddb=clients.get("dynamodb"),
-            sts=clients.get("sts"),
-            region=region,
-        )
+        session = watch_session("status", stack, project_dir, vault_bucket)
+        cfg, bucket, clients, ctx = session.cfg, session.bucket, session.clients, session.ctx
         now = datetime.now(UTC)
         statuses = [
             table_status(
