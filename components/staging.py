@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from components.config import TableSpec
 from components.config_staging import StagingSpec
+from components.iam import service_role
 from components.lambda_package import RUNTIME, handlers_archive, powertools_layer
 from components.policies import assume_role_policy
 from components.policies_staging import (
@@ -210,18 +211,13 @@ class StagingPipeline(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        task_role = aws.iam.Role(
-            f"{name}-task-role",
+        task_role, task_policy = service_role(
+            f"{name}-task",
             description=f"safetynet staging task ({env})",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
+            trust_policy=pulumi.Output.from_input(args.account_id).apply(
                 lambda acct: json.dumps(assume_role_policy("lambda.amazonaws.com", acct))
             ),
             tags=tags,
-            opts=child,
-        )
-        task_policy = aws.iam.RolePolicy(
-            f"{name}-task-policy",
-            role=task_role.id,
             policy=pulumi.Output.all(
                 args.region,
                 args.account_id,
@@ -284,18 +280,13 @@ class StagingPipeline(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        sfn_role = aws.iam.Role(
-            f"{name}-machine-role",
+        sfn_role, sfn_policy = service_role(
+            f"{name}-machine",
             description=f"safetynet staging state machine ({env})",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
+            trust_policy=pulumi.Output.from_input(args.account_id).apply(
                 lambda acct: json.dumps(assume_role_policy("states.amazonaws.com", acct))
             ),
             tags=tags,
-            opts=child,
-        )
-        sfn_policy = aws.iam.RolePolicy(
-            f"{name}-machine-policy",
-            role=sfn_role.id,
             policy=pulumi.Output.all(
                 args.region, args.account_id, args.sources, args.vault_key_arn, bucket.arn, key.arn, topic.arn
             ).apply(
@@ -335,18 +326,13 @@ class StagingPipeline(pulumi.ComponentResource):
         )
 
         # -- EventBridge's role to start it
-        events_role = aws.iam.Role(
-            f"{name}-events-role",
+        events_role, _ = service_role(
+            f"{name}-events",
             description=f"EventBridge: start safetynet staging ({env})",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
+            trust_policy=pulumi.Output.from_input(args.account_id).apply(
                 lambda acct: json.dumps(assume_role_policy("events.amazonaws.com", acct))
             ),
             tags=tags,
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-events-policy",
-            role=events_role.id,
             policy=pulumi.Output.all(args.region, args.account_id).apply(
                 lambda v: json.dumps(
                     start_execution_policy(f"arn:aws:states:{v[0]}:{v[1]}:stateMachine:{machine_name}")

@@ -22,6 +22,7 @@ import pulumi_aws as aws
 from components.config import StackConfig
 from components.config_staging import CrossAccountSpec
 from components.config_staging_readers import reader_path
+from components.iam import service_role
 from components.policies import assume_role_policy
 from components.policies_staging import StagingReader, event_bus_arn, forward_exports_policy
 from components.staging import summary_event_pattern
@@ -86,19 +87,14 @@ class ExportForwarding(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=child,
         )
-        role = aws.iam.Role(
-            f"{name}-role",
+        role, policy = service_role(
+            name,
             description=f"EventBridge: forward safetynet export events to account {reader.account}",
-            assume_role_policy=pulumi.Output.all(args.account_id, rule.arn).apply(
+            trust_policy=pulumi.Output.all(args.account_id, rule.arn).apply(
                 lambda v: json.dumps(assume_role_policy("events.amazonaws.com", v[0], source_arn=v[1]))
             ),
-            tags=dict(args.tags),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
             policy=bus_arn.apply(lambda arn: json.dumps(forward_exports_policy(arn))),
+            tags=args.tags,
             opts=child,
         )
         aws.cloudwatch.EventTarget(

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 from components.config import BackupSpec, TableSpec
 from components.config_restore import TableRestore
 from components.global_table import global_table_inputs
+from components.iam import service_role
 from components.policies import assume_role_policy, export_job_policy
 from components.restore import restore_inputs
 
@@ -163,18 +164,13 @@ class NightlyExport(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
-        role = aws.iam.Role(
-            f"{name}-role",
+        role, policy = service_role(
+            name,
             description=f"EventBridge Scheduler: nightly export of {args.physical_name}",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
+            trust_policy=pulumi.Output.from_input(args.account_id).apply(
                 lambda acct: json.dumps(assume_role_policy("scheduler.amazonaws.com", acct))
             ),
             tags=args.tags,
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
             policy=pulumi.Output.all(table_arn, args.vault.bucket_arn, args.vault.kms_key_arn, dlq.arn).apply(
                 lambda v: json.dumps(
                     export_job_policy(

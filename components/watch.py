@@ -27,6 +27,7 @@ from components.config import StackConfig
 from components.config_alerts import AlertsSpec, DrillSpec
 from components.dashboard import dashboard_body
 from components.drill_sfn import drill_definition
+from components.iam import service_role
 from components.lambda_package import ARCHITECTURE, RUNTIME, handlers_archive, powertools_layer
 from components.policies import assume_role_policy
 from components.vault import BackupVault
@@ -225,21 +226,18 @@ class DisasterWatch(pulumi.ComponentResource):
         )
 
     def _role(self, task: str, service: str, policy: pulumi.Output[str]) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
-        r = aws.iam.Role(
-            f"{self._name}-{task}-role",
+        return service_role(
+            f"{self._name}-{task}",
             description=f"safetynet {self._args.stack} DisasterWatch {task}",
-            assume_role_policy=(
+            trust_policy=(
                 json.dumps(lambda_trust_policy())
                 if service == "lambda.amazonaws.com"
                 else self._acct.apply(lambda a: json.dumps(assume_role_policy(service, a)))
             ),
+            policy=policy,
             tags=self._args.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        p = aws.iam.RolePolicy(
-            f"{self._name}-{task}-policy", role=r.id, policy=policy, opts=pulumi.ResourceOptions(parent=self)
-        )
-        return r, p
 
     def _function(
         self,
