@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 STAMP := $(VENV)/.synced
 # Node tools for the tests (asl-validator), pinned by package-lock.json.
 NODE_STAMP := node_modules/.installed
-# The Lambda dependency layer (components/lambda_package.py): LAYER_PYTHON and LAYER_PLATFORM are
+# The Lambda dependency layer (components/common/lambda_package.py): LAYER_PYTHON and LAYER_PLATFORM are
 # its RUNTIME (python3.12, on Amazon Linux 2023: glibc 2.34) and ARCHITECTURE (x86_64). The stamp
 # lives outside the layer directory: everything inside it is deployed.
 LAYER_DIR := build/lambda-layer

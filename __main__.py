@@ -3,7 +3,7 @@ the outputs other stacks and the CLI consume."""
 
 import pulumi
 
-from components.config import ConfigError, load_from_pulumi
+from components.config.stack import ConfigError, load_from_pulumi
 from components.stack import StackContext, build_protected_stack, build_staging_stack
 
 try:

@@ -4,7 +4,7 @@
 
 Why it exists: the demo's time budget depends on the emulator. moto 5.2's generic response
 serializer made DynamoDB several times slower than 5.1.22, so the project pins 5.1 (and patches
-its one relevant bug, safetynet/moto_compat.py). To compare, run this script in the project venv
+its one relevant bug, safetynet/local/moto_compat.py). To compare, run this script in the project venv
 and in a scratch venv with `pip install "moto[dynamodb]==5.2.5" boto3 rich`.
 """
 

@@ -142,8 +142,8 @@ def child_read(folder: Path, url: str) -> int:
 
 
 def child_refill(folder: Path, url: str) -> int:
-    from handlers.batch_writer import NullSink, write_requests
     from handlers.exports import ExportRef, iter_requests
+    from handlers.exports.batch_writer import NullSink, write_requests
 
     s3 = LocalS3(folder)
     sink = NullSink()
@@ -153,7 +153,7 @@ def child_refill(folder: Path, url: str) -> int:
 
 def child_stage(folder: Path, url: str) -> int:
     from handlers.exports import ExportRef
-    from handlers.staging_flow import validate_or_reject
+    from safetynet.staging.flow import validate_or_reject
 
     validate_or_reject(LocalS3(folder), ExportRef.parse(url), TABLE_ARN)
     return child_refill(folder, url)
@@ -162,7 +162,7 @@ def child_stage(folder: Path, url: str) -> int:
 def boto3_serializer_cost(n: int = 5_000) -> float:
     """Microseconds of CPU per item that boto3's own request building (parameter validation +
     per-attribute JSON serializer) spends on BatchWriteItem batches of these items: the work the
-    sink avoids by sending the export's lines as the body (handlers.batch_writer)."""
+    sink avoids by sending the export's lines as the body (handlers.exports.batch_writer)."""
     import boto3
     from botocore.validate import ParamValidator
 
@@ -186,9 +186,7 @@ def run_child(argv: list[str]) -> None:
     mode, folder, arg = argv[0], Path(argv[1]), argv[2]
     # Every measured mode gets the same modules imported before its clock starts (a Lambda has
     # them from its cold start): the times are the per-item work, not import time.
-    import handlers.batch_writer
-    import handlers.exports
-    import handlers.staging_flow  # noqa: F401
+    import safetynet.staging.flow  # noqa: F401
 
     start = time.perf_counter()
     out = child_generate(folder, int(arg)) if mode == "generate" else {"items": CHILDREN[mode](folder, arg)}

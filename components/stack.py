@@ -9,18 +9,18 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.config import StackConfig
-from components.lambda_package import dependency_layer
-from components.replica import build_vault_replica
-from components.staging_readers import (
+from components.backup.replica import build_vault_replica
+from components.backup.table import BackedUpTable, BackedUpTableArgs, VaultRef
+from components.backup.vault import BackupVault, BackupVaultArgs, export_prefix
+from components.common.lambda_package import dependency_layer
+from components.config.stack import StackConfig
+from components.staging.readers import (
     ProdExportEvents,
     ProdExportEventsArgs,
     build_export_forwarding,
     staging_readers,
 )
-from components.table import BackedUpTable, BackedUpTableArgs, VaultRef
-from components.vault import BackupVault, BackupVaultArgs, export_prefix
-from components.watch import build_disaster_watch, watch_enabled
+from components.watch.component import build_disaster_watch, watch_enabled
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
 def build_staging_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]:
     """Test stack (`safetynet:staging` set): prod's outputs through a StackReference, the
     StagingPipeline, and one StagedTable per configured table. Returns the stack outputs."""
-    from components.staging import StagedTable, StagedTableArgs, StagingPipeline, StagingPipelineArgs
+    from components.staging.component import StagedTable, StagedTableArgs, StagingPipeline, StagingPipelineArgs
 
     staging = cfg.staging
     assert staging is not None, "build_staging_stack needs safetynet:staging"

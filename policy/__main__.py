@@ -1,6 +1,6 @@
 """The safetynet policy pack (Pulumi CrossGuard, mandatory enforcement).
 
-Each policy wraps one rule of `safetynet.policy_rules`: resource rules become
+Each policy wraps one rule of `policy_rules`: resource rules become
 ResourceValidationPolicies over `(resource_type, props)`, stack rules become
 StackValidationPolicies over the whole resource list. There is no rule logic here, so the
 offline check (`safetynet synth <stack> --check`) and the engine check cannot drift apart.
@@ -20,8 +20,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from safetynet import policy_rules
-from safetynet.policy_rules import Finding, Rule
+import policy_rules
+from policy_rules import Finding, Rule
 
 PACK_NAME = "safetynet"
 

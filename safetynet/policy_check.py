@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from safetynet.policy_rules import RULES, Rule, Violation, evaluate, from_synth
+from policy_rules import RULES, Rule, Violation, evaluate, from_synth
 
 
 def check_synth_doc(doc: Mapping[str, Any], rules: Sequence[Rule] = RULES) -> list[Violation]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from components.config import SECRET_PLACEHOLDER
+from components.config.stack import SECRET_PLACEHOLDER
 
 _YAML = YAML(typ="safe", pure=True)
 SYNTH_ACCOUNT_ID = "123456789012"

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import hypothesis  # noqa: F401 (see below)
-import pytest
 
 # Imported up front: hypothesis's pytest plugin otherwise imports it in the terminal summary,
 # after the Pulumi synths, and CPython 3.11's parser can then fail ("AST constructor recursion
 # depth mismatch"), turning a green single-process run into an internal error.
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+import hypothesis  # noqa: F401
+import pytest
 
 # Every test that uses moto (in-process or its server in this process) gets the same moto the
-# demo runs: see safetynet/moto_compat.py.
-from safetynet import moto_compat  # noqa: E402
+# demo runs: see safetynet/local/moto_compat.py.
+from safetynet.local import moto_compat
+from tests.support.stacks import PROJECT_DIR
 
 moto_compat.apply()
 
@@ -66,25 +60,3 @@ def moto_server() -> Iterator[str]:
 def project_dir() -> Path:
     """The repository root (Pulumi.yaml, __main__.py, stack files)."""
     return PROJECT_DIR
-
-
-def synth_stack(stack: str = "prod", project_dir: Path = PROJECT_DIR, **kwargs: Any) -> Any:
-    """Run the program for `stack` under Pulumi's mocks (see safetynet.synth.synth)."""
-    from safetynet.synth import synth
-
-    return synth(project_dir, stack, **kwargs)
-
-
-def failed_synth(stack: str, tmp_path: Path, **kwargs: Any) -> str:
-    """Synthesize `stack` in a separate process, expecting the program to fail; returns its
-    error output. A failed program leaves Pulumi's shared event loop with pending work, which
-    must not leak into other tests. `kwargs` are safetynet.synth.synth's (JSON values)."""
-    args = tmp_path / "synth-args.json"
-    args.write_text(json.dumps(kwargs))
-    code = (
-        "import json; from safetynet.synth import synth; "
-        f"synth({str(PROJECT_DIR)!r}, {stack!r}, **json.load(open({str(args)!r})))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=PROJECT_DIR)
-    assert out.returncode != 0, "the synth was expected to fail"
-    return out.stderr

@@ -30,7 +30,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-# Same convention as components.vault.export_prefix (a test keeps them equal); not imported
+# Same convention as components.backup.vault.export_prefix (a test keeps them equal); not imported
 # from there because components/ pulls in the Pulumi SDK, too slow for a CLI start-up.
 EXPORTS_ROOT = "exports"
 
@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         from handlers.exports import ExportError, convert_datapipeline_to_export
-        from handlers.scan_export import ScanExportError, client, scan_export
+        from safetynet.backup.scan_export import ScanExportError, client, scan_export
 
         if (scan is None) == (from_datapipeline is None):
             raise _usage(

@@ -41,8 +41,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run backup, staging with masking, accident detection and restore on a local emulator."""
-        from safetynet.demo import FAULTS, Demo, summary_table
-        from safetynet.emulator import running_emulator
+        from safetynet.local.demo import FAULTS, Demo, summary_table
+        from safetynet.local.emulator import running_emulator
 
         if inject_fault is not None and inject_fault not in FAULTS:
             typer.echo(f"--inject-fault: choose one of {', '.join(FAULTS)}", err=True)

@@ -1,6 +1,6 @@
 """`safetynet drill <stack> [--table T]`: prove now that the latest export of each table restores.
 
-The same drill the weekly state machine runs (handlers/drill.py), in one process: validate the
+The same drill the weekly state machine runs (handlers/watch/drill.py), in one process: validate the
 newest export, load it into a scratch table `safetynet-drill-<table>-<export>-<time>`, compare the count
 with the manifest and a sample of items with the live table, delete the scratch table, record
 the result in the vault (so `status` and the alarms see it). Loading uses ImportTable; where the
@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from safetynet.watch_cli import ProjectDirOption, StackArgument, VaultBucketOption, fail, watch_session
+from safetynet.commands.common import ProjectDirOption, StackArgument, VaultBucketOption, fail, watch_session
 
 
 class Load(StrEnum):
@@ -53,8 +53,8 @@ def register(app: typer.Typer) -> None:
         project_dir: ProjectDirOption = None,
     ) -> None:
         """Restore the latest export of each table into a scratch table and verify it."""
-        from handlers.drill import run_drill
-        from handlers.watch_model import WatchConfigError
+        from handlers.watch.drill import run_drill
+        from handlers.watch.model import WatchConfigError
 
         session = watch_session("drill", stack, project_dir, vault_bucket)
         clients, ctx = session.clients, session.ctx

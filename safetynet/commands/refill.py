@@ -49,12 +49,12 @@ def register(app: typer.Typer) -> None:
         """Load an export into an empty table (for tables ImportTable cannot create, e.g. with LSIs)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from components.vault import export_prefix
-        from handlers.batch_writer import WriteIncomplete
-        from handlers.export_layout import ExportError
-        from handlers.refill import RefillError, check_target, choose_export
-        from handlers.refill import refill as run_refill
-        from safetynet.watch_cli import Clients, fail, load_config, vault_bucket_or_fail
+        from components.backup.vault import export_prefix
+        from handlers.exports.batch_writer import WriteIncomplete
+        from handlers.exports.layout import ExportError
+        from safetynet.commands.common import Clients, fail, load_config, vault_bucket_or_fail
+        from safetynet.recovery.refill import RefillError, check_target, choose_export
+        from safetynet.recovery.refill import refill as run_refill
 
         cfg, region = load_config("refill", project_dir or default_project_dir(), stack)
         specs = {t.name: t for t in cfg.tables}

@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from safetynet.commands.common import Clients, load_config
 from safetynet.paths import default_project_dir
-from safetynet.watch_cli import Clients, load_config
 
 RESTORE_KEY = "safetynet:restore"
 
@@ -48,7 +48,7 @@ def _check_written(project_dir: Path, stack: str, text: str) -> None:
     """Validate the new file's config as the program will read it, before it replaces the file."""
     import tempfile
 
-    from components.config import ConfigError, decode_pulumi_config, parse_stack_config
+    from components.config.stack import ConfigError, decode_pulumi_config, parse_stack_config
     from safetynet.synth import read_stack_config
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -62,7 +62,7 @@ def _check_written(project_dir: Path, stack: str, text: str) -> None:
 
 
 def _candidate_table(plan: Any, now: datetime) -> Table:
-    from handlers.restore_planner import data_at_risk, human_age, human_size
+    from safetynet.recovery.planner import data_at_risk, human_age, human_size
 
     f = plan.facts
     state = f"live, {f.item_count} items" if f.exists else "deleted"
@@ -146,7 +146,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Choose each table's restore source and write it under safetynet:restore."""
-        from handlers.restore_planner import PlanRequest
+        from safetynet.recovery.planner import PlanRequest
 
         project = (project_dir or default_project_dir()).resolve()
         path = project / f"Pulumi.{stack}.yaml"
@@ -197,7 +197,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _check_source(source: str | None, backup_arn: str | None, vault_bucket: str | None) -> str | None:
-    from handlers.restore_planner import SOURCE_CHOICES
+    from safetynet.recovery.planner import SOURCE_CHOICES
 
     if source is not None and source not in SOURCE_CHOICES:
         raise _fail(f"--source {source}: choose one of {', '.join(SOURCE_CHOICES)}")
@@ -225,8 +225,8 @@ def _plan_all(
     from botocore.exceptions import BotoCoreError, ClientError
 
     from handlers.exports import ExportRef, validate_export
-    from handlers.restore_planner import PlanError, inspect_table, plan_table
     from safetynet.commands.backup import default_prefix
+    from safetynet.recovery.planner import PlanError, inspect_table, plan_table
 
     clients = Clients(region)
 
@@ -282,8 +282,8 @@ def _write(
     out: Console,
     now: datetime,
 ) -> None:
-    from handlers.restore_planner import restore_entry
     from safetynet import stack_yaml
+    from safetynet.recovery.planner import restore_entry
 
     entries = {p.facts.logical: restore_entry(p, target_suffix) for p in plans}
     comments = {p.facts.logical: _comment(p, now) for p in plans}

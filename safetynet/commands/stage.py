@@ -52,8 +52,8 @@ def load_mask_config(path: Path) -> list[dict[str, Any]]:
     shape as `safetynet:staging.mask.<table>`."""
     from ruamel.yaml import YAML
 
-    from components.config_staging import MaskActionSpec
-    from handlers.masking import MaskingError, parse_path
+    from components.config.staging import MaskActionSpec
+    from handlers.staging.masking import MaskingError, parse_path
 
     doc = YAML(typ="safe", pure=True).load(path.read_text())
     if not isinstance(doc, dict):
@@ -92,7 +92,7 @@ def _result_table(doc: dict[str, Any]) -> Table:
 
 def _masking_key(rules: list[dict[str, Any]], mask_bucket: str | None, err: Console) -> bytes:
     """The HMAC key when rules need one (from SAFETYNET_MASKING_KEY); exits 2 on a usage error."""
-    from handlers.masking import masking_key
+    from handlers.staging.masking import masking_key
 
     if not rules:
         return b""
@@ -124,8 +124,8 @@ def _progress(console: Console) -> Progress:
 def _run(console: Console, run: Any, table: str) -> dict[str, Any]:
     """Run the staging with a progress bar per phase; failures exit 1 with what happened."""
     from handlers import exports
-    from handlers.batch_writer import WriteIncomplete
-    from handlers.staging import ExportRejected, NotAStagingTarget, StagingError
+    from handlers.exports.batch_writer import WriteIncomplete
+    from handlers.staging.core import ExportRejected, NotAStagingTarget, StagingError
 
     tasks: dict[str, TaskID] = {}
     try:
@@ -183,9 +183,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Stage one export into a table: validate, optionally mask, replace or refill, verify."""
         from handlers import exports
-        from handlers.scan_export import client
-        from handlers.staging import STAGING_TARGET_TAG, table_tags
-        from handlers.staging_flow import stage_export, target_from_table
+        from handlers.staging.core import STAGING_TARGET_TAG, table_tags
+        from safetynet.backup.scan_export import client
+        from safetynet.staging.flow import stage_export, target_from_table
 
         err = Console(stderr=True)
         if mode not in ("replace", "refill"):

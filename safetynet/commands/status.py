@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from safetynet.watch_cli import Clients, ProjectDirOption, StackArgument, VaultBucketOption, watch_session
+from safetynet.commands.common import Clients, ProjectDirOption, StackArgument, VaultBucketOption, watch_session
 
 
 @dataclass
@@ -46,9 +46,9 @@ def table_status(
     ctx: Any, table: Any, *, ddb: Any, s3: Any, cw: Any, now: datetime, require_deletion_protection: bool
 ) -> TableStatus:
     """Gather and judge one table's protection and backups."""
-    from handlers import freshness
-    from handlers.watch_aws import AWS_ERRORS, alarms_in_alarm, deletion_protection, error_text, pitr_window
-    from handlers.watch_model import TABLE_ALARM_SUFFIXES, table_alarm_name
+    from handlers.watch import freshness
+    from handlers.watch.aws import AWS_ERRORS, alarms_in_alarm, deletion_protection, error_text, pitr_window
+    from handlers.watch.model import TABLE_ALARM_SUFFIXES, table_alarm_name
 
     problems: list[str] = []
     exists = True
@@ -153,8 +153,8 @@ def _render(s: TableStatus) -> Table:
 def _stack_alarms(cw: Any, stack: str) -> list[dict[str, str]]:
     """DisasterWatch's own alarms in ALARM (alerts not delivered, classifier failing): the
     watch itself is impaired. Reported, not judged: they say nothing about a table's backups."""
-    from handlers.watch_aws import AWS_ERRORS, alarms_in_alarm, error_text
-    from handlers.watch_model import STACK_ALARM_SUFFIXES, table_alarm_name
+    from handlers.watch.aws import AWS_ERRORS, alarms_in_alarm, error_text
+    from handlers.watch.model import STACK_ALARM_SUFFIXES, table_alarm_name
 
     prefix = table_alarm_name(stack, "", "")[:-1]  # "safetynet-<stack>-"
     try:
@@ -191,8 +191,8 @@ def register(app: typer.Typer) -> None:
         ]
         ok = all(s.ok for s in statuses)
         # Stacks with backup.replica: is the out-of-region copy of the vault keeping up?
-        from safetynet.replication_status import render as render_replica
-        from safetynet.replication_status import vault_replication
+        from safetynet.recovery.replication_status import render as render_replica
+        from safetynet.recovery.replication_status import vault_replication
 
         replica = vault_replication(
             cfg,

@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Validate an export completely: manifests, source table, format, every data file."""
         from handlers.exports import ExportRef, validate_export
-        from handlers.scan_export import client
+        from safetynet.backup.scan_export import client
 
         try:
             ref = ExportRef.parse(url)

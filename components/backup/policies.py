@@ -1,0 +1,135 @@
+"""Policy documents of the vault replica, as pure functions returning dicts (see policies.py).
+
+The replication role may read only the export prefix of the vault, write only replicas under the
+same prefix of the replica bucket, and use each KMS key only through S3 in that key's region for
+that bucket. It cannot delete anything: delete markers are not replicated, so no
+`s3:ReplicateDelete`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.common.policies import vault_bucket_policy
+
+Policy = dict[str, Any]
+
+# What S3 replication reads from the source (the object version and its metadata); with Object
+# Lock on the source it also copies retention and legal hold, which it must be allowed to read.
+SOURCE_OBJECT_ACTIONS = [
+    "s3:GetObjectVersionAcl",
+    "s3:GetObjectVersionForReplication",
+    "s3:GetObjectVersionTagging",
+]
+SOURCE_LOCK_ACTIONS = ["s3:GetObjectLegalHold", "s3:GetObjectRetention"]
+REPLICA_WRITE_ACTIONS = ["s3:ReplicateObject", "s3:ReplicateTags"]
+# Cross-account: replicas become owned by the destination account (ownership override).
+OWNER_OVERRIDE_ACTION = "s3:ObjectOwnerOverrideToBucketOwner"
+# Replicas are encrypted with the destination key; with an S3 Bucket Key, S3 asks KMS for a data key.
+REPLICA_KMS_ACTIONS = ["kms:Encrypt", "kms:GenerateDataKey"]
+
+
+def _via_s3(region: str, bucket_arn: str, prefix: str) -> dict[str, Any]:
+    """KMS conditions: only through S3 in `region`, only for this bucket (the encryption context is
+    the bucket ARN with an S3 Bucket Key, the object ARN without)."""
+    return {
+        "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/{prefix}/*"]},
+    }
+
+
+def replication_role_policy(
+    *,
+    source_bucket_arn: str,
+    source_key_arn: str,
+    source_region: str,
+    replica_bucket_arn: str,
+    replica_key_arn: str,
+    replica_region: str,
+    prefix: str,
+    source_locked: bool,
+    owner_override: bool,
+) -> Policy:
+    """What S3 may do when it assumes the replication role: read versions under `prefix` in the
+    vault, write replicas under `prefix` in the replica bucket, and use each key for that only."""
+    read_actions = SOURCE_OBJECT_ACTIONS + (SOURCE_LOCK_ACTIONS if source_locked else [])
+    write_actions = REPLICA_WRITE_ACTIONS + ([OWNER_OVERRIDE_ACTION] if owner_override else [])
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadReplicationConfiguration",
+                "Effect": "Allow",
+                "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                "Resource": [source_bucket_arn],
+            },
+            {
+                "Sid": "ReadExportVersions",
+                "Effect": "Allow",
+                "Action": sorted(read_actions),
+                "Resource": [f"{source_bucket_arn}/{prefix}/*"],
+            },
+            {
+                "Sid": "WriteReplicas",
+                "Effect": "Allow",
+                "Action": sorted(write_actions),
+                "Resource": [f"{replica_bucket_arn}/{prefix}/*"],
+            },
+            {
+                "Sid": "DecryptExports",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": [source_key_arn],
+                "Condition": _via_s3(source_region, source_bucket_arn, prefix),
+            },
+            {
+                "Sid": "EncryptReplicas",
+                "Effect": "Allow",
+                "Action": REPLICA_KMS_ACTIONS,
+                "Resource": [replica_key_arn],
+                "Condition": _via_s3(replica_region, replica_bucket_arn, prefix),
+            },
+        ],
+    }
+
+
+def replica_destination_bucket_policy(*, replica_bucket_arn: str, role_arn: str, prefix: str) -> Policy:
+    """The bucket policy the replica account applies to its bucket: the vault's own TLS-only and
+    no-delete rules, plus replication writes (with ownership override) from the source role only."""
+    base = vault_bucket_policy(replica_bucket_arn)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            *base["Statement"],
+            {
+                "Sid": "AllowReplicationFromSafetynetVault",
+                "Effect": "Allow",
+                "Principal": {"AWS": role_arn},
+                "Action": sorted([*REPLICA_WRITE_ACTIONS, OWNER_OVERRIDE_ACTION]),
+                "Resource": [f"{replica_bucket_arn}/{prefix}/*"],
+            },
+            {
+                "Sid": "AllowReplicationVersioningCheck",
+                "Effect": "Allow",
+                "Principal": {"AWS": role_arn},
+                "Action": ["s3:GetBucketVersioning"],
+                "Resource": [replica_bucket_arn],
+            },
+        ],
+    }
+
+
+def replica_destination_key_statement(*, role_arn: str, replica_region: str, replica_bucket_arn: str) -> Policy:
+    """The statement the replica account adds to its KMS key's policy (in a key policy, Resource
+    `*` means this key): the source role may encrypt replicas through S3 for that bucket only."""
+    return {
+        "Sid": "AllowSafetynetReplicationToEncrypt",
+        "Effect": "Allow",
+        "Principal": {"AWS": role_arn},
+        "Action": REPLICA_KMS_ACTIONS,
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"kms:ViaService": f"s3.{replica_region}.amazonaws.com"},
+            "StringLike": {"kms:EncryptionContext:aws:s3:arn": [replica_bucket_arn, f"{replica_bucket_arn}/*"]},
+        },
+    }

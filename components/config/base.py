@@ -1,0 +1,33 @@
+"""Base pieces of the typed stack config, shared by every config section module.
+
+Sections of later features (staging, restore, alerts, ...) live in their own
+`components/config_<area>.py` modules built on `ConfigModel`, and are added as one field of
+`StackConfig` in `components/config/stack.py`.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+NAMESPACE = "safetynet"
+
+
+class ConfigError(ValueError):
+    """Invalid stack config. The message names each config path and says what to write instead."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid safetynet config:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class ConfigModel(BaseModel):
+    """camelCase keys in YAML, unknown keys rejected (a typo must never be ignored)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=True,
+    )

@@ -1,0 +1,357 @@
+"""IAM documents of DisasterWatch, as pure functions returning dicts (see policies.py).
+
+Every role gets exactly what its task calls, scoped by ARN: the classifier reads PITR windows and
+the vault listing and publishes to the alert topic; the freshness task reads exports and writes
+metrics in the `safetynet` namespace only; drill tasks touch live tables read-only and scratch
+tables (`safetynet-drill-*`) only; the state machine may import into, describe and delete scratch
+tables, invoke its tasks, read manifest-files.json for its ValidateFiles map and run that map's
+child executions (of itself only).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.watch.aws import DRILL_RECORD_ROOT
+from handlers.watch.drill import SCRATCH_PREFIX
+from handlers.watch.model import METRIC_NAMESPACE
+
+Policy = dict[str, Any]
+
+
+def _doc(*statements: dict[str, Any]) -> Policy:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def lambda_trust_policy() -> Policy:
+    """Trust of a Lambda execution role. Lambda assumes the role itself on every invocation and
+    does not document aws:SourceAccount/SourceArn for that, so the trust names the service only;
+    who may *invoke* the function is limited by its resource policy (one permission per rule)."""
+    return _doc({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})
+
+
+def _logs(log_group_arn: str) -> dict[str, Any]:
+    return {
+        "Sid": "WriteOwnLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [f"{log_group_arn}:log-stream:*"],
+    }
+
+
+def _read_vault(bucket_arn: str, prefixes: list[str], kms_key_arn: str, region: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "Sid": "ListVault",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [bucket_arn],
+            "Condition": {"StringLike": {"s3:prefix": [f"{p}/*" for p in prefixes]}},
+        },
+        {
+            "Sid": "ReadVault",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"{bucket_arn}/{p}/*" for p in prefixes],
+        },
+        {
+            "Sid": "DecryptVaultThroughS3",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": [kms_key_arn],
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+        },
+    ]
+
+
+def _metrics() -> dict[str, Any]:
+    # PutMetricData has no resource type; the namespace condition is its scope.
+    return {
+        "Sid": "PublishSafetynetMetrics",
+        "Effect": "Allow",
+        "Action": ["cloudwatch:PutMetricData"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
+    }
+
+
+def classifier_policy(
+    *,
+    topic_arn: str,
+    topic_key_arn: str,
+    table_arns: list[str],
+    bucket_arn: str,
+    export_prefixes: list[str],
+    kms_key_arn: str,
+    region: str,
+    log_group_arn: str,
+    dead_letter_arn: str,
+) -> Policy:
+    """The classifier: PITR windows of the tables, the vault's export listing, publish alerts,
+    hand events it failed on to the dead-letter queue (Lambda's on-failure destination)."""
+    return _doc(
+        {"Sid": "PublishAlerts", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": [topic_arn]},
+        {
+            "Sid": "EncryptAlerts",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": [topic_key_arn],
+            "Condition": {"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}},
+        },
+        {
+            "Sid": "ReadPitrWindows",
+            "Effect": "Allow",
+            "Action": ["dynamodb:DescribeContinuousBackups"],
+            "Resource": table_arns,
+        },
+        *_read_vault(bucket_arn, export_prefixes, kms_key_arn, region),
+        {
+            "Sid": "DeadLetterFailedEvents",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": [dead_letter_arn],
+        },
+        _logs(log_group_arn),
+    )
+
+
+def freshness_policy(
+    *,
+    table_arns: list[str],
+    bucket_arn: str,
+    export_prefixes: list[str],
+    drill_prefixes: list[str],
+    kms_key_arn: str,
+    region: str,
+    log_group_arn: str,
+) -> Policy:
+    """The freshness task: list and describe the tables' exports, read the vault, put metrics."""
+    return _doc(
+        {
+            "Sid": "ListExports",
+            "Effect": "Allow",
+            # ListExports has no resource type in IAM (it lists by the TableArn parameter), so it
+            # can only be granted on "*"; it reveals export ARNs and states, nothing of the data.
+            "Action": ["dynamodb:ListExports"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "DescribeTableExports",
+            "Effect": "Allow",
+            "Action": ["dynamodb:DescribeExport"],
+            "Resource": [f"{arn}/export/*" for arn in table_arns],
+        },
+        *_read_vault(bucket_arn, [*export_prefixes, *drill_prefixes], kms_key_arn, region),
+        _metrics(),
+        _logs(log_group_arn),
+    )
+
+
+def scratch_table_arn(region: str, account_id: str) -> str:
+    """ARN pattern of every drill scratch table."""
+    return f"arn:aws:dynamodb:{region}:{account_id}:table/{SCRATCH_PREFIX}*"
+
+
+def drill_task_policy(
+    *,
+    table_arns: list[str],
+    bucket_arn: str,
+    export_prefixes: list[str],
+    drill_prefixes: list[str],
+    kms_key_arn: str,
+    region: str,
+    account_id: str,
+    log_group_arn: str,
+) -> Policy:
+    """Drill tasks: validate exports (read), sample scratch vs live tables (read), record the
+    result under `drills/` (write), publish drill metrics."""
+    return _doc(
+        *_read_vault(bucket_arn, [*export_prefixes, *drill_prefixes], kms_key_arn, region),
+        {
+            "Sid": "RecordDrills",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{bucket_arn}/{p}/*" for p in drill_prefixes],
+        },
+        {
+            "Sid": "EncryptDrillRecords",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey"],
+            "Resource": [kms_key_arn],
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+        },
+        {
+            "Sid": "SampleScratchTables",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Scan"],
+            "Resource": [scratch_table_arn(region, account_id)],
+        },
+        {"Sid": "LookUpLiveItems", "Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": table_arns},
+        _metrics(),
+        _logs(log_group_arn),
+    )
+
+
+def drill_state_machine_policy(
+    *,
+    function_arns: list[str],
+    state_machine_name: str,
+    bucket_arn: str,
+    export_prefixes: list[str],
+    kms_key_arn: str,
+    region: str,
+    account_id: str,
+) -> Policy:
+    """The drill state machine: invoke its tasks, ImportTable into scratch tables (reading the
+    exports from the vault, logging import errors as DynamoDB does), describe and delete them;
+    run the ValidateFiles Distributed Map (its ItemReader reads manifest-files.json from the
+    export prefixes granted below; its children are executions of this same state machine)."""
+    scratch = scratch_table_arn(region, account_id)
+    machine = f"arn:aws:states:{region}:{account_id}:stateMachine:{state_machine_name}"
+    return _doc(
+        {
+            "Sid": "InvokeTasks",
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": function_arns,
+        },
+        {
+            # AWS's documented Distributed Map policy: StartExecution on the machine itself...
+            "Sid": "RunMapChildExecutions",
+            "Effect": "Allow",
+            "Action": ["states:StartExecution"],
+            "Resource": [machine],
+        },
+        {
+            # ...and DescribeExecution/StopExecution on its child executions, which are named
+            # `<machine>/<map run label>:<id>`. The children are STANDARD executions; the express
+            # form (same machine) is listed because IAM lint (parliament) expects DescribeExecution
+            # to name both of its resource types.
+            "Sid": "ManageMapChildExecutions",
+            "Effect": "Allow",
+            "Action": ["states:DescribeExecution", "states:StopExecution"],
+            "Resource": [
+                f"arn:aws:states:{region}:{account_id}:execution:{state_machine_name}/*",
+                f"arn:aws:states:{region}:{account_id}:express:{state_machine_name}:*:*",
+            ],
+        },
+        {
+            "Sid": "ImportIntoScratchTables",
+            "Effect": "Allow",
+            "Action": ["dynamodb:ImportTable", "dynamodb:DeleteTable", "dynamodb:DescribeTable"],
+            "Resource": [scratch],
+        },
+        {
+            "Sid": "WatchImports",
+            "Effect": "Allow",
+            "Action": ["dynamodb:DescribeImport"],
+            "Resource": [f"{scratch}/import/*"],
+        },
+        *_read_vault(bucket_arn, export_prefixes, kms_key_arn, region),
+        {
+            "Sid": "ImportErrorLogs",
+            "Effect": "Allow",
+            # ImportTable writes rejected items to CloudWatch Logs under /aws-dynamodb/.
+            "Action": ["logs:CreateLogGroup", "logs:DescribeLogStreams", "logs:PutRetentionPolicy"],
+            "Resource": [f"arn:aws:logs:{region}:{account_id}:log-group:/aws-dynamodb/*"],
+        },
+        {
+            "Sid": "ImportErrorLogStreams",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"arn:aws:logs:{region}:{account_id}:log-group:/aws-dynamodb/*:log-stream:*"],
+        },
+        {
+            "Sid": "FindImportLogGroup",
+            "Effect": "Allow",
+            # DescribeLogGroups has no resource type: "*" is the only form IAM accepts.
+            "Action": ["logs:DescribeLogGroups"],
+            "Resource": "*",
+        },
+    )
+
+
+def start_drill_policy(state_machine_arn: str) -> Policy:
+    """The drill schedule's role: start the drill state machine, nothing else."""
+    return _doc(
+        {
+            "Sid": "StartDrill",
+            "Effect": "Allow",
+            "Action": ["states:StartExecution"],
+            "Resource": [state_machine_arn],
+        }
+    )
+
+
+def topic_key_policy(account_id: str, region: str) -> Policy:
+    """Key policy of the alert topic's key: the account administers it (IAM decides who), and
+    CloudWatch alarms of this account may encrypt messages to the topic."""
+    return _doc(
+        {
+            "Sid": "AccountAdministersKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "CloudWatchAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"},
+            },
+        },
+    )
+
+
+def dead_letter_queue_policy(queue_arn: str, rule_arns: list[str]) -> Policy:
+    """The alert dead-letter queue: only this stack's DisasterWatch rules may send to it."""
+    return _doc(
+        {
+            "Sid": "WatchRulesDeadLetter",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arns}},
+        }
+    )
+
+
+def trail_bucket_policy(bucket_arn: str, trail_arn: str, account_id: str) -> Policy:
+    """CloudTrail's documented bucket policy for one trail, plus TLS-only access."""
+    return _doc(
+        {
+            "Sid": "CloudTrailAclCheck",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:GetBucketAcl",
+            "Resource": bucket_arn,
+            "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+        },
+        {
+            "Sid": "CloudTrailWrite",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/AWSLogs/{account_id}/*",
+            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}},
+        },
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+    )
+
+
+def drill_prefix(physical_table: str) -> str:
+    """`drills/<table>`: where a table's drill records live in the vault."""
+    return f"{DRILL_RECORD_ROOT}/{physical_table}"

@@ -1,0 +1,145 @@
+"""Lambda entrypoints of DisasterWatch: thin wrappers that read the environment once, log the
+context, and call the logic modules with clients from the access layer.
+
+    handlers.watch.entrypoints.classify_handler    EventBridge rule target (destructive events)
+    handlers.watch.entrypoints.freshness_handler   scheduled hourly
+    handlers.watch.entrypoints.drill_prepare_handler / drill_verify_handler   Step Functions tasks
+    handlers.watch.entrypoints.drill_validate_file_handler   child of the drill's ValidateFiles map
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from handlers.watch import drill, drill_files, freshness
+from handlers.watch.aws import AWS_ERRORS, client, error_text, last_export_facts, pitr_window, publish
+from handlers.watch.classifier import (
+    Classification,
+    TableFacts,
+    affected_tables,
+    build_alert,
+    classify,
+    restore_plan_command,
+)
+from handlers.watch.model import WatchContext
+
+logger = Logger(service="safetynet-watch")
+_CONTEXT: WatchContext | None = None
+
+
+def _context() -> WatchContext:
+    # Validated once per cold start; a broken deployment fails loudly on the first invocation.
+    global _CONTEXT  # noqa: PLW0603 (module-level cache of the validated environment)
+    if _CONTEXT is None:
+        _CONTEXT = WatchContext.from_env()
+    return _CONTEXT
+
+
+# -- classifier -------------------------------------------------------------------------------
+
+
+def gather_facts(event: Any, ctx: WatchContext, *, ddb: Any, s3: Any, now: datetime) -> list[TableFacts]:
+    """Last good export, PITR window and restore command of every table the event affects. An
+    unreadable fact is reported in `problems`; it never stops the alert."""
+    tables = affected_tables(event, ctx) if isinstance(event, Mapping) else []
+    facts = []
+    for t in tables:
+        problems: list[str] = []
+        try:
+            last = last_export_facts(s3, ctx.vault_bucket, t.export_prefix, now)
+        except AWS_ERRORS as exc:
+            last = None
+            problems.append(f"vault listing failed: {error_text(exc)}")
+        try:
+            pitr: dict[str, str] | None = pitr_window(ddb, t.physical_name)
+        except AWS_ERRORS as exc:
+            pitr = None
+            problems.append(f"PITR window unreadable: {error_text(exc)}")
+        facts.append(
+            TableFacts(
+                table=t.name,
+                physical_name=t.physical_name,
+                last_export=last,
+                pitr=pitr,
+                restore_plan=restore_plan_command(ctx.stack, t.name, ctx.vault_bucket),
+                problems=problems,
+            )
+        )
+    return facts
+
+
+def classify_and_publish(
+    event: Any, ctx: WatchContext, *, ddb: Any, s3: Any, sns: Any, now: datetime
+) -> tuple[Classification, str]:
+    """Classify, enrich, publish. Returns the verdict and the SNS message id."""
+    verdict = classify(event, ctx.deploy_principals)
+    log = {"classification": verdict.label, "reason": verdict.reason, "eventName": verdict.event_name}
+    if verdict.label == "unknown":
+        logger.warning("unreadable event published as unknown", extra={**log, "event": event})
+    else:
+        logger.info("event classified", extra=log)
+    alert = build_alert(event, verdict, ctx, gather_facts(event, ctx, ddb=ddb, s3=s3, now=now))
+    return verdict, publish(sns, ctx.topic_arn, alert)
+
+
+@logger.inject_lambda_context
+def classify_handler(event: Any, _lambda_context: Any) -> dict[str, str]:
+    """EventBridge -> classify -> SNS."""
+    ctx = _context()
+    verdict, message_id = classify_and_publish(
+        event, ctx, ddb=client("dynamodb"), s3=client("s3"), sns=client("sns"), now=datetime.now(UTC)
+    )
+    return {"classification": verdict.label, "messageId": message_id}
+
+
+# -- freshness --------------------------------------------------------------------------------
+
+
+@logger.inject_lambda_context
+def freshness_handler(_event: Any, _lambda_context: Any) -> dict[str, Any]:
+    """Scheduled: export age, item count, drop ratio, failed exports, drill age -> CloudWatch."""
+    ctx = _context()
+    reports = freshness.run(
+        ctx, ddb=client("dynamodb"), s3=client("s3"), cw=client("cloudwatch"), now=datetime.now(UTC)
+    )
+    for r in reports:
+        logger.info("freshness", extra=r.to_json())
+    return {"tables": [r.to_json() for r in reports]}
+
+
+# -- restore drill (Step Functions tasks) -----------------------------------------------------
+
+
+@logger.inject_lambda_context
+def drill_prepare_handler(event: Mapping[str, Any], _lambda_context: Any) -> dict[str, Any]:
+    """Check the latest export's manifests and return the plan (the ImportTable request of the
+    scratch table, and where manifest-files.json is for the ValidateFiles map)."""
+    ctx = _context()
+    plan = drill.prepare(ctx, str(event["table"]), s3=client("s3"), now=datetime.now(UTC), check_data_files=False)
+    logger.info("drill prepared", extra=plan)
+    return plan
+
+
+@logger.inject_lambda_context
+def drill_validate_file_handler(event: Mapping[str, Any], _lambda_context: Any) -> dict[str, Any]:
+    """Check one data file of the export; raises DataFileRejected (its problems recorded first)."""
+    ctx = _context()
+    task = drill_files.FileTask.from_event(event)
+    result = drill_files.check_file(ctx, task, s3=client("s3"))
+    logger.info("data file checked", extra=result)
+    return result
+
+
+@logger.inject_lambda_context
+def drill_verify_handler(event: Mapping[str, Any], _lambda_context: Any) -> dict[str, Any]:
+    """Compare the scratch table with the manifest and the live table; record and publish."""
+    ctx = _context()
+    result = drill.verify_from_state(
+        ctx, event, ddb=client("dynamodb"), s3=client("s3"), cw=client("cloudwatch"), now=datetime.now(UTC)
+    )
+    (logger.info if result["ok"] else logger.error)("drill verified", extra=result)
+    return result

@@ -1,0 +1,186 @@
+"""Export freshness and health: is there a recent, complete, plausible export of every table?
+
+`assess` is pure: from a table's exports (newest first), the failed exports DynamoDB reports and
+the last drill record it computes the numbers the CloudWatch alarms watch:
+
+    ExportAgeHours              hours since the newest complete export's point in time
+    ExportItemCount             its item count (the dashboard's items-over-time graph)
+    ExportItemDropRatio         1 - newest/previous item count (0 when it grew)
+    ExportFailed                FAILED exports started within the freshness limit
+    LastVerifiedRestoreAgeHours hours since the last successful restore drill
+
+`run` gathers the inputs with the access layer and publishes the metrics (dimension Table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from handlers.exports.layout import parse_time
+from handlers.watch.aws import (
+    AWS_ERRORS,
+    error_text,
+    export_statuses,
+    put_metrics,
+    read_drill_record,
+    vault_exports,
+)
+from handlers.watch.model import WatchContext, WatchedTable
+
+
+@dataclass(frozen=True)
+class ExportPoint:
+    """One complete export of a table."""
+
+    export_id: str
+    export_time: datetime
+    item_count: int
+    size_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class FailedExport:
+    """A FAILED export from ListExports/DescribeExport."""
+
+    arn: str
+    start_time: datetime | None
+    failure: str
+
+
+@dataclass
+class FreshnessReport:
+    """The health of one table's backups."""
+
+    table: str
+    physical_name: str
+    limit_hours: float
+    """Schedule interval + grace: an export older than this is stale."""
+    last_export_id: str | None = None
+    last_export_time: str | None = None
+    age_hours: float | None = None
+    item_count: int | None = None
+    size_bytes: int | None = None
+    previous_item_count: int | None = None
+    drop_ratio: float | None = None
+    failed_exports: list[str] = field(default_factory=list)
+    last_verified_restore: str | None = None
+    restore_age_hours: float | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def stale(self) -> bool:
+        """No complete export, or the newest is older than the limit."""
+        return self.age_hours is None or self.age_hours > self.limit_hours
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (also used by `safetynet status --json`)."""
+        return {**asdict(self), "stale": self.stale}
+
+
+def _hours(delta: timedelta) -> float:
+    return round(delta.total_seconds() / 3600, 3)
+
+
+def assess(
+    table: WatchedTable,
+    exports: Sequence[ExportPoint],
+    failed: Sequence[FailedExport],
+    drill_record: dict[str, Any] | None,
+    *,
+    now: datetime,
+    limit_hours: float,
+) -> FreshnessReport:
+    """Pure: the freshness numbers of one table. `exports` newest first."""
+    r = FreshnessReport(table=table.name, physical_name=table.physical_name, limit_hours=limit_hours)
+    if exports:
+        newest = exports[0]
+        r.last_export_id = newest.export_id
+        r.last_export_time = newest.export_time.isoformat()
+        r.age_hours = max(0.0, _hours(now - newest.export_time))
+        r.item_count = newest.item_count
+        r.size_bytes = newest.size_bytes
+        if len(exports) > 1:
+            prev = exports[1].item_count
+            r.previous_item_count = prev
+            # A table that was empty before cannot "drop"; growth is not a drop either.
+            r.drop_ratio = round(max(0.0, 1 - newest.item_count / prev), 4) if prev else 0.0
+    window_start = now - timedelta(hours=limit_hours)
+    r.failed_exports = [
+        f"{f.arn} ({f.failure or 'no reason given'})"
+        for f in failed
+        if f.start_time is None or f.start_time >= window_start
+    ]
+    if drill_record and drill_record.get("lastSuccessAt"):
+        at = parse_time(drill_record["lastSuccessAt"])
+        if at is not None:
+            r.last_verified_restore = at.isoformat()
+            r.restore_age_hours = max(0.0, _hours(now - at))
+    return r
+
+
+def metric_data(r: FreshnessReport, now: datetime) -> list[dict[str, Any]]:
+    """PutMetricData entries of a report. Unknown values are not published, so the alarms'
+    treat-missing-data (breaching for age metrics) decides, never a made-up number."""
+    dims = [{"Name": "Table", "Value": r.physical_name}]
+    values: list[tuple[str, float | None, str]] = [
+        ("ExportAgeHours", r.age_hours, "None"),
+        ("ExportItemCount", float(r.item_count) if r.item_count is not None else None, "Count"),
+        ("ExportItemDropRatio", r.drop_ratio, "None"),
+        ("ExportFailed", float(len(r.failed_exports)), "Count"),
+        ("LastVerifiedRestoreAgeHours", r.restore_age_hours, "None"),
+    ]
+    return [
+        {"MetricName": name, "Dimensions": dims, "Timestamp": now, "Value": value, "Unit": unit}
+        for name, value, unit in values
+        if value is not None
+    ]
+
+
+def gather(
+    ctx: WatchContext, table: WatchedTable, *, ddb: Any, s3: Any
+) -> tuple[list[ExportPoint], list[FailedExport], dict[str, Any] | None, list[str]]:
+    """The inputs of `assess` for one table, and the problems met while reading them."""
+    problems: list[str] = []
+    points: list[ExportPoint] = []
+    try:
+        for ref, summary in vault_exports(s3, ctx.vault_bucket, table.export_prefix):
+            if summary.table_arn != table.arn:
+                problems.append(f"{ref.url} is an export of {summary.table_arn}, not {table.arn}: ignored")
+                continue
+            points.append(
+                ExportPoint(ref.export_id, summary.export_time, summary.item_count, summary.billed_size_bytes)
+            )
+    except AWS_ERRORS as exc:
+        problems.append(f"vault listing failed: {error_text(exc)}")
+    failed: list[FailedExport] = []
+    try:
+        for e in export_statuses(ddb, table.arn):
+            if e["status"] == "FAILED":
+                start = e.get("startTime")
+                failed.append(FailedExport(e["arn"], start if isinstance(start, datetime) else None, e["failure"]))
+    except AWS_ERRORS as exc:
+        problems.append(f"ListExports failed: {error_text(exc)}")
+    record = None
+    try:
+        record = read_drill_record(s3, ctx.vault_bucket, table.physical_name)
+    except AWS_ERRORS as exc:
+        problems.append(f"drill record unreadable: {error_text(exc)}")
+    return points, failed, record, problems
+
+
+def run(ctx: WatchContext, *, ddb: Any, s3: Any, cw: Any, now: datetime) -> list[FreshnessReport]:
+    """Assess every table and publish the metrics."""
+    limit = ctx.schedule_hours + ctx.freshness_grace_hours
+    reports = []
+    data: list[dict[str, Any]] = []
+    for table in ctx.tables:
+        points, failed, record, problems = gather(ctx, table, ddb=ddb, s3=s3)
+        report = assess(table, points, failed, record, now=now, limit_hours=limit)
+        report.problems += problems
+        reports.append(report)
+        data += metric_data(report, now)
+    put_metrics(cw, data)
+    return reports

@@ -1,0 +1,152 @@
+"""What `safetynet status` and `safetynet drill` share: the stack's WatchContext built from its
+config file and the live account (table ARNs), and boto3 clients for the stack's region."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+VAULT_ENV = "SAFETYNET_VAULT_BUCKET"
+
+# The options both commands take, declared once.
+StackArgument = Annotated[str, typer.Argument(help="Stack name (reads Pulumi.<stack>.yaml).")]
+VaultBucketOption = Annotated[
+    str | None,
+    typer.Option("--vault-bucket", help=f"The vault bucket (stack output vaultBucketName); env {VAULT_ENV}."),
+]
+ProjectDirOption = Annotated[
+    Path | None, typer.Option("--project-dir", help="Folder with Pulumi.yaml (default: found upward).")
+]
+
+
+def fail(command: str, message: str, code: int = 2) -> typer.Exit:
+    """Print `message` on stderr and return the Exit to raise (2: usage/config error)."""
+    # soft_wrap: paths and commands in messages stay copy-pastable (no hard line breaks).
+    Console(stderr=True, soft_wrap=True).print(f"[red]{command}:[/] {escape(message)}")
+    return typer.Exit(code)
+
+
+class Clients:
+    """boto3 clients for one region, created on first use with standard retries
+    (AWS_ENDPOINT_URL is honoured by boto3 itself)."""
+
+    def __init__(self, region: str | None) -> None:
+        self.region = region
+        self._clients: dict[str, Any] = {}
+
+    def get(self, service: str) -> Any:
+        if service not in self._clients:
+            import boto3
+            from botocore.config import Config
+
+            self._clients[service] = boto3.client(  # type: ignore[call-overload]
+                service,
+                region_name=self.region or None,
+                config=Config(retries={"mode": "standard", "max_attempts": 8}),
+            )
+        return self._clients[service]
+
+
+def load_config(
+    command: str, project_dir: Path, stack: str, *, without: tuple[str, ...] = ()
+) -> tuple[Any, str | None]:
+    """The stack's parsed config (minus the `without` keys) and its aws:region; config problems
+    exit 2."""
+    from components.config.stack import ConfigError, decode_pulumi_config, parse_stack_config
+    from safetynet.synth import SynthError, read_stack_config
+
+    try:
+        flat, _ = read_stack_config(project_dir, stack)
+        decoded = decode_pulumi_config(flat)
+        for key in without:
+            decoded.pop(key, None)
+        return parse_stack_config(decoded), flat.get("aws:region")
+    except (SynthError, ConfigError) as exc:
+        raise fail(command, str(exc)) from None
+
+
+def vault_bucket_or_fail(command: str, cfg: Any, given: str | None) -> str:
+    """--vault-bucket, $SAFETYNET_VAULT_BUCKET, or (DR stacks) the configured replica bucket."""
+    bucket = given or os.environ.get(VAULT_ENV)
+    dr = getattr(cfg, "disaster_recovery", None)
+    if not bucket and dr is not None:
+        bucket = dr.replica_bucket
+    if not bucket:
+        raise fail(
+            command,
+            "the vault bucket is a stack output: pass "
+            f'--vault-bucket "$(pulumi stack output vaultBucketName)" or set {VAULT_ENV}',
+        )
+    return str(bucket)
+
+
+def watch_context(stack: str, cfg: Any, *, vault_bucket: str, ddb: Any, sts: Any, region: str | None) -> Any:
+    """A WatchContext for the CLI: table ARNs from DescribeTable (or, for a table that does not
+    exist, the ARN it would have, so its status can say so)."""
+    from botocore.exceptions import ClientError
+
+    from components.backup.vault import export_prefix
+    from handlers.watch.model import WatchContext, WatchedTable, schedule_interval_hours
+
+    account: str | None = None
+    tables = []
+    for spec in cfg.tables:
+        physical = cfg.physical_name(spec)
+        try:
+            arn = ddb.describe_table(TableName=physical)["Table"]["TableArn"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+            account = account or sts.get_caller_identity()["Account"]
+            arn = f"arn:aws:dynamodb:{region or ddb.meta.region_name}:{account}:table/{physical}"
+        tables.append(
+            WatchedTable(
+                name=spec.name,
+                physical_name=physical,
+                arn=arn,
+                export_prefix=export_prefix(physical),
+                key_schema=spec.key_schema(),
+                attribute_definitions=spec.attribute_definitions(),
+            )
+        )
+    return WatchContext(
+        stack=stack,
+        tables=tables,
+        vault_bucket=vault_bucket,
+        deploy_principals=list(cfg.alerts.deploy_principals),
+        schedule_hours=schedule_interval_hours(cfg.backup.schedule),
+        freshness_grace_hours=cfg.alerts.freshness_grace_hours,
+        max_item_drop_ratio=cfg.alerts.max_item_drop_ratio,
+        drill_max_age_days=cfg.drill.max_age_days,
+        drill_sample_size=cfg.drill.sample_size,
+    )
+
+
+@dataclass(frozen=True)
+class WatchSession:
+    """What a watch command works with: the stack's config, vault bucket, clients and context."""
+
+    cfg: Any
+    bucket: str
+    clients: Clients
+    ctx: Any
+
+
+def watch_session(command: str, stack: str, project_dir: Path | None, vault_bucket: str | None) -> WatchSession:
+    """Config (exit 2 on problems), the vault bucket (exit 2 when unknown), clients for the
+    stack's region and its WatchContext."""
+    from safetynet.paths import default_project_dir
+
+    cfg, region = load_config(command, project_dir or default_project_dir(), stack)
+    bucket = vault_bucket_or_fail(command, cfg, vault_bucket)
+    clients = Clients(region)
+    ctx = watch_context(
+        stack, cfg, vault_bucket=bucket, ddb=clients.get("dynamodb"), sts=clients.get("sts"), region=region
+    )
+    return WatchSession(cfg, bucket, clients, ctx)

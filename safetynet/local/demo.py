@@ -1,0 +1,617 @@
+"""`safetynet demo`: the whole safety net, end to end, on an embedded AWS emulator.
+
+Every step runs the product's own code against moto's server on 127.0.0.1 (nothing else is
+reached; no account and no Pulumi CLI): the program is synthesized offline and its declared
+tables are created from the declared inputs; the nightly backup is the scan exporter writing
+AWS's exact layout (moto's own export writes no manifests) and the full validator; staging is
+the pipeline's own task code with the test stack's masking rules; the accident is classified by
+the DisasterWatch classifier; the restore is planned by `safetynet restore-plan` and created
+with the ImportTable parameters the program declares.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.syntax import Syntax
+from rich.table import Table
+
+from safetynet.local.demo_data import demo_item, demo_items
+from safetynet.synth import SynthResult, synth
+
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10})
+TABLE_TYPE = "aws:dynamodb/table:Table"
+DEMO_MASKING_KEY = b"safetynet-demo-masking-key-0123456789"
+ACCIDENT_PRINCIPAL = "arn:aws:sts::123456789012:assumed-role/DeveloperAdmin/alice@example.com"
+ACCIDENT_TABLE = "customers"
+# Items the test tables hold from "yesterday's" staging, so "untouched" is visible.
+PREVIOUS_TEST_ITEMS = 50
+FAULTS = ("corrupt-data-file",)
+
+
+class DemoFailure(Exception):
+    """A step failed; the demo stops and exits non-zero."""
+
+
+@dataclass
+class StepResult:
+    """One row of the summary."""
+
+    name: str
+    seconds: float = 0.0
+    items: int = 0
+    ok: bool = True
+    detail: str = ""
+
+    @property
+    def throughput(self) -> float | None:
+        """Items per second, when the step moved items."""
+        return self.items / self.seconds if self.items and self.seconds else None
+
+
+@dataclass
+class DemoReport:
+    """The figures the summary prints (and `--json-summary` writes for scripts and tests)."""
+
+    items_loaded: int = 0
+    items_backed_up: int = 0
+    items_staged: int = 0
+    masked_attributes: int = 0
+    items_restored: int = 0
+    mismatches: int = 0
+    alert_classification: str = ""
+    steps: list[StepResult] = field(default_factory=list)
+    failure: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """No mismatch and no failed step."""
+        return not self.failure and self.mismatches == 0 and all(s.ok for s in self.steps)
+
+    def to_json(self) -> dict[str, Any]:
+        """Machine-readable summary."""
+        return {
+            "ok": self.ok,
+            "itemsLoaded": self.items_loaded,
+            "itemsBackedUp": self.items_backed_up,
+            "itemsStaged": self.items_staged,
+            "maskedAttributes": self.masked_attributes,
+            "itemsRestored": self.items_restored,
+            "mismatches": self.mismatches,
+            "alertClassification": self.alert_classification,
+            "failure": self.failure,
+            "steps": [
+                {
+                    "name": s.name,
+                    "seconds": round(s.seconds, 3),
+                    "items": s.items,
+                    "ok": s.ok,
+                    "detail": s.detail,
+                }
+                for s in self.steps
+            ],
+        }
+
+
+def canonical(item: dict[str, Any]) -> Any:
+    """An item in a comparable form: sets are unordered in DynamoDB, binary may be str or bytes."""
+
+    def value(av: dict[str, Any]) -> Any:
+        ((kind, v),) = av.items()
+        if kind in ("SS", "NS"):
+            return kind, tuple(sorted(v))
+        if kind == "BS":
+            return kind, tuple(sorted(bytes(x) for x in v))
+        if kind == "B":
+            return kind, bytes(v)
+        if kind == "M":
+            return kind, tuple(sorted((k, value(x)) for k, x in v.items()))
+        if kind == "L":
+            return kind, tuple(value(x) for x in v)
+        return kind, v
+
+    return tuple(sorted((k, value(v)) for k, v in item.items()))
+
+
+def scan_all(ddb: Any, table: str) -> Iterator[dict[str, Any]]:
+    """Every item of a table, page by page."""
+    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = ddb.scan(**kwargs)
+        yield from page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _target_from_trigger(result: SynthResult, logical: str) -> dict[str, Any]:
+    """The TargetTable document the test stack's trigger passes to the state machine."""
+    [target] = [r for r in result.of_type("aws:cloudwatch/eventTarget:EventTarget") if r["name"] == f"{logical}-start"]
+    template = target["inputs"]["inputTransformer"]["inputTemplate"]
+    body = template.replace("<bucket>", '"b"').replace("<key>", '"k"')
+    return dict(json.loads(body)["target"])
+
+
+class Demo:
+    """The demo's steps, in order; `run` returns the report."""
+
+    def __init__(
+        self, project_dir: Path, *, items: int, seed: int, console: Console, region: str, fault: str | None
+    ) -> None:
+        self.project_dir = project_dir
+        self.items = items
+        self.seed = seed
+        self.console = console
+        self.region = region
+        self.fault = fault
+        self.report = DemoReport()
+        self.workdir = Path(tempfile.mkdtemp(prefix="safetynet-demo-"))
+        self.prod: SynthResult
+        self.test: SynthResult
+        self.exports: dict[str, Any] = {}
+        self.counts: dict[str, int] = {}
+        self._specs: dict[str, Any] = {}
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+
+    def progress(self) -> Progress:
+        return Progress(
+            TextColumn("  {task.description:<28}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>14}"),
+            TimeRemainingColumn(),
+            console=self.console,
+        )
+
+    @contextmanager
+    def step(self, name: str, title: str) -> Iterator[StepResult]:
+        self.console.rule(f"[bold cyan]{title}")
+        result = StepResult(name)
+        start = time.perf_counter()
+        try:
+            yield result
+        except Exception as exc:
+            result.ok = False
+            result.detail = result.detail or f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            result.seconds = time.perf_counter() - start
+            self.report.steps.append(result)
+
+    def prod_tables(self) -> list[dict[str, Any]]:
+        return self.prod.of_type(TABLE_TYPE)
+
+    def test_tables(self) -> list[dict[str, Any]]:
+        """The staged tables (the test stack also declares its staging ledger table)."""
+        return [t for t in self.test.of_type(TABLE_TYPE) if "safetynet:table" in (t["inputs"].get("tags") or {})]
+
+    def logical(self, table: dict[str, Any]) -> str:
+        return str(table["inputs"]["tags"]["safetynet:table"])
+
+    def spec(self, logical: str) -> Any:
+        """The table's typed config (`safetynet:tables[i]` of Pulumi.prod.yaml), read once."""
+        if not self._specs:
+            from components.config.stack import decode_pulumi_config, parse_stack_config
+            from safetynet.synth import read_stack_config
+
+            flat, _ = read_stack_config(self.project_dir, "prod")
+            self._specs = {t.name: t for t in parse_stack_config(decode_pulumi_config(flat)).tables}
+        return self._specs[logical]
+
+    # -- the steps -----------------------------------------------------------------------------
+
+    def run(self) -> DemoReport:
+        try:
+            self.deploy()
+            self.backup()
+            self.stage()
+            self.accident()
+            self.recover()
+        except Exception as exc:  # noqa: BLE001 (every failure ends the demo with its reason, exit 1)
+            self.report.failure = f"{type(exc).__name__}: {exc}"
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        return self.report
+
+    def deploy(self) -> None:
+        from handlers.exports.batch_writer import DynamoDBSink, write_items
+        from safetynet.local.deploy import deploy_table
+
+        with self.step("deploy", "1. Deploy prod and test stacks (offline synth -> emulator) and load data") as r:
+            self.prod = synth(self.project_dir, "prod")
+            # The test stack reads prod's outputs through a StackReference: hand it this synth's.
+            self.test = synth(self.project_dir, "test", stack_references={"prod": self.prod.outputs})
+            ddb, s3 = self.client("dynamodb"), self.client("s3")
+            for bucket in (self.prod.outputs["vaultBucketName"], self.masked_bucket()):
+                s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region})
+                s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+            for result in (self.prod, self.test):
+                for t in result.of_type(TABLE_TYPE):
+                    deploy_table(ddb, t["inputs"])
+            names = ", ".join(t["inputs"]["name"] for t in self.prod_tables())
+            self.console.print(f"  prod tables (PITR, deletion protection): {names}")
+            self.console.print(
+                "  test tables (staging targets): " + ", ".join(t["inputs"]["name"] for t in self.test_tables())
+            )
+            tables = self.prod_tables()
+            base, extra = divmod(self.items, len(tables))
+            with self.progress() as progress:
+                for i, t in enumerate(tables):
+                    logical, name = self.logical(t), t["inputs"]["name"]
+                    n = base + (1 if i < extra else 0)
+                    self.counts[logical] = n
+                    task = progress.add_task(f"load {name}", total=n, rate="")
+                    start = time.perf_counter()
+
+                    def advance(k: int, task: Any = task, start: float = start) -> None:
+                        progress.advance(task, k)
+                        done = progress.tasks[task].completed
+                        progress.update(task, rate=f"{done / max(time.perf_counter() - start, 1e-6):,.0f} items/s")
+
+                    written = write_items(
+                        DynamoDBSink(ddb, name), demo_items(self.spec(logical), n, self.seed), on_progress=advance
+                    )
+                    r.items += written
+            # Yesterday's staged data in the test tables: what a rejected export must leave alone.
+            for t in self.test_tables():
+                logical = self.logical(t)
+                old = (
+                    {**demo_item(self.spec(logical), i, self.seed + 1), "stagedFrom": {"S": "yesterday"}}
+                    for i in range(PREVIOUS_TEST_ITEMS)
+                )
+                write_items(DynamoDBSink(ddb, t["inputs"]["name"]), old)
+            self.report.items_loaded = r.items
+            r.detail = f"{len(tables)} prod + {len(self.test_tables())} test tables"
+
+    def masked_bucket(self) -> str:
+        [bucket] = [
+            r for r in self.test.of_type("aws:s3/bucket:Bucket") if r["parent"].startswith("safetynet:staging:")
+        ]
+        return str(
+            self.test.outputs.get("maskedBucketName") or bucket["inputs"].get("bucket") or "safetynet-demo-masked"
+        )
+
+    def backup(self) -> None:
+        from handlers.exports import validate_export
+        from safetynet.backup.scan_export import scan_export
+
+        vault = self.prod.outputs["vaultBucketName"]
+        with self.step("backup", "2. Nightly backup: export every prod table into the vault, then validate") as r:
+            ddb, s3 = self.client("dynamodb"), self.client("s3")
+            with self.progress() as progress:
+                for t in self.prod_tables():
+                    logical, name = self.logical(t), t["inputs"]["name"]
+                    task = progress.add_task(f"export {name}", total=self.counts[logical], rate="")
+                    ref = scan_export(
+                        ddb,
+                        s3,
+                        table_name=name,
+                        bucket=vault,
+                        prefix=self.prod.outputs["tables"][logical]["exportPrefix"],
+                        items_per_file=max(1000, self.counts[logical] // 4),
+                        on_item=partial(progress.advance, task),
+                    )
+                    self.exports[logical] = ref
+            table = Table("table", "export", "files", "items", "valid")
+            for t in self.prod_tables():
+                logical = self.logical(t)
+                ref = self.exports[logical]
+                report = validate_export(s3, ref, expected_table_arn=self.prod.outputs["tables"][logical]["arn"])
+                if not report.ok:
+                    raise DemoFailure(f"export of {logical} failed validation: {'; '.join(report.problems)}")
+                table.add_row(
+                    t["inputs"]["name"],
+                    ref.url,
+                    str(len(report.files)),
+                    f"{report.item_count:,}",
+                    "[green]yes",
+                )
+                r.items += report.item_count
+            self.console.print(table)
+            self.report.items_backed_up = r.items
+            if self.fault == "corrupt-data-file":
+                self.corrupt(self.exports[ACCIDENT_TABLE])
+
+    def corrupt(self, ref: Any) -> None:
+        """Fault injection: flip one byte in a data file (after validation, before staging)."""
+        from handlers.exports import read_data_files, read_summary
+
+        s3 = self.client("s3")
+        files = read_data_files(s3, ref, read_summary(s3, ref))
+        key = ref.resolve(next(f for f in files if f.item_count).data_file_s3_key)
+        body = bytearray(s3.get_object(Bucket=ref.bucket, Key=key)["Body"].read())
+        body[len(body) // 2] ^= 0xFF
+        s3.put_object(Bucket=ref.bucket, Key=key, Body=bytes(body))
+        self.console.print(f"  [red]fault injected:[/] flipped a byte in s3://{ref.bucket}/{key}")
+
+    def stage(self) -> None:
+        from handlers.staging.core import TargetTable
+        from safetynet.staging.flow import stage_export
+
+        with self.step("stage", "3. Staging: validate, mask and load every export into the test tables") as r:
+            ddb, s3 = self.client("dynamodb"), self.client("s3")
+            rejected: list[str] = []
+            for t in self.prod_tables():
+                logical = self.logical(t)
+                target = TargetTable.from_json(_target_from_trigger(self.test, logical))
+                before = sorted(map(canonical, scan_all(ddb, target.name)))
+                total = self.counts[logical]
+                with self.progress() as progress:
+                    tasks: dict[str, Any] = {}
+
+                    def on_progress(
+                        phase: str,
+                        n: int,
+                        total_: int | None,
+                        tasks: Any = tasks,
+                        progress: Progress = progress,
+                        name: str = target.name,
+                        total: int = total,
+                    ) -> None:
+                        if phase not in tasks:
+                            tasks[phase] = progress.add_task(f"{phase} {name}", total=total_ or total, rate="")
+                        progress.advance(tasks[phase], n)
+
+                    try:
+                        result = stage_export(
+                            s3,
+                            ddb,
+                            self.exports[logical],
+                            target,
+                            masking_key=DEMO_MASKING_KEY,
+                            mask_bucket=self.masked_bucket(),
+                            on_progress=on_progress,
+                            # The emulator imports in well under a second: poll it often.
+                            sleep=lambda seconds: time.sleep(min(seconds, 0.1)),
+                        )
+                    except Exception as exc:  # noqa: BLE001 (shown, then the table is checked untouched)
+                        try:
+                            after = sorted(map(canonical, scan_all(ddb, target.name)))
+                        except ddb.exceptions.ResourceNotFoundException:
+                            after = []
+                        untouched = after == before
+                        self.console.print(
+                            Panel(
+                                f"{exc}\n\ntest table {target.name}: {len(before)} items before, {len(after)} after - "
+                                + ("[green]untouched[/]" if untouched else "[red]CHANGED[/]"),
+                                title=f"staging of {logical} rejected",
+                                border_style="red",
+                            )
+                        )
+                        rejected.append(
+                            f"{logical}: {str(exc).splitlines()[0]}"
+                            + ("; test table untouched" if untouched else "; TEST TABLE CHANGED")
+                        )
+                        continue
+                r.items += result.items
+                self.console.print(
+                    f"  {target.name}: {result.items:,} items, mode {result.mode} ({result.mode_reason}), verified"
+                )
+                if target.mask:
+                    self.report.masked_attributes += len(target.mask)
+                    self.show_masking(logical, target)
+            self.report.items_staged = r.items
+            if rejected:
+                r.detail = " | ".join(rejected)
+                raise DemoFailure("staging rejected: " + " | ".join(rejected))
+
+    def show_masking(self, logical: str, target: Any) -> None:
+        from handlers.staging.core import key_of
+
+        ddb = self.client("dynamodb")
+        original = demo_item(self.spec(logical), 0, self.seed)
+        key = key_of(original, target.key_names)
+        masked = ddb.get_item(TableName=target.name, Key=key, ConsistentRead=True).get("Item")
+        if masked is None:  # the key itself is hashed: find the staged twin by a non-key value
+            masked = next((i for i in scan_all(ddb, target.name) if i.get("balance") == original["balance"]), {})
+        fields = sorted({str(r["path"]).split(".")[0].split("[")[0] for r in target.mask})
+
+        def show(item: dict[str, Any]) -> str:
+            return json.dumps({f: item.get(f, "(dropped)") for f in fields}, indent=1, ensure_ascii=False, default=str)
+
+        grid = Table.grid(padding=(0, 4))
+        grid.add_row("[bold]prod[/]", "[bold]test (masked)[/]")
+        grid.add_row(show(original), show(masked))
+        self.console.print(Panel(grid, title=f"one {logical} item before and after masking"))
+
+    def accident(self) -> None:
+        from dataclasses import replace
+
+        from handlers.watch.entrypoints import classify_and_publish
+        from handlers.watch.model import CONTEXT_ARCHIVE_PATH, WatchContext
+
+        name = self.prod.outputs["tables"][ACCIDENT_TABLE]["name"]
+        who = ACCIDENT_PRINCIPAL.split("/")[-2]
+        with self.step("accident", f"4. Accident: {who} deletes prod table {name}; DisasterWatch classifies it"):
+            ddb, sqs, sns, s3 = (
+                self.client("dynamodb"),
+                self.client("sqs"),
+                self.client("sns"),
+                self.client("s3"),
+            )
+            # What someone with too much access does: switch protection off, then delete.
+            ddb.update_table(TableName=name, DeletionProtectionEnabled=False)
+            ddb.delete_table(TableName=name)
+            self.console.print(f"  DeleteTable {name} by {ACCIDENT_PRINCIPAL}")
+            # The classifier Lambda's own context document, as the prod stack deploys it with the code.
+            [fn] = [f for f in self.prod.of_type("aws:lambda/function:Function") if f["name"] == "watch-classifier"]
+            ctx = WatchContext.from_json(fn["inputs"]["code"]["archive"][f"handlers/{CONTEXT_ARCHIVE_PATH}"]["text"])
+            topic = sns.create_topic(Name="safetynet-prod-alerts")["TopicArn"]
+            queue = sqs.create_queue(QueueName="oncall-inbox")["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+            event = cloudtrail_delete_table(name, self.region, ACCIDENT_PRINCIPAL)
+            verdict, _ = classify_and_publish(
+                event, replace(ctx, topic_arn=topic), ddb=ddb, s3=s3, sns=sns, now=datetime.now(UTC)
+            )
+            self.report.alert_classification = verdict.label
+            [msg] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=1)["Messages"]
+            style = "red" if verdict.label == "unexpected" else "yellow"
+            self.console.print(
+                Panel(
+                    Syntax(msg["Body"], "json", word_wrap=True),
+                    title=f"SNS alert ({verdict.severity} severity, {verdict.label})",
+                    border_style=style,
+                )
+            )
+            if verdict.label != "unexpected":
+                raise DemoFailure(f"the accident was classified {verdict.label}, expected unexpected")
+
+    def recover(self) -> None:
+        from safetynet.cli import app
+        from safetynet.local.deploy import deploy_table
+
+        vault = self.prod.outputs["vaultBucketName"]
+        with self.step("restore", f"5. Recovery: restore-plan -> create {ACCIDENT_TABLE} from the chosen source") as r:
+            project = self.workdir / "project"
+            shutil.copytree(
+                self.project_dir,
+                project,
+                ignore=shutil.ignore_patterns(
+                    ".venv", ".tools", ".git", "node_modules", "tests", "bench", "__pycache__", ".github"
+                ),
+            )
+            self.console.print(f"  $ safetynet restore-plan prod --table {ACCIDENT_TABLE} --vault-bucket {vault} --yes")
+            try:
+                app(
+                    [
+                        "restore-plan",
+                        "prod",
+                        "--table",
+                        ACCIDENT_TABLE,
+                        "--vault-bucket",
+                        vault,
+                        "--yes",
+                        "--project-dir",
+                        str(project),
+                    ],
+                    standalone_mode=False,
+                )
+            except SystemExit as exc:
+                if exc.code:
+                    raise DemoFailure(f"restore-plan exited {exc.code}") from None
+            planned = synth(project, "prod")
+            [table] = [t for t in planned.of_type(TABLE_TYPE) if self.logical(t) == ACCIDENT_TABLE]
+            source = table["inputs"].get("importTable", {}).get("s3BucketSource", {})
+            self.console.print(
+                f"  pulumi up would create {table['inputs']['name']} importing "
+                f"s3://{source.get('bucket')}/{source.get('keyPrefix')}"
+            )
+            ddb = self.client("dynamodb")
+            deploy_table(ddb, table["inputs"])
+            expected = {
+                canonical(i) for i in demo_items(self.spec(ACCIDENT_TABLE), self.counts[ACCIDENT_TABLE], self.seed)
+            }
+            restored = {canonical(i) for i in scan_all(ddb, table["inputs"]["name"])}
+            r.items = len(restored)
+            self.report.items_restored = len(restored)
+            self.report.mismatches = len(expected ^ restored)
+            desc = ddb.describe_table(TableName=table["inputs"]["name"])["Table"]
+            pitr = ddb.describe_continuous_backups(TableName=table["inputs"]["name"])["ContinuousBackupsDescription"]
+            self.console.print(
+                f"  restored {len(restored):,} items, {self.report.mismatches} mismatches; "
+                f"deletion protection {desc.get('DeletionProtectionEnabled')}, "
+                f"PITR {pitr['PointInTimeRecoveryDescription']['PointInTimeRecoveryStatus']}, "
+                f"indexes {[g['IndexName'] for g in desc.get('GlobalSecondaryIndexes', [])]}"
+            )
+            if self.report.mismatches:
+                raise DemoFailure(f"{self.report.mismatches} items differ after the restore")
+
+
+def cloudtrail_delete_table(table: str, region: str, principal: str) -> dict[str, Any]:
+    """A DeleteTable management event as CloudTrail delivers it through EventBridge."""
+    account = principal.split(":")[4]
+    role = principal.split("/")[1]
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.dynamodb",
+        "account": account,
+        "time": now,
+        "region": region,
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.09",
+            "userIdentity": {
+                "type": "AssumedRole",
+                "principalId": "AROAEXAMPLE:alice@example.com",
+                "arn": principal,
+                "accountId": account,
+                "sessionContext": {
+                    "sessionIssuer": {
+                        "type": "Role",
+                        "arn": f"arn:aws:iam::{account}:role/{role}",
+                        "accountId": account,
+                        "userName": role,
+                    },
+                    "attributes": {"creationDate": now, "mfaAuthenticated": "false"},
+                },
+            },
+            "eventTime": now,
+            "eventSource": "dynamodb.amazonaws.com",
+            "eventName": "DeleteTable",
+            "awsRegion": region,
+            "sourceIPAddress": "203.0.113.24",
+            "userAgent": "aws-cli/2.17.0 Python/3.11 md/command#dynamodb.delete-table",
+            "requestParameters": {"tableName": table},
+            "responseElements": {"tableDescription": {"tableName": table, "tableStatus": "DELETING"}},
+            "requestID": "UJ0BQ5K9N2B7S8HJ0MVAE3PLDBVV4KQNSO5AEMVJF66Q9ASUAAJG",
+            "eventID": "0c5d3f76-5b1c-4f5e-9d1b-3d3f1e6b2a11",
+            "readOnly": False,
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": account,
+            "eventCategory": "Management",
+        },
+    }
+
+
+def summary_table(report: DemoReport) -> Table:
+    """The closing summary: figures, then time and throughput per step."""
+    figures = Table(title="safetynet demo: summary", show_header=False)
+    figures.add_column("figure")
+    figures.add_column("value", justify="right")
+    for label, value in (
+        ("items loaded into prod", report.items_loaded),
+        ("items backed up (validated exports)", report.items_backed_up),
+        ("items staged into test", report.items_staged),
+        ("masked attributes (rules applied)", report.masked_attributes),
+        ("alert classification", report.alert_classification or "-"),
+        ("items restored", report.items_restored),
+        ("mismatches", report.mismatches),
+    ):
+        figures.add_row(label, f"{value:,}" if isinstance(value, int) else str(value))
+    steps = Table("step", "result", "time", "items", "throughput")
+    for s in report.steps:
+        steps.add_row(
+            s.name,
+            "[green]ok[/]" if s.ok else f"[red]failed[/] {s.detail}",
+            f"{s.seconds:.1f} s",
+            f"{s.items:,}" if s.items else "-",
+            f"{s.throughput:,.0f} items/s" if s.throughput else "-",
+        )
+    outer = Table.grid()
+    outer.add_row(figures)
+    outer.add_row(steps)
+    return outer

@@ -1,0 +1,110 @@
+"""The replication role and the cross-account destination policies: linted with parliament,
+scoped to the export prefix, the two buckets and the two keys, never able to delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.backup.policies import (
+    OWNER_OVERRIDE_ACTION,
+    replica_destination_bucket_policy,
+    replica_destination_key_statement,
+    replication_role_policy,
+)
+from tests.support.iam_lint import assert_clean
+
+SRC = "arn:aws:s3:::vault-abc"
+DST = "arn:aws:s3:::vault-replica-def"
+SRC_KEY = "arn:aws:kms:eu-central-1:123456789012:key/aaaaaaaa-0000-0000-0000-000000000000"
+DST_KEY = "arn:aws:kms:eu-west-1:123456789012:key/bbbbbbbb-0000-0000-0000-000000000000"
+ROLE = "arn:aws:iam::123456789012:role/vault-replica-role"
+
+
+def role_policy(**changes: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "source_bucket_arn": SRC,
+        "source_key_arn": SRC_KEY,
+        "source_region": "eu-central-1",
+        "replica_bucket_arn": DST,
+        "replica_key_arn": DST_KEY,
+        "replica_region": "eu-west-1",
+        "prefix": "exports",
+        "source_locked": False,
+        "owner_override": False,
+    }
+    args.update(changes)
+    return replication_role_policy(**args)
+
+
+def statement(policy: dict[str, Any], sid: str) -> dict[str, Any]:
+    return next(s for s in policy["Statement"] if s.get("Sid") == sid)
+
+
+def all_actions(policy: dict[str, Any]) -> set[str]:
+    return {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+
+
+@pytest.mark.parametrize(("locked", "override"), [(False, False), (True, False), (True, True)])
+def test_replication_role_policy_is_lint_clean(locked: bool, override: bool) -> None:
+    assert_clean(role_policy(source_locked=locked, owner_override=override))
+
+
+def test_role_reads_only_export_versions_of_the_vault() -> None:
+    read = statement(role_policy(), "ReadExportVersions")
+    assert read["Resource"] == [f"{SRC}/exports/*"]
+    assert "s3:GetObjectVersionForReplication" in read["Action"]
+
+
+def test_role_writes_only_replicas_under_the_export_prefix_of_the_replica() -> None:
+    write = statement(role_policy(), "WriteReplicas")
+    assert write["Resource"] == [f"{DST}/exports/*"]
+    assert write["Action"] == ["s3:ReplicateObject", "s3:ReplicateTags"]
+
+
+def test_role_can_never_delete_or_replicate_deletes() -> None:
+    actions = all_actions(role_policy(source_locked=True, owner_override=True))
+    assert not {a for a in actions if "Delete" in a}
+
+
+def test_lock_metadata_is_read_only_from_a_locked_vault() -> None:
+    assert "s3:GetObjectRetention" not in all_actions(role_policy(source_locked=False))
+    assert {"s3:GetObjectRetention", "s3:GetObjectLegalHold"} <= all_actions(role_policy(source_locked=True))
+
+
+def test_ownership_override_only_cross_account() -> None:
+    assert OWNER_OVERRIDE_ACTION not in all_actions(role_policy(owner_override=False))
+    assert OWNER_OVERRIDE_ACTION in statement(role_policy(owner_override=True), "WriteReplicas")["Action"]
+
+
+def test_each_key_is_usable_only_through_s3_in_its_region_for_its_bucket() -> None:
+    policy = role_policy()
+    decrypt = statement(policy, "DecryptExports")
+    encrypt = statement(policy, "EncryptReplicas")
+    assert decrypt["Resource"] == [SRC_KEY]
+    assert decrypt["Action"] == ["kms:Decrypt"]
+    assert decrypt["Condition"]["StringEquals"] == {"kms:ViaService": "s3.eu-central-1.amazonaws.com"}
+    assert decrypt["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"] == [SRC, f"{SRC}/exports/*"]
+    assert encrypt["Resource"] == [DST_KEY]
+    assert encrypt["Condition"]["StringEquals"] == {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    assert encrypt["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"] == [DST, f"{DST}/exports/*"]
+
+
+def test_destination_bucket_policy_is_lint_clean_and_keeps_the_vault_rules() -> None:
+    policy = replica_destination_bucket_policy(replica_bucket_arn=DST, role_arn=ROLE, prefix="exports")
+    assert_clean(policy, resource_policy=True)
+    sids = [s["Sid"] for s in policy["Statement"]]
+    assert {"DenyInsecureTransport", "DenyDeletingBackups"} <= set(sids)
+    allow = statement(policy, "AllowReplicationFromSafetynetVault")
+    assert allow["Principal"] == {"AWS": ROLE}
+    assert allow["Resource"] == [f"{DST}/exports/*"]
+    assert OWNER_OVERRIDE_ACTION in allow["Action"]
+
+
+def test_destination_key_statement_allows_only_the_role_through_s3_for_the_bucket() -> None:
+    stmt = replica_destination_key_statement(role_arn=ROLE, replica_region="eu-west-1", replica_bucket_arn=DST)
+    assert_clean({"Version": "2012-10-17", "Statement": [stmt]}, resource_policy=True)
+    assert stmt["Principal"] == {"AWS": ROLE}
+    assert stmt["Condition"]["StringEquals"] == {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    assert set(stmt["Action"]) == {"kms:Encrypt", "kms:GenerateDataKey"}

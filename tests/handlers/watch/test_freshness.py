@@ -1,0 +1,171 @@
+"""Freshness and health: export age, item count, drop ratio and failed exports, computed from a
+moto account with exports of several ages and published to CloudWatch."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from handlers.watch import freshness
+from handlers.watch.freshness import ExportPoint, FailedExport, assess
+from handlers.watch.model import WatchContext, WatchedTable, schedule_interval_hours
+from tests.support.watch_fixtures import NOW, REGION, VAULT, add_export, customer, item, make_account
+
+TABLE = WatchedTable("orders", "orders", "arn:aws:dynamodb:us-east-1:123456789012:table/orders", "exports/orders")
+
+
+def _point(hours: float, count: int) -> ExportPoint:
+    return ExportPoint(f"id-{hours}", NOW - timedelta(hours=hours), count)
+
+
+# -- pure assessment --------------------------------------------------------------------------
+
+
+def test_fresh_export_with_growth_has_no_drop() -> None:
+    r = assess(TABLE, [_point(3, 120), _point(27, 100)], [], None, now=NOW, limit_hours=30)
+    assert (r.age_hours, r.item_count, r.previous_item_count, r.drop_ratio) == (3.0, 120, 100, 0.0)
+    assert not r.stale
+
+
+def test_drop_ratio_against_the_previous_export() -> None:
+    r = assess(TABLE, [_point(3, 25), _point(27, 100), _point(51, 100)], [], None, now=NOW, limit_hours=30)
+    assert r.drop_ratio == 0.75
+
+
+def test_previous_empty_export_is_no_drop() -> None:
+    assert assess(TABLE, [_point(3, 0), _point(27, 0)], [], None, now=NOW, limit_hours=30).drop_ratio == 0.0
+
+
+def test_export_older_than_the_limit_is_stale() -> None:
+    r = assess(TABLE, [_point(31, 5)], [], None, now=NOW, limit_hours=30)
+    assert r.stale and r.drop_ratio is None
+
+
+def test_no_export_is_stale_and_publishes_no_age() -> None:
+    r = assess(TABLE, [], [], None, now=NOW, limit_hours=30)
+    assert r.stale and r.age_hours is None
+    names = {m["MetricName"] for m in freshness.metric_data(r, NOW)}
+    # Missing data is the alarm's business (treated as breaching), never a made-up age.
+    assert names == {"ExportFailed"}
+
+
+def test_only_recent_failed_exports_count() -> None:
+    failed = [
+        FailedExport("arn:new", NOW - timedelta(hours=2), "S3NoSuchBucket"),
+        FailedExport("arn:old", NOW - timedelta(hours=40), "S3NoSuchBucket"),
+    ]
+    r = assess(TABLE, [_point(3, 5)], failed, None, now=NOW, limit_hours=30)
+    assert r.failed_exports == ["arn:new (S3NoSuchBucket)"]
+
+
+def test_last_successful_drill_age() -> None:
+    record = {"lastSuccessAt": (NOW - timedelta(days=3)).isoformat(), "ok": False}
+    r = assess(TABLE, [], [], record, now=NOW, limit_hours=30)
+    assert r.restore_age_hours == 72.0
+
+
+@pytest.mark.parametrize(
+    ("expr", "hours"),
+    [
+        ("cron(0 3 * * ? *)", 24.0),
+        ("cron(0 3,15 * * ? *)", 12.0),
+        ("cron(0 5 ? * SUN *)", 168.0),
+        ("rate(6 hours)", 6.0),
+        ("rate(1 day)", 24.0),
+        ("rate(30 minutes)", 0.5),
+    ],
+)
+def test_schedule_interval(expr: str, hours: float) -> None:
+    assert schedule_interval_hours(expr) == hours
+
+
+# -- against a moto account -------------------------------------------------------------------
+
+
+def _metric(cw: Any, name: str, table: str) -> float | None:
+    stats = cw.get_metric_statistics(
+        Namespace="safetynet",
+        MetricName=name,
+        Dimensions=[{"Name": "Table", "Value": table}],
+        StartTime=NOW - timedelta(hours=1),
+        EndTime=NOW + timedelta(hours=1),
+        Period=3600,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    return stats[0]["Maximum"] if stats else None
+
+
+def _run(ctx: WatchContext) -> list[freshness.FreshnessReport]:
+    return freshness.run(
+        ctx,
+        ddb=boto3.client("dynamodb", region_name=REGION),
+        s3=boto3.client("s3", region_name=REGION),
+        cw=boto3.client("cloudwatch", region_name=REGION),
+        now=NOW,
+    )
+
+
+@pytest.mark.usefixtures("aws")
+def test_metrics_from_exports_of_several_ages() -> None:
+    # Given orders exported 50h, 26h and 2h ago (20, 20, then 12 items: a 40% drop) and customers
+    # last exported 40h ago
+    ctx = make_account(schedule_hours=24, freshness_grace_hours=6)
+    orders, customers = ctx.tables
+    add_export(orders, [item(i) for i in range(20)], age_hours=50)
+    add_export(orders, [item(i) for i in range(20)], age_hours=26)
+    add_export(orders, [item(i) for i in range(12)], age_hours=2)
+    add_export(customers, [customer(i) for i in range(3)], age_hours=40)
+    # When the freshness task runs
+    reports = {r.table: r for r in _run(ctx)}
+    # Then the newest export of each table sets the metrics
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    assert _metric(cw, "ExportAgeHours", "orders") == 2.0
+    assert _metric(cw, "ExportItemCount", "orders") == 12.0
+    assert _metric(cw, "ExportItemDropRatio", "orders") == 0.4
+    assert _metric(cw, "ExportFailed", "orders") == 0.0
+    assert _metric(cw, "ExportAgeHours", "customers") == 40.0
+    assert _metric(cw, "ExportItemDropRatio", "customers") is None
+    assert not reports["orders"].stale and reports["customers"].stale
+
+
+@pytest.mark.usefixtures("aws")
+def test_failed_export_is_counted() -> None:
+    # Given an export DynamoDB could not write (its bucket does not exist: moto marks it FAILED)
+    ctx = make_account()
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    ddb.export_table_to_point_in_time(TableArn=ctx.tables[0].arn, S3Bucket="no-such-bucket", S3Prefix="x")
+    for _ in range(100):  # moto runs the export in a thread
+        statuses = {s["ExportStatus"] for s in ddb.list_exports(TableArn=ctx.tables[0].arn)["ExportSummaries"]}
+        if statuses != {"IN_PROGRESS"}:
+            break
+        time.sleep(0.02)
+    # When the freshness task runs
+    [orders, _] = _run(ctx)
+    # Then the failure is counted and explained
+    assert len(orders.failed_exports) == 1
+    assert "S3NoSuchBucket" in orders.failed_exports[0]
+    assert _metric(boto3.client("cloudwatch", region_name=REGION), "ExportFailed", "orders") == 1.0
+
+
+@pytest.mark.usefixtures("aws")
+def test_export_of_another_table_in_the_prefix_is_ignored() -> None:
+    # Given the only export under orders' prefix is really of another table
+    ctx = make_account()
+    add_export(ctx.tables[0], [item(1)], age_hours=1, table_arn=ctx.tables[1].arn)
+    # When assessed / Then it is not taken as orders' backup
+    [orders, _] = _run(ctx)
+    assert orders.age_hours is None and orders.stale
+    assert any("not arn:aws:dynamodb" in p for p in orders.problems)
+
+
+@pytest.mark.usefixtures("aws")
+def test_unreadable_vault_is_a_problem_not_a_crash() -> None:
+    ctx = make_account()
+    boto3.client("s3", region_name=REGION).delete_bucket(Bucket=VAULT)
+    [orders, _] = _run(ctx)
+    assert orders.stale
+    assert any(p.startswith("vault listing failed: NoSuchBucket") for p in orders.problems)

@@ -1,0 +1,71 @@
+"""Declared table inputs become the provider's API calls (the demo's and emulators' deploy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from safetynet.local.deploy import LocalDeployError, create_table_request, deploy_table, import_table_request
+from safetynet.synth import SynthResult
+from tests.support.stacks import synth_stack
+
+
+@pytest.fixture(scope="module")
+def prod() -> SynthResult:
+    return synth_stack("prod")
+
+
+def inputs(result: SynthResult, name: str) -> dict[str, Any]:
+    return result.one("aws:dynamodb/table:Table", f"{name}-table")["inputs"]
+
+
+def test_create_request_matches_the_configured_schema(prod: SynthResult) -> None:
+    from components.config.stack import decode_pulumi_config, parse_stack_config
+    from safetynet.synth import read_stack_config
+    from tests.support.stacks import PROJECT_DIR
+
+    cfg = parse_stack_config(decode_pulumi_config(read_stack_config(PROJECT_DIR, "prod")[0]))
+    for spec in cfg.tables:
+        req = create_table_request(inputs(prod, spec.name))
+        schema = spec.create_table_request(spec.name)
+        for key in ("TableName", "KeySchema", "BillingMode", "TableClass"):
+            assert req[key] == schema[key]
+        assert sorted(req["AttributeDefinitions"], key=str) == sorted(schema["AttributeDefinitions"], key=str)
+        assert req.get("GlobalSecondaryIndexes") == schema.get("GlobalSecondaryIndexes")
+        assert req.get("LocalSecondaryIndexes") == schema.get("LocalSecondaryIndexes")
+        assert req.get("StreamSpecification") == schema.get("StreamSpecification")
+        assert req["DeletionProtectionEnabled"] is True
+        assert {"Key": "safetynet:environment", "Value": "prod"} in req["Tags"]
+
+
+def test_deploy_creates_the_table_with_pitr_ttl_and_protection(aws: None, prod: SynthResult) -> None:
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    assert deploy_table(ddb, inputs(prod, "orders"), sleep=lambda _: None) == "created"
+    desc = ddb.describe_table(TableName="orders")["Table"]
+    assert desc["DeletionProtectionEnabled"] is True
+    assert [i["IndexName"] for i in desc["LocalSecondaryIndexes"]] == ["by-created"]
+    pitr = ddb.describe_continuous_backups(TableName="orders")["ContinuousBackupsDescription"]
+    assert pitr["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    ttl = ddb.describe_time_to_live(TableName="orders")["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == "expiresAt"
+
+
+def test_import_request_needs_a_declared_source(prod: SynthResult) -> None:
+    with pytest.raises(LocalDeployError, match="no importTable source declared"):
+        import_table_request(inputs(prod, "customers"))
+
+
+def test_import_request_reads_the_exports_data_folder() -> None:
+    url = "s3://vault-1/exports/customers/AWSDynamoDB/01700000000000-abcdef12/"
+    result = synth_stack("prod", config_overrides={"restore": {"customers": {"export": url}}})
+    req = import_table_request(inputs(result, "customers"))
+    assert req["S3BucketSource"] == {
+        "S3Bucket": "vault-1",
+        "S3KeyPrefix": "exports/customers/AWSDynamoDB/01700000000000-abcdef12/data/",
+    }
+    assert req["InputFormat"] == "DYNAMODB_JSON"
+    assert req["InputCompressionType"] == "GZIP"
+    assert req["TableCreationParameters"]["TableName"] == "customers"
+    assert req["TableCreationParameters"]["GlobalSecondaryIndexes"][0]["IndexName"] == "by-email"
