@@ -16,6 +16,13 @@ fails with its first failing iteration's own error, as in AWS. Iterations run on
 included, in order), `map_items` (each Map's item count), `child_errors` (the errors of failed
 Distributed Map children, which AWS keeps only in their own histories) and `caught` (each Catch
 taken: the state and the error).
+
+Why not the npm package aws-local-stepfunctions (3.0.0 tried; see the README): it has no
+Distributed mode nor ItemReader (our file maps fail with States.Runtime "Input of Map state must
+be an array or ItemsPath property must point to an array"), no ToleratedFailurePercentage (a
+failed child fails the Map with its own error), needs Node >= 22 ("Promise.withResolvers is not a
+function" on CI's Node 20), and reaches our Python tasks only through a node subprocess and an
+HTTP callback (about 0.9 s per drill run against 0.03-0.09 s here).
 """
 
 from __future__ import annotations

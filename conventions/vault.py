@@ -1,0 +1,20 @@
+"""Where things live in the backup vault (and in the test stack's mask bucket)."""
+
+from __future__ import annotations
+
+# Native exports: `exports/<physical table name>/AWSDynamoDB/<ExportId>/...`.
+EXPORTS_ROOT = "exports"
+# Masked copies in the test stack's mask bucket: `masked/<logical table name>/...`.
+MASK_PREFIX = "masked"
+# Restore drill records: `drills/<physical table name>/latest.json` and `.../runs/<scratch>/files/`.
+DRILL_RECORD_ROOT = "drills"
+
+
+def export_prefix(physical_table_name: str) -> str:
+    """Where a table's exports go in the vault: `exports/<table>` (then `/AWSDynamoDB/<id>/`)."""
+    return f"{EXPORTS_ROOT}/{physical_table_name}"
+
+
+def drill_record_prefix(physical_table_name: str) -> str:
+    """Where a table's restore drill records go in the vault."""
+    return f"{DRILL_RECORD_ROOT}/{physical_table_name}"
