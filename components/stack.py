@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from components.backup.replica import build_vault_replica
 from components.backup.table import BackedUpTable, BackedUpTableArgs, VaultRef
-from components.backup.vault import BackupVault, BackupVaultArgs, export_prefix
+from components.backup.vault import BackupVault, BackupVaultArgs
 from components.common.lambda_package import dependency_layer
 from components.config.stack import StackConfig
 from components.staging.readers import (
@@ -21,6 +21,8 @@ from components.staging.readers import (
     staging_readers,
 )
 from components.watch.component import build_disaster_watch, watch_enabled
+from conventions.tags import ENVIRONMENT_TAG, MANAGED_BY, MANAGED_BY_TAG, STACK_TAG, stack_tag_value
+from conventions.vault import export_prefix
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,9 @@ class StackContext:
 def stack_tags(cfg: StackConfig, ctx: StackContext) -> dict[str, str]:
     """Tags on every taggable resource: who manages it and for which stack."""
     return {
-        "safetynet:environment": cfg.environment,
-        "safetynet:stack": f"{ctx.project}/{ctx.stack}",
-        "managed-by": "pulumi/safetynet",
+        ENVIRONMENT_TAG: cfg.environment,
+        STACK_TAG: stack_tag_value(ctx.project, ctx.stack),
+        MANAGED_BY_TAG: MANAGED_BY,
     }
 
 

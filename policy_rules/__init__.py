@@ -25,25 +25,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from conventions.tags import ENVIRONMENT_TAG, PRODUCTION_ENVIRONMENTS, STACK_TAG, STAGING_TARGET_TAG
+from conventions.vault import EXPORTS_ROOT
+
 Props = Mapping[str, Any]
 
 # -- conventions shared with the components ----------------------------------------------------
 
-ENVIRONMENT_TAG = "safetynet:environment"
-"""Tag on every taggable resource (components/stack.py `stack_tags`)."""
-PROTECTED_ENVIRONMENTS = frozenset({"prod", "dr"})
-"""Tables in these environments must carry the full safety net (components.config.stack
-PRODUCTION_ENVIRONMENTS; a test keeps the two equal). A table without the environment tag is
-treated as protected too: removing a tag must not switch the rules off."""
-STACK_TAG = "safetynet:stack"
-"""Tag on every taggable resource: `project/stack`."""
-STAGING_TARGET_TAG = "safetynet:staging-target"
-"""Tag marking a table the staging pipeline may delete and refill; its value is the
-`project/stack` of the test stack that owns it (handlers/staging/core.py checks the same tag)."""
+PROTECTED_ENVIRONMENTS = frozenset(PRODUCTION_ENVIRONMENTS)
+"""Tables in these environments must carry the full safety net. A table without the
+environment tag is treated as protected too: removing a tag must not switch the rules off."""
 STAGING_MODULE = "staging"
 """Resources under a `safetynet:staging:*` component are the staging pipeline's."""
-EXPORTS_PREFIX = "exports/"
-"""Where the vault keeps native exports (components/backup/vault.py EXPORTS_ROOT)."""
+EXPORTS_PREFIX = f"{EXPORTS_ROOT}/"
+"""Where the vault keeps native exports."""
 MIN_EXPORT_RETENTION_DAYS = 35
 """N: exports are kept at least this long. 35 days is the longest PITR window, so the nightly
 exports always reach further back than point-in-time recovery can."""

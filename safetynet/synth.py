@@ -223,7 +223,8 @@ def _make_monitor(region: str, records: list[dict[str, Any]]) -> Any:
                             "retainOnDelete": bool(request.retainOnDelete),
                             "ignoreChanges": list(request.ignoreChanges),
                             "importId": request.importId or None,
-                            "aliases": [a.spec.name or a.urn for a in request.aliases] if request.aliases else [],
+                            # Each alias as the URN it stands for, resolved as the engine does.
+                            "aliases": [_alias_urn(request, response.urn, a) for a in request.aliases],
                             # The explicit provider's resource name (None: the default provider).
                             "provider": request.provider.split("::")[-2] if request.provider else None,
                             # Names of every resource this one waits for (explicit and through inputs).
@@ -234,6 +235,24 @@ def _make_monitor(region: str, records: list[dict[str, Any]]) -> Any:
             return response
 
     return SynthMocks, RecordingMonitor
+
+
+def _alias_urn(request: Any, urn: str, alias: Any) -> str:
+    """The URN an alias names: an explicit URN, or its spec with every field it leaves out taken
+    from the resource itself (name, type, stack, project, parent), as the Pulumi engine fills it."""
+    if alias.urn:
+        return str(alias.urn)
+    spec = alias.spec
+    stack, project = urn.split("::", maxsplit=1)[0].removeprefix("urn:pulumi:"), urn.split("::")[1]
+    stack, project = spec.stack or stack, spec.project or project
+    typ, name = spec.type or request.type, spec.name or request.name
+    parent = None if spec.noParent else (spec.parentUrn or request.parent or None)
+    qualified = typ
+    if parent:
+        parent_type = parent.split("::")[2]
+        if parent_type != "pulumi:pulumi:Stack":
+            qualified = f"{parent_type}${typ}"
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
 
 
 # StackReference outputs for synth: a test stack reads prod's outputs. Filled by callers

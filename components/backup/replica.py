@@ -21,10 +21,11 @@ from components.backup.policies import (
     replica_destination_key_statement,
     replication_role_policy,
 )
-from components.backup.vault import EXPORTS_ROOT, harden_bucket, vault_bucket, vault_key
+from components.backup.vault import harden_bucket, vault_bucket, vault_key
 from components.common.policies import assume_role_policy
 from components.config.replica import ReplicaSpec
 from components.config.stack import BackupSpec
+from conventions.vault import EXPORTS_ROOT
 
 REPLICATION_RULE_ID = "exports-to-replica"
 # S3 Replication Time Control's only threshold, also the latency behind its "missed" events.

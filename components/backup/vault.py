@@ -14,13 +14,7 @@ from components.common.policies import vault_bucket_policy
 from components.config.readers import same_account_problem
 from components.config.stack import BackupSpec
 from components.staging.policies import StagingReader, staging_reader_grants, vault_key_policy
-
-EXPORTS_ROOT = "exports"
-
-
-def export_prefix(physical_table_name: str) -> str:
-    """Where a table's exports go in the vault: `exports/<table>` (then `/AWSDynamoDB/<id>/`)."""
-    return f"{EXPORTS_ROOT}/{physical_table_name}"
+from conventions.vault import EXPORTS_ROOT
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Packaging of the `handlers/` task code for Lambda, shared by every component that deploys it.
 
-The archive holds `handlers/*.py` under `handlers/` (so handler strings read
-`handlers.<module>.<function>` and the package's own imports work), and nothing else: no
+The archive holds the `handlers` package (with its flow subpackages) and the `conventions`
+package it imports, each under its own folder (so handler strings read
+`handlers.<flow>.<module>.<function>` and the packages' own imports work), and nothing else: no
 `__pycache__`, so the archive's hash changes only when the code does. boto3 comes with the Lambda
 runtime; Powertools comes from AWS's public layer.
 
@@ -20,6 +21,8 @@ import pulumi_aws as aws
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 HANDLERS_DIR = PROJECT_DIR / "handlers"
+# What ships to Lambda: the task code and the names it shares with the rest of the program.
+ARCHIVE_PACKAGES = ("handlers", "conventions")
 # Built by `make layer`; its `python/` is what Lambda mounts at /opt/python (on sys.path). The
 # Makefile's LAYER_PYTHON and LAYER_PLATFORM must match RUNTIME and ARCHITECTURE
 # (tests/components/common/test_lambda_package.py checks the built wheels' tags against them).
@@ -30,20 +33,31 @@ ARCHITECTURE = "x86_64"
 POWERTOOLS_LAYER = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:27"
 
 
+def package_files(package_dir: Path) -> list[Path]:
+    """The `.py` files of a package and its subpackages, sorted (a stable archive), never
+    `__pycache__`."""
+    return sorted(p for p in package_dir.rglob("*.py") if p.is_file() and "__pycache__" not in p.parts)
+
+
 def handler_files(handlers_dir: Path = HANDLERS_DIR) -> list[Path]:
-    """The files that go into the archive, sorted (a stable archive): every `.py` of the
-    package and its flow subpackages, never `__pycache__`."""
-    return sorted(p for p in handlers_dir.rglob("*.py") if p.is_file() and "__pycache__" not in p.parts)
+    """The handlers package's files."""
+    return package_files(handlers_dir)
 
 
-def handlers_archive(
-    handlers_dir: Path = HANDLERS_DIR, extra_files: dict[str, str] | None = None
-) -> pulumi.AssetArchive:
-    """The handlers package as a Lambda code archive, plus `extra_files` (path under `handlers/`
+def archive_files(project_dir: Path = PROJECT_DIR) -> dict[str, Path]:
+    """Every file of the code archive: its path in the archive -> the file."""
+    return {
+        p.relative_to(project_dir).as_posix(): p
+        for package in ARCHIVE_PACKAGES
+        for p in package_files(project_dir / package)
+    }
+
+
+def handlers_archive(extra_files: dict[str, str] | None = None) -> pulumi.AssetArchive:
+    """The Lambda code archive (ARCHIVE_PACKAGES), plus `extra_files` (path under `handlers/`
     -> text): data that must deploy together with the code that reads it."""
     assets: dict[str, pulumi.Asset | pulumi.Archive] = {
-        f"handlers/{p.relative_to(handlers_dir).as_posix()}": pulumi.FileAsset(str(p))
-        for p in handler_files(handlers_dir)
+        name: pulumi.FileAsset(str(p)) for name, p in archive_files().items()
     }
     for name, text in (extra_files or {}).items():
         assets[f"handlers/{name}"] = pulumi.StringAsset(text)

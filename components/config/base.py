@@ -10,8 +10,6 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-NAMESPACE = "safetynet"
-
 
 class ConfigError(ValueError):
     """Invalid stack config. The message names each config path and says what to write instead."""

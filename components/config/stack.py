@@ -21,11 +21,12 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from components.config.alerts import AlertsSpec, DrillSpec
-from components.config.base import NAMESPACE, ConfigError, ConfigModel
+from components.config.base import ConfigError, ConfigModel
 from components.config.readers import StagingReaderSpec, check_staging_readers
 from components.config.replica import DisasterRecoverySpec, ReplicaSpec, check_replica_regions
 from components.config.restore import RestoreField
 from components.config.staging import StagingSpec, check_staging
+from conventions.tags import NAMESPACE, PRODUCTION_ENVIRONMENTS
 
 KeyType = Literal["S", "N", "B"]
 Projection = Literal["ALL", "KEYS_ONLY", "INCLUDE"]
@@ -34,8 +35,6 @@ StreamViewType = Literal["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_O
 TableClass = Literal["STANDARD", "STANDARD_INFREQUENT_ACCESS"]
 ObjectLockMode = Literal["off", "governance", "compliance"]
 ColdStorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER"]
-# Environments whose tables hold production data (dr takes over from prod in another region).
-PRODUCTION_ENVIRONMENTS = ("prod", "dr")
 
 # DynamoDB service quotas that cannot be raised.
 MAX_GSIS = 20

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from components.config.base import ConfigModel
-from handlers.staging.masking import ACTIONS, MaskingError, MaskRule, parse_path, validate_rules
+from conventions.masking import ACTIONS, MaskingError, MaskRule, parse_path, validate_rules
 
 StagingMode = Literal["replace", "refill"]
 MaskAction = Literal["drop", "redact", "hash", "fake"]

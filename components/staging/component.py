@@ -30,7 +30,7 @@ from components.staging.policies import (
     state_machine_policy,
 )
 from components.staging.state_machine import staging_definition
-from handlers.staging.core import STAGING_TARGET_TAG
+from conventions.tags import STAGING_TARGET_TAG
 
 MASKED_RETENTION_DAYS = 7
 LOG_RETENTION_DAYS = 90

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.staging.core import STAGING_TARGET_TAG
+from conventions.tags import STAGING_TARGET_TAG
+from conventions.vault import MASK_PREFIX
 
 Policy = dict[str, Any]
-MASK_PREFIX = "masked"
 
 
 @dataclass(frozen=True)

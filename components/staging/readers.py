@@ -19,7 +19,6 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.backup.vault import export_prefix
 from components.common.iam import service_role
 from components.common.policies import assume_role_policy
 from components.config.readers import reader_path
@@ -27,6 +26,7 @@ from components.config.stack import StackConfig
 from components.config.staging import CrossAccountSpec
 from components.staging.component import summary_event_pattern
 from components.staging.policies import StagingReader, event_bus_arn, forward_exports_policy
+from conventions.vault import export_prefix
 
 
 def staging_readers(cfg: StackConfig) -> list[StagingReader]:

@@ -34,7 +34,6 @@ from components.watch.patterns import WatchedResources, schedule_name, watch_pat
 from components.watch.policies import (
     classifier_policy,
     dead_letter_queue_policy,
-    drill_prefix,
     drill_state_machine_policy,
     drill_task_policy,
     freshness_policy,
@@ -44,7 +43,8 @@ from components.watch.policies import (
     trail_bucket_policy,
 )
 from components.watch.state_machine import drill_definition
-from handlers.watch.model import (
+from conventions.vault import drill_record_prefix
+from conventions.watch import (
     CONTEXT_ARCHIVE_PATH,
     METRIC_NAMESPACE,
     WatchContext,
@@ -132,7 +132,7 @@ class DisasterWatch(pulumi.ComponentResource):
         self._region = pulumi.Output.from_input(args.region)
         self._table_arns = pulumi.Output.all(*[t.arn for t in args.tables])
         self._prefixes = [t.export_prefix for t in args.tables]
-        self._drill_prefixes = [drill_prefix(t.physical_name) for t in args.tables]
+        self._drill_prefixes = [drill_record_prefix(t.physical_name) for t in args.tables]
         self._vault = pulumi.Output.all(args.bucket_arn, args.kms_key_arn)
         self._interval = schedule_interval_hours(args.export_schedule)
 

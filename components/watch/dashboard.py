@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.watch.model import METRIC_NAMESPACE
+from conventions.watch import METRIC_NAMESPACE
 
 WIDTH = 24  # the dashboard grid is 24 units wide
 

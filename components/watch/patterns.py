@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from conventions.watch import CLOUDTRAIL_DETAIL_TYPE
+
 Pattern = dict[str, Any]
-CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.watch.aws import DRILL_RECORD_ROOT
-from handlers.watch.drill import SCRATCH_PREFIX
-from handlers.watch.model import METRIC_NAMESPACE
+from conventions.watch import METRIC_NAMESPACE, SCRATCH_PREFIX
 
 Policy = dict[str, Any]
 
@@ -350,8 +348,3 @@ def trail_bucket_policy(bucket_arn: str, trail_arn: str, account_id: str) -> Pol
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         },
     )
-
-
-def drill_prefix(physical_table: str) -> str:
-    """`drills/<table>`: where a table's drill records live in the vault."""
-    return f"{DRILL_RECORD_ROOT}/{physical_table}"

@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 
+from conventions.tags import ENVIRONMENT_TAG, PRODUCTION_ENVIRONMENTS, STAGING_TARGET_TAG
 from handlers.exports.batch_writer import BATCH_SIZE, DynamoDBSink, Request, delete_request, write_batch
 
 logger = Logger(service="safetynet-staging", child=True)
@@ -44,10 +45,6 @@ logger = Logger(service="safetynet-staging", child=True)
 Mode = Literal["replace", "refill"]
 Item = dict[str, Any]
 
-STAGING_TARGET_TAG = "safetynet:staging-target"
-ENVIRONMENT_TAG = "safetynet:environment"
-# Environments holding production data (dr takes over prod's traffic in another region).
-PROD_ENVIRONMENTS = ("prod", "dr")
 DEFAULT_SAMPLE_SIZE = 100
 # Data file problems kept in the ledger for the failure notification (see record_problems).
 PROBLEMS_PER_FILE = 3
@@ -205,7 +202,7 @@ def check_tags(table: str, tags: Mapping[str, str], stack: str, *, force_untagge
     """The second lock (the first is IAM): refuse prod-tagged tables always, and tables not
     tagged `safetynet:staging-target=<stack>` unless the operator forces it explicitly."""
     environment = tags.get(ENVIRONMENT_TAG)
-    if environment in PROD_ENVIRONMENTS:
+    if environment in PRODUCTION_ENVIRONMENTS:
         raise NotAStagingTarget(
             f"{table} is tagged {ENVIRONMENT_TAG}={environment}: staging never writes to a production table"
         )

@@ -24,6 +24,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
+from conventions.masking import MaskRule
+from conventions.vault import MASK_PREFIX
 from handlers import exports
 from handlers.exports.batch_writer import DynamoDBSink, write_requests
 from handlers.staging.core import (
@@ -47,11 +49,9 @@ from handlers.staging.core import (
     verify_table,
 )
 from handlers.staging.files import sample_source, validate_data_file
-from handlers.staging.masking import Masker, MaskRule, mask_data_file, masked_ref, masking_key, publish_masked_export
+from handlers.staging.masking import Masker, mask_data_file, masked_ref, masking_key, publish_masked_export
 
 logger = Logger(service="safetynet-staging")
-
-MASK_PREFIX = "masked"
 
 
 class ConfigurationError(StagingError):

@@ -16,12 +16,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from conventions.vault import drill_record_prefix
+from conventions.watch import METRIC_NAMESPACE
 from handlers.exports import list_exports
 from handlers.watch.classifier import Alert, ExportFacts
-from handlers.watch.model import METRIC_NAMESPACE
 
 RETRY = Config(retries={"mode": "standard", "max_attempts": 5})
-DRILL_RECORD_ROOT = "drills"
 
 
 @cache
@@ -107,7 +107,7 @@ def last_export_facts(s3: Any, bucket: str, export_prefix: str, now: datetime) -
 
 def drill_record_key(physical_table: str) -> str:
     """Where the last drill of a table is recorded in the vault."""
-    return f"{DRILL_RECORD_ROOT}/{physical_table}/latest.json"
+    return f"{drill_record_prefix(physical_table)}/latest.json"
 
 
 def read_drill_record(s3: Any, bucket: str, physical_table: str) -> dict[str, Any] | None:

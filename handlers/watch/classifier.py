@@ -15,12 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from handlers.watch.model import WatchContext, WatchedTable
+from conventions.watch import CLOUDTRAIL_DETAIL_TYPE, WatchContext, WatchedTable
 
 Label = Literal["intended", "unexpected", "unknown"]
 Severity = Literal["HIGH", "MEDIUM", "INFO"]
 SEVERITY: dict[str, Severity] = {"unexpected": "HIGH", "unknown": "MEDIUM", "intended": "INFO"}
-CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 
 # What each watched call endangers, in words for the alert.
 WATCHED_CALLS: dict[str, str] = {

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from conventions.watch import SCRATCH_PREFIX, WatchContext, WatchedTable
 from handlers.exports import ExportRef, ManifestSummary, iter_requests, validate_export, validate_manifests
 from handlers.exports.batch_writer import DynamoDBSink, write_requests
 from handlers.watch.aws import (
@@ -38,9 +39,7 @@ from handlers.watch.aws import (
     write_drill_record,
 )
 from handlers.watch.drill_files import MAX_REPORTED_FILES, recorded_file_problems, run_folder
-from handlers.watch.model import WatchContext, WatchedTable
 
-SCRATCH_PREFIX = "safetynet-drill-"
 # A sample where most keys are missing from the live table means the export is not of this
 # table (or the table lost most of its items since): either way the drill must fail.
 MAX_MISSING_RATIO = 0.5

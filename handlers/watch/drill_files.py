@@ -20,9 +20,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from conventions.vault import drill_record_prefix
+from conventions.watch import WatchContext
 from handlers.exports import DataFile, ExportRef, ManifestError, check_data_file
-from handlers.watch.aws import AWS_ERRORS, DRILL_RECORD_ROOT, error_text
-from handlers.watch.model import WatchContext
+from handlers.watch.aws import AWS_ERRORS, error_text
 
 logger = Logger(service="safetynet-watch", child=True)
 
@@ -38,7 +39,7 @@ class DataFileRejected(Exception):
 def run_folder(physical_table: str, scratch_table: str) -> str:
     """`drills/<table>/runs/<scratch table>/files/`: one drill run's data file records (the
     scratch table name holds the export id and the run time, so runs never share a folder)."""
-    return f"{DRILL_RECORD_ROOT}/{physical_table}/runs/{scratch_table}/files/"
+    return f"{drill_record_prefix(physical_table)}/runs/{scratch_table}/files/"
 
 
 def _record_key(physical_table: str, scratch_table: str, file_key: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from conventions.watch import WatchContext
 from handlers.watch import drill, drill_files, freshness
 from handlers.watch.aws import AWS_ERRORS, client, error_text, last_export_facts, pitr_window, publish
 from handlers.watch.classifier import (
@@ -25,7 +26,7 @@ from handlers.watch.classifier import (
     classify,
     restore_plan_command,
 )
-from handlers.watch.model import WatchContext
+from handlers.watch.context import load_context
 
 logger = Logger(service="safetynet-watch")
 _CONTEXT: WatchContext | None = None
@@ -35,7 +36,7 @@ def _context() -> WatchContext:
     # Validated once per cold start; a broken deployment fails loudly on the first invocation.
     global _CONTEXT  # noqa: PLW0603 (module-level cache of the validated environment)
     if _CONTEXT is None:
-        _CONTEXT = WatchContext.from_env()
+        _CONTEXT = load_context()
     return _CONTEXT
 
 

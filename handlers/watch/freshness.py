@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from conventions.watch import WatchContext, WatchedTable
 from handlers.exports.layout import parse_time
 from handlers.watch.aws import (
     AWS_ERRORS,
@@ -28,7 +29,6 @@ from handlers.watch.aws import (
     read_drill_record,
     vault_exports,
 )
-from handlers.watch.model import WatchContext, WatchedTable
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-# Same convention as components.backup.vault.export_prefix (a test keeps them equal); not imported
-# from there because components/ pulls in the Pulumi SDK, too slow for a CLI start-up.
-EXPORTS_ROOT = "exports"
+from conventions.vault import export_prefix
 
 
 class _ItemRate(ProgressColumn):
@@ -41,11 +39,6 @@ class _ItemRate(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
         return Text(f"{speed:,.0f} items/s" if speed else "", style="progress.data.speed")
-
-
-def default_prefix(table_name: str) -> str:
-    """The vault prefix native exports of `table_name` use: `exports/<table>`."""
-    return f"{EXPORTS_ROOT}/{table_name}"
 
 
 def _usage(message: str) -> typer.Exit:
@@ -141,7 +134,7 @@ def register(app: typer.Typer) -> None:
                         client("s3"),
                         table_name=scan,
                         bucket=bucket,
-                        prefix=default_prefix(scan) if prefix is None else prefix,
+                        prefix=export_prefix(scan) if prefix is None else prefix,
                         segments=segments,
                         items_per_file=items_per_file,
                         kms_key_id=kms_key_id,
@@ -165,7 +158,7 @@ def register(app: typer.Typer) -> None:
                         bucket=src_bucket,
                         prefix=src_prefix,
                         dest_bucket=bucket,
-                        dest_prefix=default_prefix(table_name) if prefix is None else prefix,
+                        dest_prefix=export_prefix(table_name) if prefix is None else prefix,
                         table_arn=table_arn,
                         items_per_file=items_per_file,
                         kms_key_id=kms_key_id,

@@ -91,8 +91,8 @@ def watch_context(stack: str, cfg: Any, *, vault_bucket: str, ddb: Any, sts: Any
     exist, the ARN it would have, so its status can say so)."""
     from botocore.exceptions import ClientError
 
-    from components.backup.vault import export_prefix
-    from handlers.watch.model import WatchContext, WatchedTable, schedule_interval_hours
+    from conventions.vault import export_prefix
+    from conventions.watch import WatchContext, WatchedTable, schedule_interval_hours
 
     account: str | None = None
     tables = []

@@ -53,8 +53,8 @@ def register(app: typer.Typer) -> None:
         project_dir: ProjectDirOption = None,
     ) -> None:
         """Restore the latest export of each table into a scratch table and verify it."""
+        from conventions.watch import WatchConfigError
         from handlers.watch.drill import run_drill
-        from handlers.watch.model import WatchConfigError
 
         session = watch_session("drill", stack, project_dir, vault_bucket)
         clients, ctx = session.clients, session.ctx

@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
         """Load an export into an empty table (for tables ImportTable cannot create, e.g. with LSIs)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from components.backup.vault import export_prefix
+        from conventions.vault import export_prefix
         from handlers.exports.batch_writer import WriteIncomplete
         from handlers.exports.layout import ExportError
         from safetynet.commands.common import Clients, fail, load_config, vault_bucket_or_fail

@@ -224,8 +224,8 @@ def _plan_all(
 ) -> list[Any]:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from conventions import vault
     from handlers.exports import ExportRef, validate_export
-    from safetynet.commands.backup import default_prefix
     from safetynet.recovery.planner import PlanError, inspect_table, plan_table
 
     clients = Clients(region)
@@ -250,7 +250,7 @@ def _plan_all(
                 s3=clients.get("s3") if vault_bucket else None,
                 backup=clients.get("backup"),
                 vault_bucket=vault_bucket,
-                export_prefix=default_prefix(physical),
+                export_prefix=vault.export_prefix(physical),
                 export_table_arn=dr.source_table_arn(physical, account) if dr is not None else None,
                 key_schema=spec.key_schema(),
                 backup_arn=request.backup_arn,

@@ -53,7 +53,7 @@ def load_mask_config(path: Path) -> list[dict[str, Any]]:
     from ruamel.yaml import YAML
 
     from components.config.staging import MaskActionSpec
-    from handlers.staging.masking import MaskingError, parse_path
+    from conventions.masking import MaskingError, parse_path
 
     doc = YAML(typ="safe", pure=True).load(path.read_text())
     if not isinstance(doc, dict):
@@ -182,8 +182,9 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     ) -> None:
         """Stage one export into a table: validate, optionally mask, replace or refill, verify."""
+        from conventions.tags import STAGING_TARGET_TAG
         from handlers import exports
-        from handlers.staging.core import STAGING_TARGET_TAG, table_tags
+        from handlers.staging.core import table_tags
         from safetynet.backup.scan_export import client
         from safetynet.staging.flow import stage_export, target_from_table
 

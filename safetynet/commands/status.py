@@ -46,9 +46,9 @@ def table_status(
     ctx: Any, table: Any, *, ddb: Any, s3: Any, cw: Any, now: datetime, require_deletion_protection: bool
 ) -> TableStatus:
     """Gather and judge one table's protection and backups."""
+    from conventions.watch import TABLE_ALARM_SUFFIXES, table_alarm_name
     from handlers.watch import freshness
     from handlers.watch.aws import AWS_ERRORS, alarms_in_alarm, deletion_protection, error_text, pitr_window
-    from handlers.watch.model import TABLE_ALARM_SUFFIXES, table_alarm_name
 
     problems: list[str] = []
     exists = True
@@ -153,8 +153,8 @@ def _render(s: TableStatus) -> Table:
 def _stack_alarms(cw: Any, stack: str) -> list[dict[str, str]]:
     """DisasterWatch's own alarms in ALARM (alerts not delivered, classifier failing): the
     watch itself is impaired. Reported, not judged: they say nothing about a table's backups."""
+    from conventions.watch import STACK_ALARM_SUFFIXES, table_alarm_name
     from handlers.watch.aws import AWS_ERRORS, alarms_in_alarm, error_text
-    from handlers.watch.model import STACK_ALARM_SUFFIXES, table_alarm_name
 
     prefix = table_alarm_name(stack, "", "")[:-1]  # "safetynet-<stack>-"
     try:

@@ -436,8 +436,8 @@ class Demo:
     def accident(self) -> None:
         from dataclasses import replace
 
+        from conventions.watch import CONTEXT_ARCHIVE_PATH, WatchContext
         from handlers.watch.entrypoints import classify_and_publish
-        from handlers.watch.model import CONTEXT_ARCHIVE_PATH, WatchContext
 
         name = self.prod.outputs["tables"][ACCIDENT_TABLE]["name"]
         who = ACCIDENT_PRINCIPAL.split("/")[-2]

@@ -21,7 +21,7 @@ def vault_replication(
 
     `replica_s3_factory(region)` returns an S3 client for the replica region.
     """
-    from components.backup.vault import export_prefix
+    from conventions.vault import export_prefix
     from safetynet.recovery.replication_health import check_vault_replication
 
     replica = cfg.backup.replica

@@ -14,6 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from conventions.masking import MaskRule
 from handlers import exports
 from handlers.exports.batch_writer import DynamoDBSink, write_requests
 from handlers.staging.core import (
@@ -33,7 +34,7 @@ from handlers.staging.core import (
     wait_deleted,
     wait_import,
 )
-from handlers.staging.masking import MaskRule, mask_export
+from handlers.staging.masking import mask_export
 
 logger = Logger(service="safetynet-staging", child=True)
 

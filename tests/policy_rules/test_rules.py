@@ -396,12 +396,6 @@ def test_project_dir_is_the_repository() -> None:
     assert (Path(PROJECT_DIR) / "policy" / "PulumiPolicy.yaml").is_file()
 
 
-def test_protected_environments_match_the_config() -> None:
-    from components.config.stack import PRODUCTION_ENVIRONMENTS
-
-    assert set(PRODUCTION_ENVIRONMENTS) == pr.PROTECTED_ENVIRONMENTS
-
-
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_every_vault_bucket_of_a_stack_is_checked(stack: str) -> None:
     # Each vault bucket (the vault, and a replica where configured) gets the same hardening rules:

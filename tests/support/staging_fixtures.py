@@ -13,8 +13,9 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from components.config.stack import TableSpec
+from conventions.tags import STAGING_TARGET_TAG
 from handlers import exports
-from handlers.staging.core import STAGING_TARGET_TAG, TargetTable, normalize_item
+from handlers.staging.core import TargetTable, normalize_item
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"

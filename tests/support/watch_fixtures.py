@@ -13,10 +13,10 @@ from typing import Any
 
 import boto3
 
-from components.backup.vault import export_prefix
 from components.config.stack import TableSpec
+from conventions.vault import export_prefix
+from conventions.watch import WatchContext, WatchedTable
 from handlers.exports import ExportRef, read_data_files, read_summary, write_export
-from handlers.watch.model import WatchContext, WatchedTable
 from tests.support.stacks import PROJECT_DIR
 
 REGION = "us-east-1"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from components.config.stack import ConfigError, parse_stack_config
-from handlers.staging.masking import MaskRule
+from conventions.masking import MaskRule
 
 CUSTOMERS = {
     "name": "customers",

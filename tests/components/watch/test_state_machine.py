@@ -10,10 +10,10 @@ import boto3
 import pytest
 
 from components.watch.state_machine import drill_definition
+from conventions.watch import WATCH_ENV, WatchContext
 from handlers.watch import aws as watch_aws
 from handlers.watch import entrypoints as watch_lambdas
 from handlers.watch.aws import read_drill_record
-from handlers.watch.model import WATCH_ENV, WatchContext
 from tests.handlers.watch.test_entrypoints import LAMBDA_CONTEXT
 from tests.support.asl_runner import Runner
 from tests.support.watch_fixtures import REGION, VAULT, add_export, corrupt_first_data_file, fill, item, make_account

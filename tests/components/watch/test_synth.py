@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from components.common.lambda_package import handler_files
+from components.common.lambda_package import archive_files, handler_files
 from components.watch.dashboard import dashboard_body
 from components.watch.patterns import RULE_NAMES
 from components.watch.policies import (
@@ -26,9 +26,9 @@ from components.watch.policies import (
     trail_bucket_policy,
 )
 from components.watch.state_machine import FILE_CONCURRENCY, drill_definition
+from conventions.watch import WatchContext
 from handlers.watch import entrypoints as watch_lambdas
 from handlers.watch.drill_files import run_folder
-from handlers.watch.model import WatchContext
 from tests.support.iam_lint import assert_clean
 from tests.support.stacks import PROJECT_DIR, synth_stack
 
@@ -461,7 +461,7 @@ def test_dashboard_body_is_pure_and_complete() -> None:
 
 
 def test_handler_package_has_no_pulumi_import() -> None:
-    for path in handler_files():
+    for path in archive_files().values():
         text = Path(path).read_text()
         assert "import pulumi" not in text and "from pulumi" not in text, path
 

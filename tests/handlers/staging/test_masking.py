@@ -10,18 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conventions.masking import WILDCARD, MaskingError, MaskRule, parse_path, validate_rules
 from handlers.staging.masking import (
     MAX_ITEM_BYTES,
-    WILDCARD,
     Masker,
-    MaskingError,
-    MaskRule,
     fake_value,
     hash_value,
     item_size,
     masking_key,
-    parse_path,
-    validate_rules,
 )
 
 KEY = masking_key("0123456789abcdef-test-key")

@@ -10,10 +10,10 @@ import boto3
 import pytest
 from botocore.validate import validate_parameters
 
+from conventions.watch import WatchContext
 from handlers.watch import drill
 from handlers.watch.aws import read_drill_record
 from handlers.watch.drill import SampleResult, judge, run_drill
-from handlers.watch.model import WatchContext
 from tests.support.watch_fixtures import (
     NOW,
     REGION,

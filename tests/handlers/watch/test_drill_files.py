@@ -12,11 +12,11 @@ from typing import Any
 import boto3
 import pytest
 
+from conventions.watch import WatchContext
 from handlers.exports import ExportRef, read_data_files, read_summary
 from handlers.watch import drill, drill_files
 from handlers.watch.aws import read_drill_record
 from handlers.watch.drill_files import DataFileRejected, FileTask, check_file, recorded_file_problems
-from handlers.watch.model import WatchContext
 from tests.support.watch_fixtures import NOW, REGION, VAULT, add_export, fill, item, make_account
 
 

@@ -10,10 +10,11 @@ from typing import Any
 import boto3
 import pytest
 
+from conventions.watch import WATCH_ENV, WatchConfigError, WatchContext
 from handlers.exports import read_data_files, read_summary
 from handlers.watch import aws as watch_aws
 from handlers.watch import entrypoints as watch_lambdas
-from handlers.watch.model import WATCH_ENV, WatchConfigError, WatchContext
+from handlers.watch.context import load_context
 from tests.support import cloudtrail_samples as ct
 from tests.support.watch_fixtures import REGION, add_export, fill, item, make_account
 
@@ -105,4 +106,4 @@ def test_the_context_deployed_with_the_code_is_read_when_no_variable_is_set(
     bundled = tmp_path / "watch_context.json"
     bundled.write_text(ctx.to_json())
     monkeypatch.delenv(WATCH_ENV, raising=False)
-    assert WatchContext.from_env(bundled=bundled) == ctx
+    assert load_context(bundled=bundled) == ctx

@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 
+from conventions.watch import WatchContext, WatchedTable, schedule_interval_hours
 from handlers.watch import freshness
 from handlers.watch.freshness import ExportPoint, FailedExport, assess
-from handlers.watch.model import WatchContext, WatchedTable, schedule_interval_hours
 from tests.support.watch_fixtures import NOW, REGION, VAULT, add_export, customer, item, make_account
 
 TABLE = WatchedTable("orders", "orders", "arn:aws:dynamodb:us-east-1:123456789012:table/orders", "exports/orders")

@@ -77,13 +77,6 @@ def test_parallel_scan_reports_a_failing_segment() -> None:
         list(parallel_scan(Flaky(), "t", segments=3))
 
 
-def test_backup_default_prefix_is_the_vault_convention() -> None:
-    from components.backup.vault import export_prefix
-    from safetynet.commands.backup import default_prefix
-
-    assert default_prefix("orders") == export_prefix("orders")
-
-
 # --- CLI in-process -------------------------------------------------------------------------------
 
 runner = CliRunner()
