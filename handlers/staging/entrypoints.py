@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from conventions.masking import MaskRule
 from conventions.vault import MASK_PREFIX
-from handlers import exports
+from handlers import clients, exports
 from handlers.exports.batch_writer import DynamoDBSink, write_requests
 from handlers.staging.core import (
     ExportRejected,
@@ -84,11 +84,8 @@ class Env:
 
 @cache
 def _client(service: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    factory: Any = boto3.client  # one lazily created client per service, shared by warm invocations
-    return factory(service, config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
+    """One lazily created client per service, shared by warm invocations."""
+    return clients.client(service)
 
 
 @cache

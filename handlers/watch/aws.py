@@ -12,22 +12,19 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from conventions.vault import drill_record_prefix
 from conventions.watch import METRIC_NAMESPACE
+from handlers import clients
 from handlers.exports import list_exports
 from handlers.watch.classifier import Alert, ExportFacts
-
-RETRY = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
 @cache
 def client(service: str) -> Any:
-    """A boto3 client with standard retries, created on first use and reused (warm starts)."""
-    return boto3.client(service, config=RETRY)  # type: ignore[call-overload]
+    """A client created on first use and reused (warm starts)."""
+    return clients.client(service)
 
 
 def error_text(exc: Exception) -> str:

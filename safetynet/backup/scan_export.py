@@ -17,24 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from handlers.exports.codec import Item
 from handlers.exports.layout import ExportRef
 from handlers.exports.writer import DEFAULT_ITEMS_PER_FILE, write_export
 
 logger = logging.getLogger(__name__)
 
-# Adaptive retries slow the scan down on throttling instead of failing it.
-CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10})
 DEFAULT_SEGMENTS = 4
 _QUEUE_PAGES_PER_SEGMENT = 2  # pages buffered per segment: bounds memory at ~2 MB x segments
-
-
-def client(service: str) -> Any:
-    """A boto3 client with adaptive retries; AWS_ENDPOINT_URL is honoured by boto3 itself."""
-    return boto3.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 
 
 class ScanExportError(Exception):

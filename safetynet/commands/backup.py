@@ -108,8 +108,9 @@ def register(app: typer.Typer) -> None:
         Data Pipeline backup converted."""
         from botocore.exceptions import BotoCoreError, ClientError
 
+        from handlers.clients import client
         from handlers.exports import ExportError, convert_datapipeline_to_export
-        from safetynet.backup.scan_export import ScanExportError, client, scan_export
+        from safetynet.backup.scan_export import ScanExportError, scan_export
 
         if (scan is None) == (from_datapipeline is None):
             raise _usage(

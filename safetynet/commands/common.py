@@ -33,8 +33,7 @@ def fail(command: str, message: str, code: int = 2) -> typer.Exit:
 
 
 class Clients:
-    """boto3 clients for one region, created on first use with standard retries
-    (AWS_ENDPOINT_URL is honoured by boto3 itself)."""
+    """Clients for one region, created on first use (`handlers.clients`)."""
 
     def __init__(self, region: str | None) -> None:
         self.region = region
@@ -42,14 +41,9 @@ class Clients:
 
     def get(self, service: str) -> Any:
         if service not in self._clients:
-            import boto3
-            from botocore.config import Config
+            from handlers.clients import client
 
-            self._clients[service] = boto3.client(  # type: ignore[call-overload]
-                service,
-                region_name=self.region or None,
-                config=Config(retries={"mode": "standard", "max_attempts": 8}),
-            )
+            self._clients[service] = client(service, self.region)
         return self._clients[service]
 
 

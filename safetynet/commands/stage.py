@@ -184,8 +184,8 @@ def register(app: typer.Typer) -> None:
         """Stage one export into a table: validate, optionally mask, replace or refill, verify."""
         from conventions.tags import STAGING_TARGET_TAG
         from handlers import exports
+        from handlers.clients import client
         from handlers.staging.core import table_tags
-        from safetynet.backup.scan_export import client
         from safetynet.staging.flow import stage_export, target_from_table
 
         err = Console(stderr=True)

@@ -49,8 +49,8 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Data files read at once.")] = 4,
     ) -> None:
         """Validate an export completely: manifests, source table, format, every data file."""
+        from handlers.clients import client
         from handlers.exports import ExportRef, validate_export
-        from safetynet.backup.scan_export import client
 
         try:
             ref = ExportRef.parse(url)

@@ -23,18 +23,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
+from handlers import clients
 from safetynet.local.demo_data import demo_item, demo_items
 from safetynet.synth import SynthResult, synth
 
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10})
 TABLE_TYPE = "aws:dynamodb/table:Table"
 DEMO_MASKING_KEY = b"safetynet-demo-masking-key-0123456789"
 ACCIDENT_PRINCIPAL = "arn:aws:sts::123456789012:assumed-role/DeveloperAdmin/alice@example.com"
@@ -170,7 +168,7 @@ class Demo:
     # -- plumbing ------------------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+        return clients.client(service, self.region)
 
     def progress(self) -> Progress:
         return Progress(
