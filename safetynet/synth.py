@@ -114,7 +114,7 @@ def _suffix(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:7]
 
 
-def _fake_state(  # noqa: PLR0911 (one return per resource type it knows)
+def fake_state(  # noqa: PLR0911 (one return per resource type it knows)
     typ: str, name: str, inputs: dict[str, Any], region: str
 ) -> tuple[str, dict[str, Any]]:
     """Plausible provider-computed attributes (ids, ARNs) so dependent inputs resolve."""
@@ -185,7 +185,7 @@ def _make_monitor(region: str, records: list[dict[str, Any]]) -> Any:
                 provider_regions[pid] = str(args.inputs.get("region") or region)
                 return pid, dict(args.inputs)
             own_region = provider_regions.get((args.provider or "").rsplit("::", 1)[-1], region)
-            return _fake_state(args.typ, args.name, args.inputs, own_region)
+            return fake_state(args.typ, args.name, args.inputs, own_region)
 
         def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
             invokes: dict[str, dict[str, Any]] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # Imported up front: hypothesis's pytest plugin otherwise imports it in the terminal summary,
 # after the Pulumi synths, and CPython 3.11's parser can then fail ("AST constructor recursion
@@ -15,7 +16,7 @@ import pytest
 # Every test that uses moto (in-process or its server in this process) gets the same moto the
 # demo runs: see safetynet/local/moto_compat.py.
 from safetynet.local import moto_compat
-from tests.support.stacks import PROJECT_DIR
+from tests.support.stacks import PROJECT_DIR, shipped_synth
 
 moto_compat.apply()
 
@@ -60,3 +61,29 @@ def moto_server() -> Iterator[str]:
 def project_dir() -> Path:
     """The repository root (Pulumi.yaml, __main__.py, stack files)."""
     return PROJECT_DIR
+
+
+@pytest.fixture(scope="session")
+def prod_synth() -> Any:
+    """The shipped prod stack, synthesized once per test process (read only)."""
+    return shipped_synth("prod")
+
+
+@pytest.fixture(scope="session")
+def test_synth() -> Any:
+    """The shipped test stack (with prod's outputs), synthesized once per test process (read only)."""
+    return shipped_synth("test")
+
+
+@pytest.fixture(scope="session")
+def dr_synth() -> Any:
+    """The shipped dr stack, synthesized once per test process (read only)."""
+    return shipped_synth("dr")
+
+
+@pytest.fixture
+def pulumi_mocks() -> Any:
+    """Fresh recording Pulumi mocks for a unit test of one component (tests/support/pulumi_mocks.py)."""
+    from tests.support.pulumi_mocks import install
+
+    return install()

@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+@cache
+def shipped_synth(stack: str) -> Any:
+    """The shipped stack `stack` synthesized once per test process (the test stack with prod's
+    outputs behind its StackReference). Shared: read it, never change it."""
+    references = {"prod": shipped_synth("prod").outputs} if stack == "test" else None
+    return synth_stack(stack, stack_references=references)
 
 
 def synth_stack(stack: str = "prod", project_dir: Path = PROJECT_DIR, **kwargs: Any) -> Any:
