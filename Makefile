@@ -15,7 +15,7 @@ LAYER_STAMP := build/.lambda-layer.stamp
 LAYER_PYTHON := 3.12
 LAYER_PLATFORM := x86_64-manylinux_2_34
 
-.PHONY: setup layer demo test test-fast lint bench clean
+.PHONY: setup layer demo test test-fast lint format pr bench clean
 
 setup: $(STAMP) $(NODE_STAMP) $(LAYER_STAMP)
 
@@ -65,6 +65,20 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# Fixes what ruff can fix and formats the tree (the pre-commit hooks do the same per commit).
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# What a contributor runs before pushing: the pull-request workflow's offline checks (format,
+# lint, types, the policy rules over every stack) with the fast tests; `make test` has the rest.
+pr: setup
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest -n 2 --dist loadfile -m 'not slow'
+	set -e; for f in Pulumi.*.yaml; do s=$${f#Pulumi.}; $(VENV)/bin/safetynet synth "$${s%.yaml}" --check; done
 
 # Every benchmark script prints its own table (machine, baseline and numbers in one run).
 bench: setup
