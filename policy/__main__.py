@@ -4,6 +4,7 @@ Each policy wraps one rule of `policy_rules`: resource rules become
 ResourceValidationPolicies over `(resource_type, props)`, stack rules become
 StackValidationPolicies over the whole resource list. There is no rule logic here, so the
 offline check (`safetynet synth <stack> --check`) and the engine check cannot drift apart.
+The pack imports only `policy_rules` and `pulumi_policy`, never the safetynet CLI.
 """
 
 from __future__ import annotations

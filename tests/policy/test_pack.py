@@ -1,12 +1,15 @@
 """The Pulumi policy pack in policy/: it imports, wraps exactly the rules of
-policy_rules (the same function objects, no second copy), and reports their findings
-through the policy SDK's analyzer service the way the engine calls it."""
+policy_rules (the same function objects, no second copy, and nothing of the safetynet CLI), and
+reports their findings through the policy SDK's analyzer service the way the engine calls it."""
 
 from __future__ import annotations
 
 import copy
+import importlib
 import importlib.util
 import json
+import subprocess
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -19,7 +22,10 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 import policy_rules as pr
-from tests.support.stacks import PROJECT_DIR, synth_stack
+from conventions.tags import ENVIRONMENT_TAG
+from policy_rules.model import SCHEDULE, TABLE
+from policy_rules.tables import table_pitr
+from tests.support.stacks import PROJECT_DIR
 
 PACK_DIR = PROJECT_DIR / "policy"
 
@@ -32,11 +38,6 @@ def pack() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(scope="module")
-def prod_records() -> list[dict[str, Any]]:
-    return synth_stack("prod").resources
 
 
 def servicer(pack: ModuleType) -> Any:
@@ -84,9 +85,12 @@ def test_pack_has_one_policy_per_rule_named_by_rule_id(pack: ModuleType) -> None
 def test_policies_call_the_rules_module_functions(pack: ModuleType) -> None:
     for policy, rule in zip(pack.POLICIES, pr.RULES, strict=True):
         validator = pack.VALIDATORS[rule.id]
-        # The validator holds the very Rule object, whose check is the module-level function.
+        # The validator holds the very Rule object, whose check is the module-level function of
+        # the policy_rules module that defines it.
         assert validator.rule is pr.RULES_BY_ID[rule.id]
-        assert validator.rule.check is getattr(pr, rule.check.__name__)
+        module = importlib.import_module(rule.check.__module__)
+        assert module.__name__.startswith(f"{pr.__name__}.")
+        assert validator.rule.check is getattr(module, rule.check.__name__)
         kind = ResourceValidationPolicy if rule.kind == "resource" else StackValidationPolicy
         assert isinstance(policy, kind)
         assert getattr(policy, f"_{kind.__name__}__validate") is validator
@@ -94,6 +98,20 @@ def test_policies_call_the_rules_module_functions(pack: ModuleType) -> None:
 
 def test_all_policies_are_mandatory(pack: ModuleType) -> None:
     assert {p.enforcement_level for p in pack.POLICIES} == {EnforcementLevel.MANDATORY}
+
+
+@pytest.mark.slow
+def test_pack_imports_the_rules_not_the_cli() -> None:
+    # Given a fresh interpreter in the pack folder, as Pulumi starts it; When it loads the pack
+    # (without serving it); Then the rules came with it, and no safetynet CLI or program layer.
+    code = (
+        "import runpy, sys; runpy.run_path('__main__.py', run_name='pack'); "
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACK_DIR)
+    loaded = set(out.stdout.split())
+    assert {"policy_rules", "pulumi_policy"} <= loaded
+    assert {"safetynet", "components", "handlers", "pulumi_aws"}.isdisjoint(loaded)
 
 
 def test_pack_project_file_reuses_the_project_venv() -> None:
@@ -108,43 +126,37 @@ def test_pack_project_file_reuses_the_project_venv() -> None:
 # -- through the analyzer service, as the engine calls it ---------------------------------------------
 
 
-def test_shipped_prod_stack_has_no_stack_diagnostics(pack: ModuleType, prod_records: list[dict[str, Any]]) -> None:
-    assert analyze_stack(pack, prod_records) == []
+def test_shipped_prod_stack_has_no_stack_diagnostics(pack: ModuleType, prod_synth: Any) -> None:
+    assert analyze_stack(pack, prod_synth.resources) == []
 
 
-def test_shipped_prod_resources_have_no_resource_diagnostics(
-    pack: ModuleType, prod_records: list[dict[str, Any]]
-) -> None:
-    found = [d for r in prod_records if r["custom"] for d in analyze(pack, r)]
+def test_shipped_prod_resources_have_no_resource_diagnostics(pack: ModuleType, prod_synth: Any) -> None:
+    found = [d for r in prod_synth.resources if r["custom"] for d in analyze(pack, r)]
     assert found == []
 
 
-def test_resource_violation_is_reported_as_mandatory_with_the_rule_message(
-    pack: ModuleType, prod_records: list[dict[str, Any]]
-) -> None:
-    table = copy.deepcopy(next(r for r in prod_records if r["type"] == pr.TABLE))
+def test_resource_violation_is_reported_as_mandatory_with_the_rule_message(pack: ModuleType, prod_synth: Any) -> None:
+    table = copy.deepcopy(next(r for r in prod_synth.resources if r["type"] == TABLE))
     table["inputs"]["pointInTimeRecovery"]["enabled"] = False
     diagnostics = analyze(pack, table)
     assert [d.policyName for d in diagnostics] == ["table-pitr"]
     assert diagnostics[0].enforcementLevel == proto.MANDATORY
-    (finding,) = pr.table_pitr(table["type"], table["inputs"])
+    (finding,) = table_pitr(table["type"], table["inputs"])
     assert finding.message in diagnostics[0].message and finding.fix in diagnostics[0].message
 
 
-def test_stack_violation_is_reported_on_the_offending_resource(
-    pack: ModuleType, prod_records: list[dict[str, Any]]
-) -> None:
-    records = [r for r in prod_records if not (r["type"] == pr.SCHEDULE and "orders" in r["name"])]
+def test_stack_violation_is_reported_on_the_offending_resource(pack: ModuleType, prod_synth: Any) -> None:
+    records = [r for r in prod_synth.resources if not (r["type"] == SCHEDULE and "orders" in r["name"])]
     diagnostics = analyze_stack(pack, records)
     assert [d.policyName for d in diagnostics] == ["table-nightly-export"]
-    table = next(r for r in records if r["type"] == pr.TABLE and "orders" in r["name"])
+    table = next(r for r in records if r["type"] == TABLE and "orders" in r["name"])
     assert diagnostics[0].urn == table["urn"]
     assert diagnostics[0].enforcementLevel == proto.MANDATORY
 
 
-def test_stack_rule_sees_parents_through_the_engine_view(pack: ModuleType, prod_records: list[dict[str, Any]]) -> None:
+def test_stack_rule_sees_parents_through_the_engine_view(pack: ModuleType, prod_synth: Any) -> None:
     # A staging component's role policy writing a prod table: found only via the parent chain.
-    records = copy.deepcopy(prod_records)
+    records = copy.deepcopy(prod_synth.resources)
     records.append(
         {
             "type": "safetynet:staging:StagingPipeline",
@@ -172,10 +184,8 @@ def test_stack_rule_sees_parents_through_the_engine_view(pack: ModuleType, prod_
     assert [(d.policyName, d.urn) for d in diagnostics] == [("staging-writes-only-staging-targets", "urn:task-policy")]
 
 
-def test_unknown_value_during_preview_is_advisory_not_a_crash(
-    pack: ModuleType, prod_records: list[dict[str, Any]]
-) -> None:
-    policy = copy.deepcopy(next(r for r in prod_records if r["type"] == "aws:iam/rolePolicy:RolePolicy"))
+def test_unknown_value_during_preview_is_advisory_not_a_crash(pack: ModuleType, prod_synth: Any) -> None:
+    policy = copy.deepcopy(next(r for r in prod_synth.resources if r["type"] == "aws:iam/rolePolicy:RolePolicy"))
     policy["inputs"]["policy"] = UNKNOWN_STRING_VALUE
     diagnostics = analyze(pack, policy)
     assert [d.policyName for d in diagnostics] == ["iam-no-wildcard-actions"]
@@ -215,10 +225,10 @@ def test_pack_serves_the_policies_when_started_like_pulumi_starts_it() -> None:
             assert [p.name for p in info.policies] == [r.id for r in pr.RULES]
             assert {p.enforcementLevel for p in info.policies} == {proto.MANDATORY}
             request = proto.AnalyzeRequest(
-                type=pr.TABLE,
+                type=TABLE,
                 name="orders-table",
                 urn="urn:orders",
-                properties=struct({"name": "orders", "tags": {pr.ENVIRONMENT_TAG: "prod"}}),
+                properties=struct({"name": "orders", "tags": {ENVIRONMENT_TAG: "prod"}}),
             )
             names = sorted(d.policyName for d in stub.Analyze(request, timeout=30).diagnostics)
             assert names == ["table-deletion-protection", "table-encryption", "table-pitr"]
