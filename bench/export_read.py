@@ -25,7 +25,7 @@ from typing import Any
 from botocore.response import StreamingBody
 
 from handlers.exports import DataFile, ExportRef, check_data_file, iter_file_items
-from handlers.exports.codec import encode_export_line
+from handlers.exports.dynamodb_json import encode_export_line
 
 REF = ExportRef("bench", "exports/orders/AWSDynamoDB/01732590000000-00000000/")
 KEY = REF.key("data/bench.json.gz")

@@ -1,28 +1,27 @@
 """Exports in DynamoDB's native layout: the one backup format safetynet reads and writes.
 
 This module is the stable import surface; the code lives in:
-- `export_codec`  items in boto3's low-level format <-> DynamoDB JSON / Ion / Data Pipeline lines
-- `export_layout` ExportRef, manifest dataclasses, domain exceptions
-- `export_reader` streaming reads, `validate_export`, finding exports
-- `export_writer` `write_export` in AWS's exact layout
-- `export_legacy` AWS Data Pipeline (EMR) backups
+- `items`         items in memory (boto3's low-level format) and `check_item`
+- `dynamodb_json` DYNAMODB_JSON export lines <-> items
+- `ion`           ION export lines -> items
+- `layout`        ExportRef, manifest dataclasses, domain exceptions
+- `manifests`     reading the manifests from S3
+- `reader`        streaming an export's items and BatchWriteItem requests
+- `validation`    `validate_export` and its halves (manifests, one data file)
+- `listing`       finding exports under a prefix
+- `writer`        `write_export` in AWS's exact layout
+- `batch_writer`  BatchWriteItem, retried until every item is written
+- `legacy`        AWS Data Pipeline (EMR) backups: their line format, reading and converting them
 
 Items are dicts in boto3's low-level client format with binary values as `bytes` and numbers
-as exact strings; see `export_codec` for the rationale.
+as exact strings; see `items` for the rationale.
 """
 
 from __future__ import annotations
 
-from handlers.exports.codec import (
-    Item,
-    ItemFormatError,
-    check_item,
-    decode_datapipeline_line,
-    decode_export_line,
-    decode_export_line_unchecked,
-    decode_ion_line,
-    encode_export_line,
-)
+from handlers.exports.dynamodb_json import decode_export_line, decode_export_line_unchecked, encode_export_line
+from handlers.exports.ion import decode_ion_line
+from handlers.exports.items import Item, ItemFormatError, check_item
 from handlers.exports.layout import (
     DataFile,
     ExportCorrupt,
@@ -36,22 +35,16 @@ from handlers.exports.layout import (
 from handlers.exports.legacy import (
     convert_datapipeline_to_export,
     datapipeline_files,
+    decode_datapipeline_line,
     iter_datapipeline_items,
 )
-from handlers.exports.reader import (
-    ExportListing,
+from handlers.exports.listing import ExportListing, SkippedExport, list_exports, scan_exports
+from handlers.exports.manifests import read_data_files, read_summary
+from handlers.exports.reader import iter_file_items, iter_file_requests, iter_items, iter_requests
+from handlers.exports.validation import (
     FileCheck,
-    SkippedExport,
     ValidationReport,
     check_data_file,
-    iter_file_items,
-    iter_file_requests,
-    iter_items,
-    iter_requests,
-    list_exports,
-    read_data_files,
-    read_summary,
-    scan_exports,
     validate_export,
     validate_manifests,
 )

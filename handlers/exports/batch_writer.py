@@ -26,7 +26,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from handlers.exports.codec import Item, encode_item, json_default
+from handlers.exports.dynamodb_json import encode_item, json_default
+from handlers.exports.items import Item
 
 Request = bytes
 """One BatchWriteItem WriteRequest in DynamoDB JSON (`{"PutRequest":...}` or `{"DeleteRequest":...}`)."""

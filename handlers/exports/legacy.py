@@ -1,7 +1,8 @@
-"""Legacy AWS Data Pipeline (EMR) DynamoDB backups: read them, or convert them to the native layout.
+"""Legacy AWS Data Pipeline (EMR) DynamoDB backups: their line format, reading them, and
+converting them to the native layout.
 
 A Data Pipeline export folder holds data files with one item per line (EMR DynamoDB connector
-format, see `export_codec.decode_datapipeline_line`), a `manifest` JSON document
+format, `decode_datapipeline_line`), a `manifest` JSON document
 `{"name": "DynamoDB-export", "version": 3, "entries": [{"url": "s3://...", "mandatory": true}]}`
 and a `_SUCCESS` marker. Files may be plain text or gzip.
 """
@@ -16,15 +17,95 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from handlers.exports.codec import Item, ItemFormatError, decode_datapipeline_line
+from handlers.exports.dynamodb_json import decode_value
+from handlers.exports.items import MAX_DEPTH, Item, ItemFormatError, join_path
 from handlers.exports.layout import ExportCorrupt, ExportNotFound, ExportRef
-from handlers.exports.reader import READ_CHUNK, _gunzip, _is_missing, _lines
+from handlers.exports.manifests import is_missing
+from handlers.exports.reader import READ_CHUNK, gunzip, split_lines
 from handlers.exports.writer import DEFAULT_ITEMS_PER_FILE, write_export
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest"
 _NOT_DATA = ("manifest", "_SUCCESS", "_started")
+
+
+# -- the line format ---------------------------------------------------------------------------
+
+# The EMR DynamoDB connector serialized the AWS SDK's AttributeValue with Gson: SDK v1 field
+# names (`s`, `n`, `b`, `sS`, `nS`, `bS`, `m`, `l`, `nULLValue`, `bOOL`) in older files, the
+# lower-cased type names (`ss`, `null`, `bool`, ...) in newer ones. Compared case-insensitively.
+_LEGACY_TYPES = {
+    "s": "S",
+    "n": "N",
+    "b": "B",
+    "ss": "SS",
+    "ns": "NS",
+    "bs": "BS",
+    "m": "M",
+    "l": "L",
+    "bool": "BOOL",
+    "null": "NULL",
+    "nul": "NULL",
+    "nullvalue": "NULL",
+}
+
+
+def _legacy_value(av: Any, path: str, depth: int) -> dict[str, Any]:
+    if not isinstance(av, dict):
+        raise ItemFormatError(path, f"an attribute value must be an object, got {av!r:.80}")
+    present = {k: v for k, v in av.items() if v is not None}
+    if len(present) != 1:
+        raise ItemFormatError(path, f"expected one type key, got {sorted(present)}")
+    ((key, value),) = present.items()
+    kind = _LEGACY_TYPES.get(key.lower())
+    if kind is None:
+        raise ItemFormatError(path, f"unknown Data Pipeline type key {key!r}")
+    if depth >= MAX_DEPTH and kind in ("M", "L"):
+        raise ItemFormatError(path, f"nested deeper than DynamoDB's {MAX_DEPTH} levels")
+    if kind == "M":
+        if not isinstance(value, dict):
+            raise ItemFormatError(path, "m must be an object")
+        return {"M": {k: _legacy_value(v, join_path(path, k), depth + 1) for k, v in value.items()}}
+    if kind == "L":
+        if not isinstance(value, list):
+            raise ItemFormatError(path, "l must be an array")
+        return {"L": [_legacy_value(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]}
+    out = {kind: value}
+    try:
+        decode_value(out, depth)  # same checks and base64 handling as native exports
+    except ItemFormatError as exc:
+        raise ItemFormatError(path, exc.reason) from None
+    return out
+
+
+_STX = "\x02"  # between attributes in the Hive-era format
+_ETX = "\x03"  # between an attribute's name and its value
+
+
+def decode_datapipeline_line(line: bytes | str) -> Item:
+    """One line of a Data Pipeline export file -> low-level item. Reads both the JSON-object
+    form (`{"id":{"s":"a"}}`) and the older Hive form (`id<ETX>{"s":"a"}<STX>n<ETX>{"n":"1"}`)."""
+    text = line.decode("utf-8") if isinstance(line, bytes) else line
+    text = text.strip("\r\n")
+    try:
+        if text.lstrip().startswith("{"):
+            obj = json.loads(text)
+        else:
+            obj = {}
+            for part in text.split(_STX):
+                name, sep, value = part.partition(_ETX)
+                if not sep:
+                    raise ItemFormatError("", f"attribute {name!r:.40} has no value separator (ETX)")
+                obj[name] = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ItemFormatError("", f"not JSON ({exc})") from None
+    if not isinstance(obj, dict) or not obj:
+        raise ItemFormatError("", "an item must be a non-empty object of attributes")
+    return {name: _legacy_value(av, name, 1) for name, av in obj.items()}
+
+
+# -- reading and converting a backup -------------------------------------------------------------
 
 
 def _split_url(url: str) -> tuple[str, str]:
@@ -41,7 +122,7 @@ def datapipeline_files(s3: Any, bucket: str, prefix: str) -> list[tuple[str, str
     try:
         raw = s3.get_object(Bucket=bucket, Key=folder + MANIFEST_NAME)["Body"].read()
     except ClientError as exc:
-        if not _is_missing(exc):
+        if not is_missing(exc):
             raise
         raw = None
     if raw is not None:
@@ -66,7 +147,7 @@ def _raw_lines(s3: Any, bucket: str, key: str) -> Iterator[bytes]:
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     except ClientError as exc:
-        if _is_missing(exc):
+        if is_missing(exc):
             raise ExportCorrupt(key, "listed in the Data Pipeline manifest but does not exist") from None
         raise
     chunks = body.iter_chunks(READ_CHUNK)
@@ -78,8 +159,8 @@ def _raw_lines(s3: Any, bucket: str, key: str) -> Iterator[bytes]:
         yield first
         yield from chunks
 
-    stream = _gunzip(all_chunks(), key) if first[:2] == b"\x1f\x8b" else all_chunks()
-    yield from _lines(stream)
+    stream = gunzip(all_chunks(), key) if first[:2] == b"\x1f\x8b" else all_chunks()
+    yield from split_lines(stream)
 
 
 def iter_datapipeline_items(s3: Any, bucket: str, prefix: str) -> Iterator[Item]:

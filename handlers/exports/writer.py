@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from handlers.exports.codec import Item, ItemFormatError, check_item, encode_export_line
+from handlers.exports.dynamodb_json import encode_export_line
+from handlers.exports.items import Item, ItemFormatError, check_item
 from handlers.exports.layout import (
     EXPORT_FOLDER,
     FILES_CHECKSUM_NAMES,

@@ -1,8 +1,8 @@
 """Lambda entrypoint of the staging state machine: one function, one `task` per state.
 
-Thin by design: parse the event, read the environment once, call `handlers.staging.core` /
-`handlers.staging.masking`, return a small JSON result for the next state. Long waits (table deletion,
-ImportTable) are Step Functions Wait/poll loops, never waits in here.
+Thin by design: parse the event, read the environment once, call the logic modules of
+`handlers.staging` (see its docstring), return a small JSON result for the next state. Long waits
+(table deletion, ImportTable) are Step Functions Wait/poll loops, never waits in here.
 
 Environment (validated on cold start):
     STAGING_STACK          project/stack of the test stack (the staging-target tag value)
@@ -15,47 +15,27 @@ Environment (validated on cold start):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 
-from conventions.masking import MaskRule
-from conventions.vault import MASK_PREFIX
 from handlers import clients, exports
-from handlers.exports.batch_writer import DynamoDBSink, write_requests
-from handlers.staging.core import (
-    ExportRejected,
-    StagingError,
-    TargetTable,
-    choose_segments,
-    claim,
-    count_segment,
-    delete_extra_items,
-    delete_for_replace,
-    effective_mode,
-    finish_replace,
-    guard_table,
-    record_problems,
-    record_result,
-    recorded_problems,
-    require_verified,
-    start_import,
-    sum_segment_counts,
-    verify_table,
-)
+from handlers.staging.count import count_segment, plan_segments, sum_segment_counts
+from handlers.staging.exceptions import ConfigurationError, StagingError
 from handlers.staging.files import sample_source, validate_data_file
-from handlers.staging.masking import Masker, mask_data_file, masked_ref, masking_key, publish_masked_export
+from handlers.staging.ledger import claim, problems_recorded, record_outcome
+from handlers.staging.masking import Masker, mask_data_file, masking_key, publish_masked_export
+from handlers.staging.plan import validate_and_plan
+from handlers.staging.refill import delete_extra_items, refill_file
+from handlers.staging.replace import delete_for_replace, finish_replace, start_import
+from handlers.staging.target import TargetTable, guard_table
+from handlers.staging.verify import require_verified, verify_table
 
 logger = Logger(service="safetynet-staging")
-
-
-class ConfigurationError(StagingError):
-    """The function's environment is incomplete (a deployment problem, not a data problem)."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +86,7 @@ def _target(event: Mapping[str, Any], env: Env) -> TargetTable:
 
 
 def _masker(target: TargetTable, env: Env) -> Masker:
-    rules = [MaskRule(r["path"], r["action"], r.get("value")) for r in target.mask]
+    rules = target.mask_rules
     needs_key = any(r.action in ("hash", "fake") for r in rules)
     if needs_key and not env.masking_key_secret_arn:
         raise ConfigurationError("masking rules hash or fake, but MASKING_KEY_SECRET_ARN is not set")
@@ -137,53 +117,13 @@ def task_claim(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
 
 
 def task_validate(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
-    """The guard and the manifest checks (summary, source table, format, files listed once,
-    counts adding up); decides the mode and the data to load. Reads no data file: the
-    ValidateFiles map checks each one in its own child (`task_validate_file`)."""
+    """The guard and the manifest checks; decides the mode and the data to load (the plan).
+    Reads no data file: the ValidateFiles map checks each one in its own child
+    (`task_validate_file`)."""
     target = _target(event, env)
-    ddb, s3 = _client("dynamodb"), _client("s3")
-    guard_table(ddb, target.name, target.stack)
-    ref = _ref(event["export"])
-    report = exports.validate_manifests(s3, ref, expected_table_arn=target.source_table_arn)
-    if not report.ok or report.summary is None:
-        raise ExportRejected(ref.url, report.problems)
-    summary = report.summary
-    mode, reason = effective_mode(target)
-    logger.info(
-        {
-            "message": "manifests valid",
-            "export": ref.url,
-            "items": summary.item_count,
-            "dataFiles": len(report.files),
-            "warnings": report.warnings,
-            "mode": mode,
-        }
+    return validate_and_plan(
+        _client("dynamodb"), _client("s3"), target, _ref(event["export"]), mask_bucket=env.mask_bucket
     )
-    masked = bool(target.mask)
-    data = ref
-    if masked:
-        if not env.mask_bucket:
-            raise ConfigurationError("masking rules configured but MASK_BUCKET is not set")
-        data = masked_ref(ref, env.mask_bucket, f"{MASK_PREFIX}/{target.logical_name}")
-    return {
-        "mode": mode,
-        "modeReason": reason,
-        # Equal to the sum of the per-file counts (checked above), each of which ValidateFiles
-        # checks against the file's lines.
-        "itemCount": summary.item_count,
-        # What the export says the table's data weighs (None when unknown): CountTable sizes its
-        # segments by it too, as a freshly loaded table's TableSizeBytes lags by hours.
-        "sizeBytes": summary.billed_size_bytes,
-        "sourceFormat": summary.output_format,
-        "outputFormat": "DYNAMODB_JSON" if masked else summary.output_format,
-        "masked": masked,
-        "source": {
-            "bucket": ref.bucket,
-            "prefix": ref.prefix,
-            "filesKey": ref.resolve(summary.manifest_files_s3_key),
-        },
-        "data": {"bucket": data.bucket, "prefix": data.prefix, "filesKey": data.key("manifest-files.json")},
-    }
 
 
 def task_validate_file(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
@@ -204,26 +144,17 @@ def task_validate_file(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
     return {"key": check.key, "items": check.items}
 
 
-@contextmanager
-def _failure_recorded(
+def _problems_recorded(
     target: TargetTable, env: Env, plan: Mapping[str, Any], file: Mapping[str, Any]
-) -> Iterator[None]:
-    """A map child's error, added to the ledger record for the failure notification (the failed
-    map itself reports only that its failure threshold was exceeded), then raised unchanged."""
-    try:
-        yield
-    except Exception as exc:
-        problem = f"{type(exc).__name__}: {exc}"
-        name = str(file.get("dataFileS3Key"))
-        if name not in problem:
-            problem = f"data file {name}: {problem}"
-        try:
-            record_problems(
-                _client("dynamodb"), env.ledger_table, target.logical_name, _ref(plan["source"]).export_id, [problem]
-            )
-        except (ClientError, BotoCoreError) as ledger_exc:  # the original error matters more
-            logger.warning({"message": "could not record the problem", "error": str(ledger_exc)})
-        raise
+) -> AbstractContextManager[None]:
+    """A map child's error goes to the ledger record for the failure notification, then is raised."""
+    return problems_recorded(
+        _client("dynamodb"),
+        env.ledger_table,
+        target.logical_name,
+        _ref(plan["source"]).export_id,
+        str(file.get("dataFileS3Key")),
+    )
 
 
 def task_mask_file(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
@@ -232,7 +163,7 @@ def task_mask_file(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
     plan = event["plan"]
     src, dst = _ref(plan["source"]), _ref(plan["data"])
     data_file = exports.DataFile.from_json(event["file"])
-    with _failure_recorded(target, env, plan, event["file"]):
+    with _problems_recorded(target, env, plan, event["file"]):
         out = mask_data_file(_client("s3"), src, data_file, dst, _masker(target, env), kms_key_id=env.mask_kms_key_arn)
     return {"dataFileS3Key": out.data_file_s3_key, "itemCount": out.item_count}
 
@@ -282,26 +213,15 @@ def task_refill_file(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
     plan = event["plan"]
     data = _ref(plan["data"])
     data_file = exports.DataFile.from_json(event["file"])
-    with _failure_recorded(target, env, plan, event["file"]):
-        requests = exports.iter_file_requests(_client("s3"), data, data_file, output_format=plan["outputFormat"])
-        written = write_requests(DynamoDBSink(ddb, target.name), requests, concurrency=4)
+    with _problems_recorded(target, env, plan, event["file"]):
+        written = refill_file(ddb, _client("s3"), target.name, data, data_file, output_format=plan["outputFormat"])
     return {"written": written}
 
 
 def task_plan_count(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
-    """Guard, then how many parallel-scan segments the CountTable map counts the table in:
-    sized by the larger of DescribeTable's TableSizeBytes (updated only every few hours) and
-    the export's size, so a freshly refilled or imported table is not counted as empty."""
+    """Guard, then how many parallel-scan segments the CountTable map counts the table in."""
     target = _target(event, env)
-    desc = guard_table(_client("dynamodb"), target.name, target.stack)
-    if desc is None:
-        raise StagingError(f"{target.name} does not exist; nothing to count (was it deleted during staging?)")
-    table_bytes = int(desc.get("TableSizeBytes") or 0)
-    export_bytes = int(event["plan"].get("sizeBytes") or 0)
-    total = choose_segments(max(table_bytes, export_bytes))
-    logger.info(
-        {"message": "counting in segments", "segments": total, "tableBytes": table_bytes, "exportBytes": export_bytes}
-    )
+    total = plan_segments(_client("dynamodb"), target, int(event["plan"].get("sizeBytes") or 0))
     return {"totalSegments": total, "segments": list(range(total))}
 
 
@@ -361,23 +281,15 @@ def task_record(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
     target = _target(event, env)
     export = event["claim"]["export"]
     status = str(event["status"])
-    detail = event.get("error") or event.get("verify") or {}
-    text = f"{status}: {target.name} from {export['url']}"
-    if isinstance(detail, Mapping) and detail.get("Cause"):
-        text += f"\n{detail.get('Error')}: {detail['Cause']}"
-    elif detail:
-        text += f"\n{detail}"
-    ddb = _client("dynamodb")
-    if status == "FAILED":
-        problems = recorded_problems(ddb, env.ledger_table, target.logical_name, export["exportId"]).text()
-        text += f"\n{problems}" if problems else ""
-    record_result(
-        ddb,
+    text = record_outcome(
+        _client("dynamodb"),
         env.ledger_table,
-        target.logical_name,
-        export["exportId"],
+        table=target.name,
+        logical_name=target.logical_name,
+        export_id=export["exportId"],
+        url=export["url"],
         status=status,
-        detail=text,
+        detail=event.get("error") or event.get("verify") or {},
     )
     return {"subject": f"safetynet staging {status.lower()}: {target.logical_name}"[:99], "message": text}
 

@@ -15,7 +15,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from handlers import exports
-from handlers.staging.core import ExportRejected, record_problems
+from handlers.staging.exceptions import ExportRejected
+from handlers.staging.ledger import record_problems
 
 logger = Logger(service="safetynet-staging", child=True)
 

@@ -4,7 +4,8 @@ Pure logic. `classify` decides *intended* (the caller is one of `safetynet:alert
 e.g. the CI role that runs `pulumi up`), *unexpected* (anyone else) or *unknown* (the event cannot
 be read); `build_alert` renders the SNS message with everything an on-call engineer needs first:
 what happened to which resource, who did it from where, the last good export, the PITR window
-and the ready-to-run restore-plan command. Facts are gathered by `handlers.watch.aws`.
+and the ready-to-run restore-plan command. Facts are gathered by `handlers.watch.alert`, which
+publishes the alert too.
 """
 
 from __future__ import annotations

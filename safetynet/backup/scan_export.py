@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from handlers.exports.codec import Item
+from handlers.exports.items import Item
 from handlers.exports.layout import ExportRef
 from handlers.exports.writer import DEFAULT_ITEMS_PER_FILE, write_export
 

@@ -1,13 +1,10 @@
 """Restore planning: what each table could come back from, and the best choice.
 
-Three layers, like the Lambda tasks:
-- `inspect_table` (AWS access): DescribeTable, DescribeContinuousBackups, ListBackups (on-demand,
-  AWS Backup and the `<table>$DeletedTableBackup` system backup), AWS Backup recovery points and
-  the exports in the vault. It only reads.
-- `plan_table` (pure logic over `TableFacts`): every candidate source with its time, age, items,
-  size and the data at risk since then; the freshest usable one (or the one asked for) is
-  chosen. Exports are validated lazily, newest first, through the `validate` callable, so only
-  the exports that could be chosen are read in full; a corrupt export is skipped with its reason.
+Pure logic, over the facts `safetynet.recovery.inspection.inspect_table` reads from AWS:
+- `plan_table` (over `TableFacts`): every candidate source with its time, age, items, size and
+  the data at risk since then; the freshest usable one (or the one asked for) is chosen. Exports
+  are validated lazily, newest first, through the `validate` callable, so only the exports that
+  could be chosen are read in full; a corrupt export is skipped with its reason.
 - `restore_entry` turns the choice into the `safetynet:restore.<table>` config entry.
 
 No Pulumi imports: the CLI (`safetynet restore-plan`) drives this module.
@@ -15,19 +12,14 @@ No Pulumi imports: the CLI (`safetynet restore-plan`) drives this module.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from components.config.restore import DYNAMODB_BACKUP_ARN_RE
 from handlers.exports.layout import ExportRef, ManifestSummary, human_age
-from handlers.exports.reader import ValidationReport, scan_exports
-
-logger = logging.getLogger(__name__)
+from handlers.exports.validation import ValidationReport
 
 SourceKind = Literal["export", "pitr", "backup"]
 SOURCE_CHOICES = ("latest", "export", "pitr", "backup")
@@ -359,166 +351,3 @@ def data_at_risk(plan: TablePlan, c: Candidate) -> str:
     if ref_items is not None and c.item_count is not None and c.kind != "pitr":
         text += f", {c.item_count - ref_items:+d} items"
     return text
-
-
-# --- AWS access --------------------------------------------------------------------------------
-
-_GAPS = (ClientError, BotoCoreError, NotImplementedError)
-
-
-def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".strip()
-    return str(exc) or type(exc).__name__
-
-
-def _describe_table(dynamodb: Any, facts: TableFacts) -> None:
-    try:
-        table = dynamodb.describe_table(TableName=facts.physical)["Table"]
-    except dynamodb.exceptions.ResourceNotFoundException:
-        facts.exists = False
-        return
-    facts.exists = True
-    facts.table_arn = table["TableArn"]
-    facts.item_count = table.get("ItemCount")
-    facts.size_bytes = table.get("TableSizeBytes")
-    try:
-        desc = dynamodb.describe_continuous_backups(TableName=facts.physical)["ContinuousBackupsDescription"]
-    except _GAPS as exc:
-        facts.notes.append(f"PITR window unknown ({_error_text(exc)})")
-        return
-    pitr = desc.get("PointInTimeRecoveryDescription") or {}
-    facts.pitr = PitrWindow(
-        enabled=pitr.get("PointInTimeRecoveryStatus") == "ENABLED",
-        earliest=pitr.get("EarliestRestorableDateTime"),
-        latest=pitr.get("LatestRestorableDateTime"),
-    )
-
-
-def _list_backups(dynamodb: Any, facts: TableFacts) -> None:
-    kwargs: dict[str, Any] = {"TableName": facts.physical, "BackupType": "ALL"}
-    while True:
-        page = dynamodb.list_backups(**kwargs)
-        for s in page.get("BackupSummaries", []):
-            facts.backups.append(_backup_fact(dynamodb, s, facts))
-        last = page.get("LastEvaluatedBackupArn")
-        if not last:
-            return
-        kwargs["ExclusiveStartBackupArn"] = last
-
-
-def _backup_fact(dynamodb: Any, summary: dict[str, Any], facts: TableFacts) -> BackupFact:
-    """A ListBackups summary completed by DescribeBackup (item count, the source table's keys)."""
-    source: dict[str, Any] = {}
-    try:
-        details = dynamodb.describe_backup(BackupArn=summary["BackupArn"])["BackupDescription"]
-        source = details.get("SourceTableDetails") or {}
-    except _GAPS as exc:
-        facts.notes.append(f"backup {summary['BackupArn']}: details unknown ({_error_text(exc)})")
-    return BackupFact(
-        arn=summary["BackupArn"],
-        name=summary.get("BackupName", ""),
-        created=summary["BackupCreationDateTime"],
-        backup_type=summary.get("BackupType", "USER"),
-        status=summary.get("BackupStatus", "AVAILABLE"),
-        size_bytes=summary.get("BackupSizeBytes"),
-        item_count=source.get("ItemCount"),
-        key_schema=source.get("KeySchema"),
-        table_name=source.get("TableName") or summary.get("TableName"),
-    )
-
-
-def _given_backup(dynamodb: Any, arn: str, facts: TableFacts) -> None:
-    """A backup named by --backup-arn (e.g. of a table restored beside the original)."""
-    if any(b.arn == arn for b in facts.backups) or not DYNAMODB_BACKUP_ARN_RE.match(arn):
-        return
-    try:
-        details = dynamodb.describe_backup(BackupArn=arn)["BackupDescription"]["BackupDetails"]
-    except dynamodb.exceptions.BackupNotFoundException:
-        facts.notes.append(f"backup {arn} does not exist (check the ARN and region)")
-        return
-    facts.backups.append(_backup_fact(dynamodb, {**details, "BackupArn": arn}, facts))
-
-
-def _recovery_points(backup: Any, facts: TableFacts) -> None:
-    known = {b.arn for b in facts.backups}
-    kwargs: dict[str, Any] = {"ResourceArn": facts.table_arn}
-    while True:
-        page = backup.list_recovery_points_by_resource(**kwargs)
-        for rp in page.get("RecoveryPoints", []):
-            arn = rp["RecoveryPointArn"]
-            if arn in known:  # a DynamoDB-format AWS Backup point is also in ListBackups
-                continue
-            facts.backups.append(
-                BackupFact(
-                    arn=arn,
-                    name=rp.get("BackupVaultName", "aws-backup"),
-                    created=rp["CreationDate"],
-                    backup_type="AWS_BACKUP",
-                    status="AVAILABLE" if rp.get("Status") == "COMPLETED" else str(rp.get("Status")),
-                    size_bytes=rp.get("BackupSizeBytes"),
-                )
-            )
-        token = page.get("NextToken")
-        if not token:
-            return
-        kwargs["NextToken"] = token
-
-
-def inspect_table(
-    *,
-    logical: str,
-    physical: str,
-    table_arn: str,
-    has_lsis: bool,
-    dynamodb: Any,
-    s3: Any | None,
-    backup: Any | None,
-    vault_bucket: str | None,
-    export_prefix: str,
-    export_table_arn: str | None = None,
-    key_schema: list[dict[str, str]] | None = None,
-    backup_arn: str | None = None,
-) -> TableFacts:
-    """Read what exists for one table. Never writes or deletes anything. APIs an endpoint does not
-    offer (moto, DynamoDB Local) are recorded in `notes`, not fatal."""
-    facts = TableFacts(
-        logical=logical,
-        physical=physical,
-        table_arn=table_arn,
-        has_lsis=has_lsis,
-        exists=False,
-        export_table_arn=export_table_arn,
-        key_schema=key_schema,
-    )
-    _describe_table(dynamodb, facts)
-    try:
-        _list_backups(dynamodb, facts)
-        if backup_arn:
-            _given_backup(dynamodb, backup_arn, facts)
-    except _GAPS as exc:
-        facts.notes.append(f"DynamoDB backups not listed ({_error_text(exc)})")
-    if backup is not None:
-        try:
-            _recovery_points(backup, facts)
-        except _GAPS as exc:
-            facts.notes.append(f"AWS Backup recovery points not listed ({_error_text(exc)})")
-    if s3 is not None and vault_bucket:
-        try:
-            listing = scan_exports(s3, vault_bucket, export_prefix.rstrip("/") + "/")
-        except _GAPS as exc:
-            facts.notes.append(f"exports in s3://{vault_bucket}/{export_prefix} not listed ({_error_text(exc)})")
-        else:
-            facts.exports = list(listing.exports)
-            facts.unreadable_exports = [(s.ref, s.reason) for s in listing.skipped]
-    logger.info(
-        "table inspected",
-        extra={
-            "table": physical,
-            "exists": facts.exists,
-            "backups": len(facts.backups),
-            "exports": len(facts.exports),
-        },
-    )
-    return facts

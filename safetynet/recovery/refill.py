@@ -21,7 +21,9 @@ from typing import Any
 
 from handlers.exports.batch_writer import DynamoDBSink, write_requests
 from handlers.exports.layout import ExportRef
-from handlers.exports.reader import ValidationReport, iter_requests, list_exports, validate_export
+from handlers.exports.listing import list_exports
+from handlers.exports.reader import iter_requests
+from handlers.exports.validation import ValidationReport, validate_export
 
 logger = logging.getLogger(__name__)
 

@@ -14,27 +14,14 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from conventions.masking import MaskRule
 from handlers import exports
 from handlers.exports.batch_writer import DynamoDBSink, write_requests
-from handlers.staging.core import (
-    ExportRejected,
-    Mode,
-    StagingError,
-    TargetTable,
-    Verification,
-    delete_extra_items,
-    delete_for_replace,
-    effective_mode,
-    finish_replace,
-    guard_table,
-    require_verified,
-    start_import,
-    verify_table,
-    wait_deleted,
-    wait_import,
-)
+from handlers.staging.exceptions import ExportRejected, StagingError
 from handlers.staging.masking import mask_export
+from handlers.staging.refill import delete_extra_items
+from handlers.staging.replace import delete_for_replace, finish_replace, start_import, wait_deleted, wait_import
+from handlers.staging.target import Mode, TargetTable, effective_mode, guard_table, table_tags
+from handlers.staging.verify import Verification, require_verified, verify_table
 
 logger = Logger(service="safetynet-staging", child=True)
 
@@ -119,13 +106,12 @@ def stage_export(
     if target.mask:
         if mask_bucket is None:
             raise StagingError(f"{target.logical_name} has masking rules: a bucket for the masked copy is required")
-        rules = [MaskRule(r["path"], r["action"], r.get("value")) for r in target.mask]
         data_ref = mask_export(
             s3,
             ref,
             mask_bucket,
             f"{mask_prefix.strip('/')}/{target.logical_name}",
-            rules,
+            target.mask_rules,
             masking_key or b"",
             key_attributes=target.key_types,
             on_item=lambda n: progress("mask", 1, total),
@@ -218,8 +204,6 @@ def target_from_table(ddb: Any, table: str, *, stack: str, mode: Mode, source_ta
     ttl = ddb.describe_time_to_live(TableName=table).get("TimeToLiveDescription", {})
     backups = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
     pitr = backups.get("PointInTimeRecoveryDescription", {})
-    from handlers.staging.core import table_tags
-
     return TargetTable(
         name=table,
         logical_name=table,

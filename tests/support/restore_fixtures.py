@@ -10,7 +10,8 @@ from typing import Any
 
 import boto3
 
-from components.config.stack import StackConfig, decode_pulumi_config, parse_stack_config
+from components.config.loading import decode_pulumi_config, parse_stack_config
+from components.config.stack import StackConfig
 from handlers.exports import ExportRef, new_export_id, write_export
 from safetynet.synth import read_stack_config
 from tests.support.stacks import PROJECT_DIR

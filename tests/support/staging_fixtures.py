@@ -12,10 +12,12 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from components.config.stack import TableSpec
+from components.config.tables import TableSpec
 from conventions.tags import STAGING_TARGET_TAG
 from handlers import exports
-from handlers.staging.core import TargetTable, normalize_item
+from handlers.staging.compare import normalize_item
+from handlers.staging.ledger import claim
+from handlers.staging.target import TargetTable
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -75,6 +77,22 @@ def create_ledger(ddb: Any) -> None:
         AttributeDefinitions=[{"AttributeName": "table", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def claimed(ddb: Any, export_id: str = "01700000000000-aaaaaaaa") -> str:
+    """Claim `export_id` for the customers table in the ledger (it must be claimable); returns it."""
+    assert claim(ddb, LEDGER, "customers", export_id, EXPORT_TIME).claimed
+    return export_id
+
+
+MASK = [
+    {"path": "email", "action": "hash"},
+    {"path": "name", "action": "fake"},
+    {"path": "address.street", "action": "redact", "value": "1 Example Street"},
+    {"path": "orders[*].email", "action": "hash"},
+    {"path": "photo", "action": "drop"},
+]
+"""Masking rules for the personal fields of `customer_items`."""
 
 
 def customer_items(n: int = 60, *, big: bool = True) -> list[dict[str, Any]]:

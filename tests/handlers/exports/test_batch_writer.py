@@ -14,14 +14,16 @@ from botocore.hooks import HierarchicalEmitter
 
 from handlers.exports.batch_writer import (
     DynamoDBSink,
+    NullSink,
     WriteIncomplete,
     delete_request,
     put_item_request,
     put_request,
+    write_batch,
     write_items,
     write_requests,
 )
-from handlers.exports.codec import encode_export_line
+from handlers.exports.dynamodb_json import encode_export_line
 
 
 class _Meta:
@@ -159,3 +161,58 @@ def test_delete_requests_remove_items_from_a_moto_table(aws: None) -> None:
     write_items(DynamoDBSink(ddb, "t"), items(40))
     write_requests(DynamoDBSink(ddb, "t"), [delete_request({"id": {"S": f"item-{i}"}}) for i in range(30)])
     assert sorted(r["id"]["S"] for r in ddb.scan(TableName="t")["Items"]) == sorted(f"item-{i}" for i in range(30, 40))
+
+
+# -- one batch on a sink: retried, never dropped ------------------------------------------------
+
+
+class FlakySink:
+    """Leaves the first item of each request unprocessed `failures` times."""
+
+    def __init__(self, failures: int):
+        self.failures = failures
+        self.written: list[bytes] = []
+        self.calls = 0
+
+    def write(self, requests: list[bytes]) -> list[bytes]:
+        self.calls += 1
+        if self.failures > 0:
+            self.failures -= 1
+            self.written += requests[1:]
+            return requests[:1]
+        self.written += requests
+        return []
+
+
+def test_a_batchs_unprocessed_requests_are_retried_until_written() -> None:
+    sink = FlakySink(failures=3)
+    batch = [put_item_request({"id": {"S": str(i)}}) for i in range(25)]
+    write_batch(sink, batch, sleep=lambda _: None)
+    written = sorted(json.loads(r)["PutRequest"]["Item"]["id"]["S"] for r in sink.written)
+    assert written == sorted(str(i) for i in range(25))
+    assert sink.calls == 4
+
+
+def test_a_batch_still_unprocessed_after_its_attempts_fails_the_run() -> None:
+    sink = FlakySink(failures=10_000)
+    batch = [put_item_request({"id": {"S": "a"}})]
+    with pytest.raises(WriteIncomplete, match="1 items still unprocessed"):
+        write_batch(sink, batch, sleep=lambda _: None, max_attempts=5)
+
+
+def test_write_items_batches_by_25_with_bounded_concurrency() -> None:
+    sink = NullSink()
+    batches: list[int] = []
+    rows = ({"id": {"S": str(i)}} for i in range(1001))
+    n = write_items(sink, rows, concurrency=3, on_progress=batches.append)
+    assert n == sink.count == 1001
+    assert max(batches) == 25 and sum(batches) == 1001
+
+
+def test_a_write_failure_in_a_worker_fails_the_whole_run() -> None:
+    class Broken:
+        def write(self, requests: list[bytes]) -> list[bytes]:
+            return requests
+
+    with pytest.raises(WriteIncomplete):
+        write_items(Broken(), ({"id": {"S": str(i)}} for i in range(100)), concurrency=2, sleep=lambda _: None)

@@ -8,7 +8,6 @@ import hashlib
 import json
 from typing import Any
 
-import boto3
 import pytest
 
 from handlers.exports import (
@@ -25,11 +24,6 @@ from handlers.exports import (
     validate_manifests,
 )
 from tests.support.export_fixtures import BUCKET, OTHER_TABLE_ARN, TABLE_ARN, realistic_items, write_fixture_export
-
-
-@pytest.fixture
-def s3(aws: None) -> Any:
-    return boto3.client("s3", region_name="us-east-1")
 
 
 @pytest.fixture

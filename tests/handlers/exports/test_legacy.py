@@ -8,7 +8,6 @@ import hashlib
 import json
 from typing import Any
 
-import boto3
 import pytest
 
 from handlers.exports import (
@@ -95,15 +94,9 @@ def test_bad_legacy_lines(line: str, message: str) -> None:
         decode_datapipeline_line(line)
 
 
-@pytest.fixture
-def s3(aws: None) -> Any:
-    client = boto3.client("s3", region_name="us-east-1")
-    client.create_bucket(Bucket=DP_BUCKET)
-    return client
-
-
 def _write_datapipeline_backup(s3: Any, *, with_manifest: bool = True) -> None:
     """A Data Pipeline export folder: two data files (one gzip), a manifest and _SUCCESS."""
+    s3.create_bucket(Bucket=DP_BUCKET)
     lines_a = [SDK_V1_LINE, json.dumps({"id": {"s": "order-2"}, "total": {"n": "7"}})]
     lines_b = ['id\x03{"s":"order-3"}\x02total\x03{"n":"8"}']
     keys = [
@@ -210,6 +203,7 @@ def test_ion_version_marker_alone_is_not_an_item() -> None:
 
 def test_ion_export_validates_and_reads(s3: Any) -> None:
     # Given an ION export in AWS's layout (written by hand: safetynet only writes DYNAMODB_JSON)
+    s3.create_bucket(Bucket=DP_BUCKET)
     ref = ExportRef(DP_BUCKET, "ion/AWSDynamoDB/01732590000000-abcdef12/")
     body = gzip.compress(b'$ion_1_0 {Item:{id:"a",n:1.}}\n{Item:{id:"b",n:2.}}\n')
     data_key = ref.key("data/abcdefghijklmnopqrstuvwxyz.ion.gz")

@@ -24,7 +24,8 @@ from handlers.exports import (
     validate_export,
     write_export,
 )
-from handlers.exports.codec import ItemFormatError, decode_item
+from handlers.exports.dynamodb_json import decode_item
+from handlers.exports.items import ItemFormatError
 from tests.support.export_fixtures import EXPORT_TIME, TABLE_ARN
 
 # DynamoDB strings are UTF-8: no lone surrogates.
@@ -134,7 +135,7 @@ def test_fast_line_checks_agree_with_the_detailed_checks(item: dict[str, Any]) -
 
 
 @pytest.fixture(scope="module")
-def s3() -> Iterator[Any]:
+def examples_s3() -> Iterator[Any]:
     """One moto account for all examples (each example writes its own export folder). Module
     scoped, so it sets up the same fake environment as conftest's per-test fixture itself."""
     with pytest.MonkeyPatch.context() as env:
@@ -152,7 +153,8 @@ def s3() -> Iterator[Any]:
 
 @given(batch=st.lists(items, max_size=25), per_file=st.integers(min_value=1, max_value=10))
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_export_round_trip(s3: Any, batch: list[dict[str, Any]], per_file: int) -> None:
+def test_export_round_trip(examples_s3: Any, batch: list[dict[str, Any]], per_file: int) -> None:
+    s3 = examples_s3
     ref = write_export(
         s3,
         bucket="prop-bucket",

@@ -39,11 +39,6 @@ from tests.support.export_fixtures import (
 )
 
 
-@pytest.fixture
-def s3(aws: None) -> Any:
-    return boto3.client("s3", region_name="us-east-1")
-
-
 def _keys(s3: Any, ref: ExportRef) -> list[str]:
     return [o["Key"][len(ref.prefix) :] for o in s3.list_objects_v2(Bucket=ref.bucket, Prefix=ref.prefix)["Contents"]]
 

@@ -10,20 +10,18 @@ from typing import Any
 import boto3
 import pytest
 
-from handlers.staging import core as staging
-from handlers.staging import entrypoints as staging_tasks
-from handlers.staging.core import (
+from handlers.staging import entrypoints
+from handlers.staging.count import (
     MAX_SEGMENTS,
     SCAN_MAX_TOTAL_SEGMENTS,
     SEGMENT_BYTES,
-    NotAStagingTarget,
-    StagingError,
     choose_segments,
     count_items,
     count_segment,
-    delete_extra_items,
     sum_segment_counts,
 )
+from handlers.staging.exceptions import NotAStagingTarget, StagingError
+from handlers.staging.refill import delete_extra_items
 from tests.support.staging_fixtures import LEDGER, REGION, STACK, create_test_table, prod_spec, target_for
 
 GIB = 1024**3
@@ -70,7 +68,7 @@ def test_a_negative_size_is_refused() -> None:
 
 def test_the_segment_size_is_read_when_called(monkeypatch: pytest.MonkeyPatch) -> None:
     # The machine tests shrink it to get several segments from a small export.
-    monkeypatch.setattr(staging, "SEGMENT_BYTES", 1000)
+    monkeypatch.setattr("handlers.staging.count.SEGMENT_BYTES", 1000)
     assert choose_segments(2001) == 3
 
 
@@ -194,10 +192,10 @@ def test_sweep_trusts_the_given_count_and_deletes_what_the_export_lacks(ddb: Any
 def task_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("STAGING_STACK", STACK)
     monkeypatch.setenv("LEDGER_TABLE", LEDGER)
-    for cached in (staging_tasks._client, staging_tasks._env):
+    for cached in (entrypoints._client, entrypoints._env):
         cached.cache_clear()
     yield
-    for cached in (staging_tasks._client, staging_tasks._env):
+    for cached in (entrypoints._client, entrypoints._env):
         cached.cache_clear()
 
 
@@ -213,7 +211,7 @@ def test_plan_count_sizes_segments_by_the_export_when_the_table_says_less(
     # Given a freshly loaded table (moto, like a new AWS table, reports TableSizeBytes 0)
     assert ddb.describe_table(TableName=table)["Table"]["TableSizeBytes"] == 0
     # When the count is planned for an export of `size` bytes
-    out = staging_tasks.task_plan_count(_plan_event(size), staging_tasks._env())
+    out = entrypoints.task_plan_count(_plan_event(size), entrypoints._env())
     # Then the map gets one number per segment
     assert out == {"totalSegments": segments, "segments": list(range(segments))}
 
@@ -222,20 +220,19 @@ def test_plan_count_refuses_a_table_that_is_not_a_staging_target(ddb: Any, task_
     target = target_for(prod_spec("customers"))
     create_test_table(ddb, target, tags={"safetynet:environment": "test"})
     with pytest.raises(NotAStagingTarget):
-        staging_tasks.task_plan_count(_plan_event(0, target), staging_tasks._env())
+        entrypoints.task_plan_count(_plan_event(0, target), entrypoints._env())
 
 
 def test_plan_count_of_a_missing_table_says_so(ddb: Any, task_env: None) -> None:
     with pytest.raises(StagingError, match="customers-test does not exist; nothing to count"):
-        staging_tasks.task_plan_count(_plan_event(0), staging_tasks._env())
+        entrypoints.task_plan_count(_plan_event(0), entrypoints._env())
 
 
 def test_count_segment_task_returns_its_segment_and_count(ddb: Any, table: str, task_env: None) -> None:
-    env = staging_tasks._env()
+    env = entrypoints._env()
     target = target_for(prod_spec("customers")).to_json()
     results = [
-        staging_tasks.TASKS["count_segment"]({"target": target, "segment": s, "totalSegments": 3}, env)
-        for s in range(3)
+        entrypoints.TASKS["count_segment"]({"target": target, "segment": s, "totalSegments": 3}, env) for s in range(3)
     ]
     assert [r["segment"] for r in results] == [0, 1, 2]
     assert sum_segment_counts(results, 3) == 90

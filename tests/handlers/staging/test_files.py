@@ -1,43 +1,17 @@
-"""Per-file staging work for the state machine (handlers/staging/files.py) and the ledger's
-bounded problem list (handlers/staging/core.py record_problems): each bounded, on moto."""
+"""Per-file staging work for the state machine (handlers/staging/files.py): one data file checked,
+the verify sample drawn from a few files; each bounded, on moto."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
 
 from handlers import exports
-from handlers.staging.core import (
-    MAX_RECORDED_PROBLEMS,
-    PROBLEM_CHARS,
-    PROBLEMS_PER_FILE,
-    ExportRejected,
-    claim,
-    record_problems,
-    recorded_problems,
-)
+from handlers.staging.exceptions import ExportRejected
 from handlers.staging.files import SAMPLE_FILES, choose_sample_files, sample_source, validate_data_file
-from tests.support.staging_fixtures import (
-    EXPORT_TIME,
-    LEDGER,
-    REGION,
-    VAULT,
-    create_ledger,
-    customer_items,
-    data_keys,
-    write_prod_export,
-)
-
-
-@pytest.fixture
-def clients(aws: None) -> tuple[Any, Any]:
-    s3 = boto3.client("s3", region_name=REGION)
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    s3.create_bucket(Bucket=VAULT)
-    create_ledger(ddb)
-    return s3, ddb
+from handlers.staging.ledger import recorded_problems
+from tests.support.staging_fixtures import LEDGER, claimed, customer_items, data_keys, write_prod_export
 
 
 class CountingS3:
@@ -63,73 +37,6 @@ def files(n: int, *, empty_every: int = 0) -> list[exports.DataFile]:
         )
         for i in range(n)
     ]
-
-
-# -- the ledger's problem list -------------------------------------------------------------------
-
-
-def claimed(ddb: Any, export_id: str = "01700000000000-aaaaaaaa") -> str:
-    assert claim(ddb, LEDGER, "customers", export_id, EXPORT_TIME).claimed
-    return export_id
-
-
-def test_a_file_keeps_its_first_problems_and_marks_the_rest_left_out(clients: tuple[Any, Any]) -> None:
-    _, ddb = clients
-    export_id = claimed(ddb)
-    problems = [f"problem {i}" for i in range(PROBLEMS_PER_FILE + 2)] + ["x" * 5000]
-    assert record_problems(ddb, LEDGER, "customers", export_id, problems)
-    got = recorded_problems(ddb, LEDGER, "customers", export_id)
-    assert got.problems == problems[:PROBLEMS_PER_FILE] and got.failed_files == 1 and got.truncated
-
-
-def test_a_long_problem_is_cut(clients: tuple[Any, Any]) -> None:
-    _, ddb = clients
-    export_id = claimed(ddb)
-    record_problems(ddb, LEDGER, "customers", export_id, ["y" * 5000])
-    (problem,) = recorded_problems(ddb, LEDGER, "customers", export_id).problems
-    assert len(problem) == PROBLEM_CHARS and problem.endswith("...")
-
-
-def test_the_record_never_holds_more_than_the_cap_but_counts_every_file(clients: tuple[Any, Any]) -> None:
-    # Given many failing files, each with two problems
-    _, ddb = clients
-    export_id = claimed(ddb)
-    stored = [record_problems(ddb, LEDGER, "customers", export_id, [f"file {i} a", f"file {i} b"]) for i in range(30)]
-    # Then whole files are kept up to the cap, later ones only counted
-    got = recorded_problems(ddb, LEDGER, "customers", export_id)
-    assert stored == [True] * (MAX_RECORDED_PROBLEMS // 2) + [False] * (30 - MAX_RECORDED_PROBLEMS // 2)
-    assert len(got.problems) == MAX_RECORDED_PROBLEMS and got.problems[:2] == ["file 0 a", "file 0 b"]
-    assert got.failed_files == 30 and got.truncated
-    assert "30 data file(s) failed:" in got.text() and "task logs have every one" in got.text()
-
-
-def test_problems_of_another_export_are_not_recorded(clients: tuple[Any, Any]) -> None:
-    # Given a ledger record claimed by a newer export
-    _, ddb = clients
-    newer = claimed(ddb, "01800000000000-bbbbbbbb")
-    # When a child of an older run records problems
-    assert not record_problems(ddb, LEDGER, "customers", "01700000000000-aaaaaaaa", ["late"])
-    # Then the newer run's record is unchanged
-    assert recorded_problems(ddb, LEDGER, "customers", newer).failed_files == 0
-    assert recorded_problems(ddb, LEDGER, "customers", "01700000000000-aaaaaaaa").text() == ""
-
-
-def test_a_new_claim_starts_without_problems(clients: tuple[Any, Any]) -> None:
-    _, ddb = clients
-    export_id = claimed(ddb)
-    record_problems(ddb, LEDGER, "customers", export_id, ["old"] * 9)
-    ddb.update_item(
-        TableName=LEDGER,
-        Key={"table": {"S": "customers"}},
-        UpdateExpression="SET #s = :f",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":f": {"S": "FAILED"}},
-    )
-    # When the failed export is claimed again
-    claimed(ddb, export_id)
-    # Then nothing of the earlier run is left
-    got = recorded_problems(ddb, LEDGER, "customers", export_id)
-    assert (got.problems, got.failed_files, got.truncated) == ([], 0, False)
 
 
 # -- one data file checked --------------------------------------------------------------------

@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 from conventions.watch import WatchContext
+from handlers.watch.alert import classify_and_publish
 from handlers.watch.classifier import build_alert, classify
-from handlers.watch.entrypoints import classify_and_publish
 from tests.support import cloudtrail_samples as ct
 from tests.support.watch_fixtures import NOW, REGION, add_export, item, make_account
 

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from components.config.stack import TableSpec
+from components.config.tables import TableSpec
 from handlers.exports import ExportRef, iter_items, read_summary, validate_export
 from safetynet.backup.scan_export import ScanExportError, parallel_scan, scan_export
 from safetynet.cli import app

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from components.config.stack import decode_pulumi_config, parse_stack_config
+from components.config.loading import decode_pulumi_config, parse_stack_config
 from safetynet.cli import app
 from safetynet.synth import read_stack_config
 from tests.support import restore_fixtures as fx

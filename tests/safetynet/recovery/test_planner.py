@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from handlers.exports import ExportRef, ManifestSummary, ValidationReport
+from handlers.exports.layout import human_age
 from safetynet.recovery.planner import (
     BackupFact,
     PitrWindow,
@@ -14,7 +15,6 @@ from safetynet.recovery.planner import (
     PlanRequest,
     TableFacts,
     data_at_risk,
-    human_age,
     plan_table,
     restore_entry,
 )

@@ -1,5 +1,5 @@
-"""Staging against moto: both modes item for item, masking, corruptions leave the test table
-untouched, the guard, the ledger (duplicate and out-of-order events), batch retries."""
+"""Staging in one process against moto: both modes item for item, masking, corruptions leave the
+test table untouched, the guard."""
 
 from __future__ import annotations
 
@@ -10,52 +10,33 @@ from typing import Any
 
 import pytest
 
+from conventions.tags import STAGING_TARGET_TAG
 from handlers import exports
-from handlers.exports.batch_writer import NullSink, WriteIncomplete, put_item_request, write_batch, write_items
-from handlers.staging.core import (
-    STAGING_TARGET_TAG,
-    ExportRejected,
-    NotAStagingTarget,
-    claim,
-    effective_mode,
-    record_result,
-)
+from handlers.staging.exceptions import ExportRejected, NotAStagingTarget
 from handlers.staging.masking import masking_key
+from handlers.staging.target import effective_mode
 from safetynet.staging.flow import stage_export
 from tests.support.staging_fixtures import (
     EXPORT_TIME,
-    LEDGER,
+    MASK,
     MASK_BUCKET,
     STACK,
     VAULT,
     as_set,
-    create_ledger,
     create_test_table,
     customer_items,
     data_keys,
     gz,
-    patch_moto_import_empty_files,
     prod_spec,
     replace_data_file,
     rewrite_files_manifest,
     rewrite_summary,
     scan_all,
     target_for,
-    vault_clients,
     write_prod_export,
 )
 
 KEY = masking_key("test-masking-key-0123456789")
-
-
-@pytest.fixture(autouse=True)
-def _moto_import_reads_empty_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    patch_moto_import_empty_files(monkeypatch)
-
-
-@pytest.fixture
-def clients(aws: None) -> tuple[Any, Any]:
-    return vault_clients()
 
 
 def no_sleep(_: float) -> None:
@@ -119,14 +100,6 @@ def test_refill_keeps_the_table_and_its_arn(clients: tuple[Any, Any]) -> None:
 
 
 # -- masking -----------------------------------------------------------------------------------
-
-MASK = [
-    {"path": "email", "action": "hash"},
-    {"path": "name", "action": "fake"},
-    {"path": "address.street", "action": "redact", "value": "1 Example Street"},
-    {"path": "orders[*].email", "action": "hash"},
-    {"path": "photo", "action": "drop"},
-]
 
 
 def test_masked_staging_writes_a_masked_copy_and_stages_from_it(clients: tuple[Any, Any]) -> None:
@@ -295,90 +268,6 @@ def test_force_untagged_stages_into_an_untagged_table(clients: tuple[Any, Any]) 
     items = customer_items(3, big=False)
     stage_export(s3, ddb, write_prod_export(s3, items), target, force_untagged=True, sleep=no_sleep)
     assert as_set(scan_all(ddb, target.name)) == as_set(items)
-
-
-# -- the ledger: duplicate and out-of-order events ---------------------------------------------
-
-
-def test_a_duplicate_event_does_not_start_a_second_run(clients: tuple[Any, Any]) -> None:
-    _, ddb = clients
-    create_ledger(ddb)
-    assert claim(ddb, LEDGER, "customers", "01-a", EXPORT_TIME).claimed
-    again = claim(ddb, LEDGER, "customers", "01-a", EXPORT_TIME)
-    assert not again.claimed and "duplicate" in again.reason
-
-
-def test_an_export_older_than_the_last_staged_is_skipped(clients: tuple[Any, Any]) -> None:
-    _, ddb = clients
-    create_ledger(ddb)
-    assert claim(ddb, LEDGER, "customers", "02-new", EXPORT_TIME).claimed
-    late = claim(ddb, LEDGER, "customers", "01-old", EXPORT_TIME - timedelta(days=1))
-    assert not late.claimed and "not newer than 02-new" in late.reason
-
-
-def test_a_newer_export_and_a_failed_run_may_be_claimed(clients: tuple[Any, Any]) -> None:
-    _, ddb = clients
-    create_ledger(ddb)
-    assert claim(ddb, LEDGER, "customers", "01", EXPORT_TIME).claimed
-    record_result(ddb, LEDGER, "customers", "01", status="FAILED", detail="import failed")
-    assert claim(ddb, LEDGER, "customers", "01", EXPORT_TIME).claimed
-    assert claim(ddb, LEDGER, "customers", "02", EXPORT_TIME + timedelta(hours=1)).claimed
-    assert claim(ddb, LEDGER, "orders", "01", EXPORT_TIME).claimed  # per table
-
-
-# -- batch writes: retried, never dropped ------------------------------------------------------
-
-
-class FlakySink:
-    """Leaves the first item of each request unprocessed `failures` times."""
-
-    def __init__(self, failures: int):
-        self.failures = failures
-        self.written: list[bytes] = []
-        self.calls = 0
-
-    def write(self, requests: list[bytes]) -> list[bytes]:
-        self.calls += 1
-        if self.failures > 0:
-            self.failures -= 1
-            self.written += requests[1:]
-            return requests[:1]
-        self.written += requests
-        return []
-
-
-def test_unprocessed_items_are_retried_until_written() -> None:
-    sink = FlakySink(failures=3)
-    batch = [put_item_request({"id": {"S": str(i)}}) for i in range(25)]
-    write_batch(sink, batch, sleep=no_sleep)
-    written = sorted(json.loads(r)["PutRequest"]["Item"]["id"]["S"] for r in sink.written)
-    assert written == sorted(str(i) for i in range(25))
-    assert sink.calls == 4
-
-
-def test_items_still_unprocessed_after_all_attempts_fail_the_run() -> None:
-    sink = FlakySink(failures=10_000)
-    batch = [put_item_request({"id": {"S": "a"}})]
-    with pytest.raises(WriteIncomplete, match="1 items still unprocessed"):
-        write_batch(sink, batch, sleep=no_sleep, max_attempts=5)
-
-
-def test_write_items_batches_by_25_with_bounded_concurrency() -> None:
-    sink = NullSink()
-    batches: list[int] = []
-    items = ({"id": {"S": str(i)}} for i in range(1001))
-    n = write_items(sink, items, concurrency=3, on_progress=batches.append)
-    assert n == sink.count == 1001
-    assert max(batches) == 25 and sum(batches) == 1001
-
-
-def test_a_write_failure_in_a_worker_fails_the_whole_run() -> None:
-    class Broken:
-        def write(self, requests: list[bytes]) -> list[bytes]:
-            return requests
-
-    with pytest.raises(WriteIncomplete):
-        write_items(Broken(), ({"id": {"S": str(i)}} for i in range(100)), concurrency=2, sleep=no_sleep)
 
 
 def test_the_summary_json_is_untouched_by_staging(clients: tuple[Any, Any]) -> None:

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from handlers import exports
-from handlers.exports.codec import decode_ion_line, encode_item
+from handlers.exports.dynamodb_json import encode_item
+from handlers.exports.ion import decode_ion_line
 from safetynet.staging.flow import stage_export
 from tests.support.staging_fixtures import (
     EXPORT_TIME,
@@ -20,12 +21,10 @@ from tests.support.staging_fixtures import (
     VAULT,
     as_set,
     create_test_table,
-    patch_moto_import_empty_files,
     prod_arn,
     prod_spec,
     scan_all,
     target_for,
-    vault_clients,
 )
 
 # Two data files as AWS writes an ION export: a version marker, then one item per line; sets are
@@ -49,12 +48,6 @@ EXPECTED = [
     {"customerId": {"S": "c2"}, "email": {"S": "b@example.org"}, "n": {"N": "-0.25"}, "nums": {"NS": ["1", "2"]}},
     {"customerId": {"S": "c3"}, "email": {"S": "c@example.org"}, "blobs": {"BS": [b"\x01", b"\x02"]}},
 ]
-
-
-@pytest.fixture
-def clients(aws: None, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
-    patch_moto_import_empty_files(monkeypatch)
-    return vault_clients()
 
 
 def write_ion_export(s3: Any) -> exports.ExportRef:

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from components.config.stack import TableSpec
-from handlers.staging.core import normalize_item
+from components.config.tables import TableSpec
+from handlers.staging.compare import normalize_item
 from safetynet.staging.flow import stage_export
 from tests.support.staging_fixtures import (
     REGION,

@@ -1,0 +1,78 @@
+"""Finding exports: every export folder under a prefix, newest first, and the folders that are
+not usable exports (running, failed, damaged) with the reason."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from handlers.exports.layout import EXPORT_FOLDER, ExportError, ExportRef, ManifestSummary
+from handlers.exports.manifests import read_summary
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SkippedExport:
+    """An export folder whose summary could not be read, and why."""
+
+    ref: ExportRef
+    reason: str
+    approx_time: datetime | None
+    """From the ExportId (its leading epoch milliseconds), when it has the usual form."""
+
+
+@dataclass
+class ExportListing:
+    """Exports under a prefix, newest first, and the folders that are not usable exports."""
+
+    exports: list[tuple[ExportRef, ManifestSummary]] = field(default_factory=list)
+    skipped: list[SkippedExport] = field(default_factory=list)
+
+
+MAX_FOLDER_DEPTH = 12  # how deep under the given prefix export folders are looked for
+
+
+def _export_folders(s3: Any, bucket: str, folder: str, depth: int = 0) -> Iterator[str]:
+    """Export folders (`.../AWSDynamoDB/<id>/`) under `folder`, found by listing "directories"
+    (Delimiter `/`) so the data files themselves are never listed."""
+    paginator = s3.get_paginator("list_objects_v2")
+    is_export_root = folder == f"{EXPORT_FOLDER}/" or folder.endswith(f"/{EXPORT_FOLDER}/")
+    for page in paginator.paginate(Bucket=bucket, Prefix=folder, Delimiter="/"):
+        for common in page.get("CommonPrefixes", []):
+            if is_export_root:
+                yield common["Prefix"]
+            elif depth < MAX_FOLDER_DEPTH:
+                yield from _export_folders(s3, bucket, common["Prefix"], depth + 1)
+
+
+def scan_exports(s3: Any, bucket: str, prefix: str = "") -> ExportListing:
+    """Find every export folder under the folder `s3://bucket/prefix/` (at any depth) and read
+    its summary. `exports/orders` does not match `exports/orders-archive/`. Folders without a
+    readable summary (running, failed, damaged) are in `skipped` with the reason."""
+    folder = prefix.strip("/")
+    folder = f"{folder}/" if folder else ""
+    folders = dict.fromkeys(_export_folders(s3, bucket, folder))
+    listing = ExportListing()
+    for folder in folders:
+        try:
+            ref = ExportRef(bucket, folder)
+        except ValueError:
+            continue
+        try:
+            listing.exports.append((ref, read_summary(s3, ref)))
+        except ExportError as exc:
+            listing.skipped.append(SkippedExport(ref, str(exc), ref.approx_time()))
+            logger.warning("export skipped", extra={"export": ref.url, "reason": str(exc)})
+    listing.exports.sort(key=lambda pair: pair[1].export_time, reverse=True)
+    listing.skipped.sort(key=lambda s: s.approx_time.timestamp() if s.approx_time else 0.0, reverse=True)
+    return listing
+
+
+def list_exports(s3: Any, bucket: str, prefix: str = "") -> list[tuple[ExportRef, ManifestSummary]]:
+    """Exports under `s3://bucket/prefix`, newest first (by exportTime). Folders without a
+    readable summary are left out with a logged warning; `scan_exports` also returns them."""
+    return scan_exports(s3, bucket, prefix).exports

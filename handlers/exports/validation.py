@@ -1,0 +1,241 @@
+"""Validating an export completely before anything relies on it: manifests, source table,
+format, and every data file's existence, gzip, MD5, item count and item syntax. Validation never
+raises for a damaged export: every problem found is in the report.
+
+`validate_manifests` and `check_data_file` are its two halves, for a Step Functions Map that
+checks the data files in parallel (staging, the restore drill).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from handlers.exports.layout import (
+    FILES_CHECKSUM_NAMES,
+    FULL_EXPORT,
+    SUMMARY_CHECKSUM_NAMES,
+    SUPPORTED_FORMATS,
+    DataFile,
+    ExportCorrupt,
+    ExportRef,
+    ManifestError,
+    ManifestSummary,
+)
+from handlers.exports.manifests import describe_error, files_key, parse_data_files, read_object
+from handlers.exports.reader import FileScan, check_supported, decoder_for, scan_file
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ValidationReport:
+    """Everything `validate_export` found. `ok` is True only when `problems` is empty."""
+
+    ref: ExportRef
+    problems: list[str] = field(default_factory=list)
+    summary: ManifestSummary | None = None
+    files: list[DataFile] = field(default_factory=list)
+    item_count: int = 0
+    """Items actually read from the data files."""
+    bytes_read: int = 0
+    warnings: list[str] = field(default_factory=list)
+    """Findings that do not make the export unusable (shown, never blocking)."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.summary
+        return {
+            "export": self.ref.url,
+            "ok": self.ok,
+            "problems": list(self.problems),
+            "warnings": list(self.warnings),
+            "tableArn": s.table_arn if s else None,
+            "exportTime": s.export_time.isoformat() if s else None,
+            "outputFormat": s.output_format if s else None,
+            "summaryItemCount": s.item_count if s else None,
+            "itemCount": self.item_count,
+            "dataFiles": len(self.files),
+            "bytesRead": self.bytes_read,
+        }
+
+
+def _check_manifest_checksum(s3: Any, ref: ExportRef, names: Iterable[str], content: bytes) -> str | None:
+    """Compare a manifest with its `.checksum`/`.md5` companion when that holds an MD5 (hex or
+    base64). AWS does not document the companion's content, so anything else is not judged."""
+    digest = hashlib.md5(content, usedforsecurity=False).digest()
+    for name in names:
+        raw = read_object(s3, ref.bucket, ref.key(name))
+        if raw is None:
+            continue
+        text = raw.decode("utf-8", "replace").strip()
+        if re.fullmatch(r"[0-9a-fA-F]{32}", text):
+            ok = text.lower() == digest.hex()
+        elif re.fullmatch(r"[A-Za-z0-9+/]{22}==", text):
+            ok = text == base64.b64encode(digest).decode()
+        else:
+            continue
+        if not ok:
+            return f"{ref.url}{name} does not match the manifest it guards (manifest changed after export)"
+    return None
+
+
+def _load_summary(s3: Any, ref: ExportRef, report: ValidationReport) -> bytes | None:
+    """Read and parse the summary into the report; its raw bytes, or None (problem recorded)."""
+    try:
+        raw = read_object(s3, ref.bucket, ref.summary_key)
+    except (ClientError, BotoCoreError, ExportCorrupt) as exc:
+        report.problems.append(f"cannot read s3://{ref.bucket}/{ref.summary_key}: {describe_error(exc)}")
+        return None
+    if raw is None:
+        report.problems.append(
+            f"no manifest-summary.json in {ref.url}: the export is still running, failed, or the "
+            "URL is wrong (it must end in AWSDynamoDB/<ExportId>/)"
+        )
+        return None
+    try:
+        report.summary = ManifestSummary.from_json(json.loads(raw))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        report.problems.append(f"manifest-summary.json is not JSON ({exc})")
+        return None
+    except ManifestError as exc:
+        report.problems.append(f"manifest-summary.json: {exc}")
+        return None
+    return raw
+
+
+def _load_files(s3: Any, ref: ExportRef, summary: ManifestSummary, report: ValidationReport) -> bytes | None:
+    """Read and parse manifest-files.json into the report; its raw bytes, or None."""
+    key = files_key(ref, summary)
+    try:
+        raw = read_object(s3, ref.bucket, key)
+    except (ClientError, BotoCoreError, ExportCorrupt) as exc:
+        report.problems.append(f"cannot read s3://{ref.bucket}/{key}: {describe_error(exc)}")
+        return None
+    if raw is None:
+        report.problems.append(f"manifest-files.json s3://{ref.bucket}/{key} named by the summary does not exist")
+        return None
+    try:
+        report.files = parse_data_files(key, raw)
+    except ExportCorrupt as exc:
+        report.problems.append(exc.reason)
+        return None
+    return raw
+
+
+def _checksum_problems(s3: Any, ref: ExportRef, names: tuple[str, ...], content: bytes) -> list[str]:
+    try:
+        problem = _check_manifest_checksum(s3, ref, names, content)
+    except (ClientError, BotoCoreError, ExportCorrupt) as exc:
+        return [f"cannot read {ref.url}{names[0]}: {describe_error(exc)}"]
+    return [problem] if problem else []
+
+
+def validate_manifests(s3: Any, ref: ExportRef, *, expected_table_arn: str | None = None) -> ValidationReport:
+    """The manifest half of `validate_export`: summary, source table, format, checksum files,
+    manifest-files.json, and that the per-file counts add up to the summary. Reads no data file:
+    a Step Functions Map can then run `check_data_file` per file in parallel."""
+    report = ValidationReport(ref=ref)
+    problems = report.problems
+    summary_raw = _load_summary(s3, ref, report)
+    summary = report.summary
+    if summary_raw is None or summary is None:
+        return report
+    if expected_table_arn and summary.table_arn != expected_table_arn:
+        problems.append(
+            f"export is of table {summary.table_arn}, expected {expected_table_arn} "
+            "(wrong source table: check the export URL or the configured source)"
+        )
+    problems.extend(check_supported(summary))
+    # AWS does not document the content of its `.checksum` files, so a mismatch there is a
+    # warning: the documented guarantees (per-file MD5, counts) decide whether an export is usable.
+    report.warnings.extend(_checksum_problems(s3, ref, SUMMARY_CHECKSUM_NAMES, summary_raw))
+    files_raw = _load_files(s3, ref, summary, report)
+    if files_raw is None:
+        return report
+    report.warnings.extend(_checksum_problems(s3, ref, FILES_CHECKSUM_NAMES, files_raw))
+    seen: set[str] = set()
+    for data_file in report.files:
+        key = ref.resolve(data_file.data_file_s3_key)
+        if key in seen:
+            problems.append(f"manifest-files.json lists data file s3://{ref.bucket}/{key} twice")
+        seen.add(key)
+    listed_total = sum(f.item_count for f in report.files)
+    if listed_total != summary.item_count:
+        problems.append(
+            f"manifest-files.json lists {listed_total} items in {len(report.files)} files, "
+            f"manifest-summary.json says {summary.item_count}"
+        )
+    return report
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What `check_data_file` found in one data file."""
+
+    key: str
+    items: int
+    bytes_read: int
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_data_file(
+    s3: Any, ref: ExportRef, data_file: DataFile, *, output_format: str = "DYNAMODB_JSON", parse: bool = True
+) -> FileCheck:
+    """Read one data file completely: existence, gzip, MD5, item count and (with `parse`) every
+    item. Never raises for damage; every problem is in the result."""
+    decoder = decoder_for(data_file, output_format) if parse else None
+    result = FileScan(key=data_file.data_file_s3_key)
+    for _ in scan_file(s3, ref, data_file, decoder=decoder, result=result, stop_on_problem=False):
+        pass
+    key = ref.resolve(data_file.data_file_s3_key)
+    return FileCheck(key=key, items=result.items, bytes_read=result.bytes_read, problems=result.problems)
+
+
+def validate_export(
+    s3: Any, ref: ExportRef, *, expected_table_arn: str | None = None, workers: int = 1
+) -> ValidationReport:
+    """Check an export completely before anything relies on it: manifests, source table, format,
+    every data file's existence, MD5, item count and item syntax, and the total. Never raises
+    for a damaged export: every problem found is in the report (in manifest order, whatever
+    `workers`, the number of data files read at once)."""
+    report = validate_manifests(s3, ref, expected_table_arn=expected_table_arn)
+    summary = report.summary
+    if summary is None or not report.files:
+        return report
+    # Formats that cannot be parsed still get their bytes checked (existence, gzip, MD5).
+    parse = summary.output_format in SUPPORTED_FORMATS and summary.export_type == FULL_EXPORT
+
+    def check(data_file: DataFile) -> FileCheck:
+        return check_data_file(s3, ref, data_file, output_format=summary.output_format, parse=parse)
+
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate") as pool:
+            checks = list(pool.map(check, report.files))
+    else:
+        checks = [check(f) for f in report.files]
+    for result in checks:
+        report.item_count += result.items
+        report.bytes_read += result.bytes_read
+        report.problems.extend(result.problems)
+    logger.info(
+        "export validated",
+        extra={"export": ref.url, "ok": report.ok, "problems": report.problems, "items": report.item_count},
+    )
+    return report
