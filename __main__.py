@@ -3,7 +3,8 @@ the outputs other stacks and the CLI consume."""
 
 import pulumi
 
-from components.config.stack import ConfigError, load_from_pulumi
+from components.config.base import ConfigError
+from components.config.loading import load_from_pulumi
 from components.stack import StackContext, build_protected_stack, build_staging_stack
 
 try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.config.stack import TableSpec
+from components.config.tables import TableSpec
 
 
 def global_table_inputs(spec: TableSpec, *, deletion_protection: bool) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""Policy documents of the vault replica, as pure functions returning dicts (see policies.py).
+"""IAM and resource policy documents of the backup flow, as pure functions returning dicts.
+
+The nightly export's scheduler role may export exactly its table, write only under that table's
+prefix of the vault with the vault key, and dead-letter failed invocations. The vault (and every
+bucket that holds table data) denies plain HTTP and deleting objects to every principal.
 
 The replication role may read only the export prefix of the vault, write only replicas under the
 same prefix of the replica bucket, and use each KMS key only through S3 in that key's region for
@@ -10,9 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.common.policies import vault_bucket_policy
-
 Policy = dict[str, Any]
+
+# DynamoDB writes the export's objects (data files, manifests) with these calls; it also
+# aborts multipart uploads it cannot finish. See "Requesting a table export in DynamoDB".
+EXPORT_S3_ACTIONS = ["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"]
+# SSE-KMS writes need a data key; multipart uploads need Decrypt to assemble the parts.
+KMS_WRITE_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]
 
 # What S3 replication reads from the source (the object version and its metadata); with Object
 # Lock on the source it also copies retention and legal hold, which it must be allowed to read.
@@ -27,6 +35,69 @@ REPLICA_WRITE_ACTIONS = ["s3:ReplicateObject", "s3:ReplicateTags"]
 OWNER_OVERRIDE_ACTION = "s3:ObjectOwnerOverrideToBucketOwner"
 # Replicas are encrypted with the destination key; with an S3 Bucket Key, S3 asks KMS for a data key.
 REPLICA_KMS_ACTIONS = ["kms:Encrypt", "kms:GenerateDataKey"]
+
+
+def export_job_policy(*, table_arn: str, bucket_arn: str, export_prefix: str, kms_key_arn: str, dlq_arn: str) -> Policy:
+    """What the nightly export's scheduler role may do: export this table, write under its
+    prefix in the vault with the vault key, and dead-letter failed invocations. Nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ExportThisTable",
+                "Effect": "Allow",
+                "Action": ["dynamodb:ExportTableToPointInTime"],
+                "Resource": [table_arn],
+            },
+            {
+                "Sid": "WriteThisTablesExports",
+                "Effect": "Allow",
+                "Action": EXPORT_S3_ACTIONS,
+                "Resource": [f"{bucket_arn}/{export_prefix}/*"],
+            },
+            {
+                "Sid": "EncryptWithVaultKey",
+                "Effect": "Allow",
+                "Action": KMS_WRITE_ACTIONS,
+                "Resource": [kms_key_arn],
+            },
+            {
+                "Sid": "DeadLetterFailedInvocations",
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage"],
+                "Resource": [dlq_arn],
+            },
+        ],
+    }
+
+
+def vault_bucket_policy(bucket_arn: str) -> Policy:
+    """Deny plain-HTTP access and deny deleting objects or versions, to every principal.
+
+    Lifecycle expiry is not an API call and is not affected, so retention still works. The
+    bucket's own policy, lifecycle and versioning stay changeable by the owners (a deny there
+    risks locking them out); DisasterWatch alerts on those changes instead.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Sid": "DenyDeletingBackups",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                "Resource": [f"{bucket_arn}/*"],
+            },
+        ],
+    }
 
 
 def _via_s3(region: str, bucket_arn: str, prefix: str) -> dict[str, Any]:

@@ -23,8 +23,8 @@ from components.backup.policies import (
 )
 from components.backup.vault import harden_bucket, vault_bucket, vault_key
 from components.common.policies import assume_role_policy
+from components.config.backup import BackupSpec
 from components.config.replica import ReplicaSpec
-from components.config.stack import BackupSpec
 from conventions.vault import EXPORTS_ROOT
 
 REPLICATION_RULE_ID = "exports-to-replica"
@@ -156,8 +156,8 @@ class VaultReplica(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             description="S3 replication of the safetynet vault's exports to the replica bucket",
-            assume_role_policy=pulumi.Output.all(args.account_id, args.source_bucket_arn).apply(
-                lambda v: json.dumps(assume_role_policy("s3.amazonaws.com", v[0], source_arn=v[1]))
+            assume_role_policy=pulumi.Output.all(account_id=args.account_id, source_arn=args.source_bucket_arn).apply(
+                lambda a: json.dumps(assume_role_policy("s3.amazonaws.com", **a))
             ),
             tags=args.tags,
             opts=child,
@@ -166,19 +166,15 @@ class VaultReplica(pulumi.ComponentResource):
             f"{name}-role-policy",
             role=role.id,
             policy=pulumi.Output.all(
-                args.source_bucket_arn,
-                args.source_kms_key_arn,
-                args.source_region,
-                self.bucket_arn,
-                self.kms_key_arn,
+                source_bucket_arn=args.source_bucket_arn,
+                source_key_arn=args.source_kms_key_arn,
+                source_region=args.source_region,
+                replica_bucket_arn=self.bucket_arn,
+                replica_key_arn=self.kms_key_arn,
             ).apply(
-                lambda v: json.dumps(
+                lambda a: json.dumps(
                     replication_role_policy(
-                        source_bucket_arn=v[0],
-                        source_key_arn=v[1],
-                        source_region=v[2],
-                        replica_bucket_arn=v[3],
-                        replica_key_arn=v[4],
+                        **a,
                         replica_region=spec.region,
                         prefix=EXPORTS_ROOT,
                         source_locked=b.object_lock != "off",
@@ -189,10 +185,9 @@ class VaultReplica(pulumi.ComponentResource):
             opts=child,
         )
 
-        def rule_for(v: list[Any]) -> Any:
+        def rule_for(a: dict[str, Any]) -> Any:
             return replication_rule(
-                replica_bucket_arn=v[0],
-                replica_key_arn=v[1],
+                **a,
                 replication_time_control=spec.replication_time_control,
                 owner_account_id=spec.account_id,
             )
@@ -201,7 +196,9 @@ class VaultReplica(pulumi.ComponentResource):
             f"{name}-replication",
             bucket=args.source_bucket_name,
             role=role.arn,
-            rules=[pulumi.Output.all(self.bucket_arn, self.kms_key_arn).apply(rule_for)],
+            rules=[
+                pulumi.Output.all(replica_bucket_arn=self.bucket_arn, replica_key_arn=self.kms_key_arn).apply(rule_for)
+            ],
             # S3 checks versioning on both buckets and may test the role when the rule is put.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[args.source_versioning, role_policy, *replica_ready]),
         )
@@ -213,8 +210,8 @@ class VaultReplica(pulumi.ComponentResource):
             ),
             alarm_actions=args.alarm_actions or None,
             tags=args.tags,
-            dimensions=pulumi.Output.all(args.source_bucket_name, self.bucket_name).apply(
-                lambda v: failed_replication_dimensions(source_bucket=v[0], replica_bucket=v[1])
+            dimensions=pulumi.Output.all(source_bucket=args.source_bucket_name, replica_bucket=self.bucket_name).apply(
+                lambda a: failed_replication_dimensions(**a)
             ),
             opts=child,
             **FAILED_REPLICATION_ALARM,
@@ -230,14 +227,10 @@ class VaultReplica(pulumi.ComponentResource):
             "failedReplicationAlarmArn": alarm.arn,
         }
         if spec.cross_account:
-            self.destination_policies = pulumi.Output.all(role.arn, self.bucket_arn).apply(
-                lambda v: {
-                    "bucketPolicy": replica_destination_bucket_policy(
-                        replica_bucket_arn=v[1], role_arn=v[0], prefix=EXPORTS_ROOT
-                    ),
-                    "keyPolicyStatement": replica_destination_key_statement(
-                        role_arn=v[0], replica_region=spec.region, replica_bucket_arn=v[1]
-                    ),
+            self.destination_policies = pulumi.Output.all(role_arn=role.arn, replica_bucket_arn=self.bucket_arn).apply(
+                lambda a: {
+                    "bucketPolicy": replica_destination_bucket_policy(**a, prefix=EXPORTS_ROOT),
+                    "keyPolicyStatement": replica_destination_key_statement(**a, replica_region=spec.region),
                 }
             )
             outputs["destinationPolicies"] = self.destination_policies

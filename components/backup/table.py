@@ -10,10 +10,12 @@ import pulumi
 import pulumi_aws as aws
 
 from components.backup.global_table import global_table_inputs
+from components.backup.policies import export_job_policy
 from components.common.iam import service_role
-from components.common.policies import assume_role_policy, export_job_policy
+from components.common.policies import assume_role_policy
+from components.config.backup import BackupSpec
 from components.config.restore import TableRestore
-from components.config.stack import BackupSpec, TableSpec
+from components.config.tables import TableSpec
 from components.recovery.restore import restore_inputs
 
 # The table inputs that only act when a table is created (restores, imports). They are ignored on
@@ -171,17 +173,12 @@ class NightlyExport(pulumi.ComponentResource):
                 lambda acct: json.dumps(assume_role_policy("scheduler.amazonaws.com", acct))
             ),
             tags=args.tags,
-            policy=pulumi.Output.all(table_arn, args.vault.bucket_arn, args.vault.kms_key_arn, dlq.arn).apply(
-                lambda v: json.dumps(
-                    export_job_policy(
-                        table_arn=v[0],
-                        bucket_arn=v[1],
-                        export_prefix=args.export_prefix,
-                        kms_key_arn=v[2],
-                        dlq_arn=v[3],
-                    )
-                )
-            ),
+            policy=pulumi.Output.all(
+                table_arn=table_arn,
+                bucket_arn=args.vault.bucket_arn,
+                kms_key_arn=args.vault.kms_key_arn,
+                dlq_arn=dlq.arn,
+            ).apply(lambda a: json.dumps(export_job_policy(export_prefix=args.export_prefix, **a))),
             opts=child,
         )
         schedule = aws.scheduler.Schedule(
@@ -199,18 +196,11 @@ class NightlyExport(pulumi.ComponentResource):
                 "arn": EXPORT_TARGET_ARN,
                 "role_arn": role.arn,
                 "input": pulumi.Output.all(
-                    table_arn, args.vault.bucket_name, args.vault.kms_key_arn, args.account_id
-                ).apply(
-                    lambda v: json.dumps(
-                        export_input(
-                            table_arn=v[0],
-                            bucket=v[1],
-                            prefix=args.export_prefix,
-                            kms_key_arn=v[2],
-                            account_id=v[3],
-                        )
-                    )
-                ),
+                    table_arn=table_arn,
+                    bucket=args.vault.bucket_name,
+                    kms_key_arn=args.vault.kms_key_arn,
+                    account_id=args.account_id,
+                ).apply(lambda a: json.dumps(export_input(prefix=args.export_prefix, **a))),
                 "retry_policy": {
                     "maximum_retry_attempts": b.max_retry_attempts,
                     "maximum_event_age_in_seconds": b.max_event_age_seconds,

@@ -10,9 +10,9 @@ from typing import Any, cast
 import pulumi
 import pulumi_aws as aws
 
-from components.common.policies import vault_bucket_policy
+from components.backup.policies import vault_bucket_policy
+from components.config.backup import BackupSpec
 from components.config.readers import same_account_problem
-from components.config.stack import BackupSpec
 from components.staging.policies import StagingReader, staging_reader_grants, vault_key_policy
 from conventions.vault import EXPORTS_ROOT
 
@@ -86,8 +86,10 @@ class BackupVault(pulumi.ComponentResource):
             aws.kms.KeyPolicy(
                 f"{name}-key-policy",
                 key_id=key.key_id,
-                policy=pulumi.Output.all(args.account_id, grants).apply(
-                    lambda v: json.dumps(vault_key_policy(account_id=v[0], statements=v[1]["keyPolicy"]))
+                policy=pulumi.Output.all(account_id=args.account_id, grants=grants).apply(
+                    lambda a: json.dumps(
+                        vault_key_policy(account_id=a["account_id"], statements=a["grants"]["keyPolicy"])
+                    )
                 ),
                 opts=child,
             )
@@ -108,14 +110,13 @@ class BackupVault(pulumi.ComponentResource):
             raise ValueError("BackupVault: staging_readers need account_id")
         readers = list(args.staging_readers)
 
-        def build(v: list[Any]) -> dict[str, list[dict[str, Any]]]:
-            bucket, key_arn, account = v
-            problems = [p for r in readers if (p := same_account_problem(r.where, r.account, account))]
+        def build(a: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+            problems = [p for r in readers if (p := same_account_problem(r.where, r.account, a["account"]))]
             if problems:
                 raise ValueError("; ".join(problems))
-            return staging_reader_grants(bucket_arn=bucket, key_arn=key_arn, readers=readers)
+            return staging_reader_grants(bucket_arn=a["bucket_arn"], key_arn=a["key_arn"], readers=readers)
 
-        return pulumi.Output.all(bucket_arn, self.kms_key_arn, args.account_id).apply(build)
+        return pulumi.Output.all(bucket_arn=bucket_arn, key_arn=self.kms_key_arn, account=args.account_id).apply(build)
 
 
 def vault_key(
@@ -199,8 +200,8 @@ def secure_bucket(
     aws.s3.BucketPolicy(
         f"{name}-policy",
         bucket=bucket.id,
-        policy=pulumi.Output.all(bucket.arn, extra_statements or []).apply(
-            lambda v: json.dumps(_with_statements(vault_bucket_policy(v[0]), v[1]))
+        policy=pulumi.Output.all(bucket_arn=bucket.arn, statements=extra_statements or []).apply(
+            lambda a: json.dumps(_with_statements(vault_bucket_policy(a["bucket_arn"]), a["statements"]))
         ),
         # The public access block must exist first, or a policy change could race it.
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[pab])),

@@ -12,6 +12,7 @@ import re
 from pydantic import Field, field_validator
 
 from components.config.base import ConfigModel
+from components.config.schedule import validate_schedule_expression
 
 # An IAM/STS principal ARN, with fnmatch wildcards allowed anywhere after the service part.
 _PRINCIPAL_RE = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}|\*|\?+):[A-Za-z0-9+=,.@_/*?:\[\]-]+$")
@@ -96,7 +97,4 @@ class DrillSpec(ConfigModel):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, v: str) -> str:
-        # Imported here: components.config.stack imports this module for StackConfig's fields.
-        from components.config.stack import validate_schedule_expression
-
         return validate_schedule_expression(v)

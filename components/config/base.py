@@ -1,14 +1,17 @@
 """Base pieces of the typed stack config, shared by every config section module.
 
-Sections of later features (staging, restore, alerts, ...) live in their own
-`components/config_<area>.py` modules built on `ConfigModel`, and are added as one field of
-`StackConfig` in `components/config/stack.py`.
+Each section (`safetynet:tables`, `backup`, `staging`, `restore`, `alerts`, ...) lives in its own
+`components/config/<section>.py` module built on `ConfigModel`, and is one field of `StackConfig`
+in `components/config/stack.py`.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
+
+# A placeholder for secret values where a secret's real value must not appear (synth output).
+SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 (a placeholder, not a credential)
 
 
 class ConfigError(ValueError):

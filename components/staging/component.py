@@ -20,8 +20,8 @@ from components.backup.vault import secure_bucket
 from components.common.iam import service_role
 from components.common.lambda_package import RUNTIME, handlers_archive, powertools_layer
 from components.common.policies import assume_role_policy
-from components.config.stack import TableSpec
 from components.config.staging import StagingSpec
+from components.config.tables import TableSpec
 from components.staging.policies import (
     MASK_PREFIX,
     ExportSource,
@@ -202,6 +202,9 @@ class StagingPipeline(pulumi.ComponentResource):
             )
             secret_arn = secret.arn
 
+        # Prod's export locations, as the policies take them (converted once for both roles).
+        sources = pulumi.Output.from_input(args.sources).apply(_sources)
+
         # -- the task Lambda
         function_name = f"safetynet-staging-{env}"
         log_group = aws.cloudwatch.LogGroup(
@@ -219,25 +222,19 @@ class StagingPipeline(pulumi.ComponentResource):
             ),
             tags=tags,
             policy=pulumi.Output.all(
-                args.region,
-                args.account_id,
-                args.sources,
-                args.vault_key_arn,
-                ledger.arn,
-                bucket.arn,
-                key.arn,
+                region=args.region,
+                account=args.account_id,
+                sources=sources,
+                vault_key_arn=args.vault_key_arn,
+                ledger_arn=ledger.arn,
+                mask_bucket_arn=bucket.arn,
+                staging_key_arn=key.arn,
             ).apply(
-                lambda v: json.dumps(
+                lambda a: json.dumps(
                     staging_task_policy(
+                        **a,
                         stack=args.stack,
-                        region=v[0],
-                        account=v[1],
                         test_tables=list(args.test_tables),
-                        sources=_sources(v[2]),
-                        vault_key_arn=v[3],
-                        ledger_arn=v[4],
-                        mask_bucket_arn=v[5],
-                        staging_key_arn=v[6],
                         secret_name=secret_name if args.masking_key is not None else None,
                         function_name=function_name,
                     )
@@ -288,20 +285,20 @@ class StagingPipeline(pulumi.ComponentResource):
             ),
             tags=tags,
             policy=pulumi.Output.all(
-                args.region, args.account_id, args.sources, args.vault_key_arn, bucket.arn, key.arn, topic.arn
+                region=args.region,
+                account=args.account_id,
+                sources=sources,
+                vault_key_arn=args.vault_key_arn,
+                mask_bucket_arn=bucket.arn,
+                staging_key_arn=key.arn,
+                topic_arn=topic.arn,
             ).apply(
-                lambda v: json.dumps(
+                lambda a: json.dumps(
                     state_machine_policy(
-                        region=v[0],
-                        account=v[1],
+                        **a,
                         state_machine_name=machine_name,
                         function_name=function_name,
                         test_tables=list(args.test_tables),
-                        sources=_sources(v[2]),
-                        vault_key_arn=v[3],
-                        mask_bucket_arn=v[4],
-                        staging_key_arn=v[5],
-                        topic_arn=v[6],
                     )
                 )
             ),
@@ -311,10 +308,8 @@ class StagingPipeline(pulumi.ComponentResource):
             f"{name}-machine",
             name=machine_name,
             role_arn=sfn_role.arn,
-            definition=pulumi.Output.all(function.arn, topic.arn).apply(
-                lambda v: json.dumps(
-                    staging_definition(function_arn=v[0], topic_arn=v[1], max_concurrency=args.staging.max_concurrency)
-                )
+            definition=pulumi.Output.all(function_arn=function.arn, topic_arn=topic.arn).apply(
+                lambda a: json.dumps(staging_definition(**a, max_concurrency=args.staging.max_concurrency))
             ),
             logging_configuration={
                 "level": "ERROR",
@@ -333,9 +328,9 @@ class StagingPipeline(pulumi.ComponentResource):
                 lambda acct: json.dumps(assume_role_policy("events.amazonaws.com", acct))
             ),
             tags=tags,
-            policy=pulumi.Output.all(args.region, args.account_id).apply(
-                lambda v: json.dumps(
-                    start_execution_policy(f"arn:aws:states:{v[0]}:{v[1]}:stateMachine:{machine_name}")
+            policy=pulumi.Output.all(region=args.region, account=args.account_id).apply(
+                lambda a: json.dumps(
+                    start_execution_policy(f"arn:aws:states:{a['region']}:{a['account']}:stateMachine:{machine_name}")
                 )
             ),
             opts=child,
@@ -408,8 +403,8 @@ class StagedTable(pulumi.ComponentResource):
         rule = aws.cloudwatch.EventRule(
             f"{name}-trigger",
             description=f"prod export of {spec.name} complete -> stage it into {args.physical_name}",
-            event_pattern=pulumi.Output.all(args.vault_bucket_name, prod).apply(
-                lambda v: json.dumps(summary_event_pattern(v[0], v[1]["exportPrefix"]))
+            event_pattern=pulumi.Output.all(bucket=args.vault_bucket_name, prod_table=prod).apply(
+                lambda a: json.dumps(summary_event_pattern(a["bucket"], a["prod_table"]["exportPrefix"]))
             ),
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),

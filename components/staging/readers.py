@@ -90,8 +90,8 @@ class ExportForwarding(pulumi.ComponentResource):
         role, policy = service_role(
             name,
             description=f"EventBridge: forward safetynet export events to account {reader.account}",
-            trust_policy=pulumi.Output.all(args.account_id, rule.arn).apply(
-                lambda v: json.dumps(assume_role_policy("events.amazonaws.com", v[0], source_arn=v[1]))
+            trust_policy=pulumi.Output.all(account_id=args.account_id, source_arn=rule.arn).apply(
+                lambda a: json.dumps(assume_role_policy("events.amazonaws.com", **a))
             ),
             policy=bus_arn.apply(lambda arn: json.dumps(forward_exports_policy(arn))),
             tags=args.tags,
@@ -196,8 +196,8 @@ class ProdExportEvents(pulumi.ComponentResource):
     def __init__(self, name: str, args: ProdExportEventsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("safetynet:staging:ProdExportEvents", name, None, opts)
         spec = args.spec
-        principal = pulumi.Output.all(args.account_id, args.prod_account_id).apply(
-            lambda v: check_vault_account(spec, own_account=v[0], prod_account=v[1])
+        principal = pulumi.Output.all(own_account=args.account_id, prod_account=args.prod_account_id).apply(
+            lambda a: check_vault_account(spec, **a)
         )
         permission = aws.cloudwatch.EventPermission(
             f"{name}-permission",

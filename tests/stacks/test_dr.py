@@ -15,7 +15,7 @@ from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from components.backup.table import RESTORE_INPUTS
-from components.config.stack import decode_pulumi_config, parse_stack_config
+from components.config.loading import decode_pulumi_config, parse_stack_config
 from safetynet.cli import app
 from safetynet.synth import SynthResult, read_stack_config, synth
 from tests.support import restore_fixtures as fx
@@ -29,11 +29,6 @@ runner = CliRunner()
 def _config(stack: str, project: Path = PROJECT_DIR) -> Any:
     flat, _ = read_stack_config(project, stack)
     return flat, parse_stack_config(decode_pulumi_config(flat))
-
-
-@pytest.fixture(scope="module")
-def dr() -> SynthResult:
-    return synth_stack("dr")
 
 
 def test_dr_stack_declares_exactly_prods_tables() -> None:
@@ -57,8 +52,8 @@ def test_dr_stack_reads_the_replica_of_prods_region() -> None:
     assert f"region: {dr_flat['aws:region']}" in replica_block.splitlines()[1]
 
 
-def test_dr_tables_are_protected_and_keep_prods_names(dr: SynthResult) -> None:
-    tables = dr.of_type(TABLE)
+def test_dr_tables_are_protected_and_keep_prods_names(dr_synth: SynthResult) -> None:
+    tables = dr_synth.of_type(TABLE)
     assert sorted(t["inputs"]["name"] for t in tables) == ["customers", "inventory", "orders"]
     for t in tables:
         assert t["inputs"]["deletionProtectionEnabled"] is True
@@ -66,9 +61,9 @@ def test_dr_tables_are_protected_and_keep_prods_names(dr: SynthResult) -> None:
         assert set(RESTORE_INPUTS) <= set(t["options"]["ignoreChanges"])
 
 
-def test_dr_stack_runs_in_its_own_region(dr: SynthResult) -> None:
-    assert dr.outputs["region"] == DR_REGION
-    assert all(f":{DR_REGION}:" in t["arn"] for t in dr.outputs["tables"].values())
+def test_dr_stack_runs_in_its_own_region(dr_synth: SynthResult) -> None:
+    assert dr_synth.outputs["region"] == DR_REGION
+    assert all(f":{DR_REGION}:" in t["arn"] for t in dr_synth.outputs["tables"].values())
 
 
 def test_dr_stack_synthesizes_imports_from_the_replica_bucket() -> None:

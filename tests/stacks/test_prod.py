@@ -13,6 +13,7 @@ import pytest
 from components.backup.table import EXPORT_TARGET_ARN, RESTORE_INPUTS
 from safetynet.synth import SYNTH_ACCOUNT_ID, SynthResult
 from tests.support.iam_lint import assert_clean
+from tests.support.policies import role_policy
 from tests.support.stacks import synth_stack
 
 TABLE = "aws:dynamodb/table:Table"
@@ -20,12 +21,8 @@ SCHEDULE = "aws:scheduler/schedule:Schedule"
 
 
 @pytest.fixture(scope="module")
-def prod() -> SynthResult:
-    return synth_stack("prod")
-
-
-@pytest.fixture(scope="module")
 def dev() -> SynthResult:
+    """The prod program as a non-prod environment with the default backup settings."""
     return synth_stack("prod", config_overrides={"environment": "dev", "backup": {}})
 
 
@@ -33,8 +30,10 @@ def table(result: SynthResult, name: str) -> dict[str, Any]:
     return result.one(TABLE, f"{name}-table")
 
 
-def test_every_configured_table_is_declared_once_with_its_physical_name(prod: SynthResult, dev: SynthResult) -> None:
-    assert sorted(t["inputs"]["name"] for t in prod.of_type(TABLE)) == ["customers", "inventory", "orders"]
+def test_every_configured_table_is_declared_once_with_its_physical_name(
+    prod_synth: SynthResult, dev: SynthResult
+) -> None:
+    assert sorted(t["inputs"]["name"] for t in prod_synth.of_type(TABLE)) == ["customers", "inventory", "orders"]
     assert sorted(t["inputs"]["name"] for t in dev.of_type(TABLE)) == [
         "customers-dev",
         "inventory-dev",
@@ -42,22 +41,22 @@ def test_every_configured_table_is_declared_once_with_its_physical_name(prod: Sy
     ]
 
 
-def test_prod_tables_have_pitr_deletion_protection_encryption(prod: SynthResult) -> None:
-    for t in prod.of_type(TABLE):
+def test_prod_tables_have_pitr_deletion_protection_encryption(prod_synth: SynthResult) -> None:
+    for t in prod_synth.of_type(TABLE):
         i = t["inputs"]
         assert i["pointInTimeRecovery"] == {"enabled": True, "recoveryPeriodInDays": 35}
         assert i["deletionProtectionEnabled"] is True
         assert i["serverSideEncryption"] == {"enabled": True}
 
 
-def test_prod_tables_are_pulumi_protected_and_retained(prod: SynthResult) -> None:
-    for t in prod.of_type(TABLE):
+def test_prod_tables_are_pulumi_protected_and_retained(prod_synth: SynthResult) -> None:
+    for t in prod_synth.of_type(TABLE):
         assert t["options"]["protect"] is True
         assert t["options"]["retainOnDelete"] is True
 
 
-def test_restore_inputs_are_ignored_on_update(prod: SynthResult, dev: SynthResult) -> None:
-    for result in (prod, dev):
+def test_restore_inputs_are_ignored_on_update(prod_synth: SynthResult, dev: SynthResult) -> None:
+    for result in (prod_synth, dev):
         for t in result.of_type(TABLE):
             assert set(RESTORE_INPUTS) <= set(t["options"]["ignoreChanges"])
 
@@ -72,8 +71,8 @@ def test_non_prod_tables_have_no_protect_and_no_deletion_protection(dev: SynthRe
         assert t["inputs"]["serverSideEncryption"] == {"enabled": True}
 
 
-def test_table_schema_ttl_streams_and_indexes_follow_config(prod: SynthResult) -> None:
-    orders = table(prod, "orders")["inputs"]
+def test_table_schema_ttl_streams_and_indexes_follow_config(prod_synth: SynthResult) -> None:
+    orders = table(prod_synth, "orders")["inputs"]
     assert orders["hashKey"] == "customerId"
     assert orders["rangeKey"] == "orderId"
     assert orders["ttl"] == {"enabled": True, "attributeName": "expiresAt"}
@@ -97,15 +96,15 @@ def test_table_schema_ttl_streams_and_indexes_follow_config(prod: SynthResult) -
     assert orders["localSecondaryIndexes"] == [
         {"name": "by-created", "rangeKey": "createdAt", "projectionType": "KEYS_ONLY"}
     ]
-    inventory = table(prod, "inventory")["inputs"]
+    inventory = table(prod_synth, "inventory")["inputs"]
     assert inventory["billingMode"] == "PROVISIONED"
     assert (inventory["readCapacity"], inventory["writeCapacity"]) == (10, 5)
     assert inventory["tableClass"] == "STANDARD_INFREQUENT_ACCESS"
     assert "ttl" not in inventory and "streamEnabled" not in inventory
 
 
-def test_tables_are_tagged_with_environment_stack_and_their_own_tags(prod: SynthResult) -> None:
-    tags = table(prod, "customers")["inputs"]["tags"]
+def test_tables_are_tagged_with_environment_stack_and_their_own_tags(prod_synth: SynthResult) -> None:
+    tags = table(prod_synth, "customers")["inputs"]["tags"]
     assert tags["safetynet:environment"] == "prod"
     assert tags["safetynet:stack"] == "safetynet/prod"
     assert tags["safetynet:table"] == "customers"
@@ -136,13 +135,14 @@ def test_adopt_imports_the_existing_table_by_name() -> None:
     assert table(result, "fresh")["options"]["importId"] is None
 
 
-def test_tables_are_children_of_their_backed_up_table_component(prod: SynthResult) -> None:
+def test_tables_are_children_of_their_backed_up_table_component(prod_synth: SynthResult) -> None:
     for name in ("orders", "customers", "inventory"):
-        assert table(prod, name)["parent"] == f"safetynet:dynamodb:BackedUpTable::{name}"
-        export = prod.one("safetynet:backup:NightlyExport", f"{name}-export")
+        assert table(prod_synth, name)["parent"] == f"safetynet:dynamodb:BackedUpTable::{name}"
+        export = prod_synth.one("safetynet:backup:NightlyExport", f"{name}-export")
         assert export["parent"] == f"safetynet:dynamodb:BackedUpTable::{name}"
         assert (
-            prod.one(SCHEDULE, f"{name}-export-schedule")["parent"] == f"safetynet:backup:NightlyExport::{name}-export"
+            prod_synth.one(SCHEDULE, f"{name}-export-schedule")["parent"]
+            == f"safetynet:backup:NightlyExport::{name}-export"
         )
 
 
@@ -154,33 +154,35 @@ def vault_child(result: SynthResult, typ: str) -> dict[str, Any]:
     return res
 
 
-def test_vault_bucket_is_protected_in_prod_only(prod: SynthResult, dev: SynthResult) -> None:
-    assert prod.one("aws:s3/bucket:Bucket", "vault-bucket")["options"]["protect"] is True
-    assert prod.one("aws:kms/key:Key", "vault-key")["options"]["retainOnDelete"] is True
+def test_vault_bucket_is_protected_in_prod_only(prod_synth: SynthResult, dev: SynthResult) -> None:
+    assert prod_synth.one("aws:s3/bucket:Bucket", "vault-bucket")["options"]["protect"] is True
+    assert prod_synth.one("aws:kms/key:Key", "vault-key")["options"]["retainOnDelete"] is True
     assert dev.one("aws:s3/bucket:Bucket", "vault-bucket")["options"]["protect"] is False
 
 
-def test_vault_blocks_all_public_access_and_enforces_bucket_owner(prod: SynthResult) -> None:
-    pab = vault_child(prod, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")["inputs"]
+def test_vault_blocks_all_public_access_and_enforces_bucket_owner(prod_synth: SynthResult) -> None:
+    pab = vault_child(prod_synth, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")["inputs"]
     assert all(
         pab[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     )
-    own = vault_child(prod, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")["inputs"]
+    own = vault_child(prod_synth, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")["inputs"]
     assert own["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
 
 
-def test_vault_is_versioned_and_kms_encrypted_with_bucket_key(prod: SynthResult) -> None:
-    ver = vault_child(prod, "aws:s3/bucketVersioning:BucketVersioning")["inputs"]
+def test_vault_is_versioned_and_kms_encrypted_with_bucket_key(prod_synth: SynthResult) -> None:
+    ver = vault_child(prod_synth, "aws:s3/bucketVersioning:BucketVersioning")["inputs"]
     assert ver["versioningConfiguration"] == {"status": "Enabled"}
-    enc = vault_child(prod, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    enc = vault_child(
+        prod_synth, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )
     [rule] = enc["inputs"]["rules"]
     assert rule["bucketKeyEnabled"] is True
     assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
-    assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == prod.outputs["kmsKeyArn"]
+    assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == prod_synth.outputs["kmsKeyArn"]
 
 
-def test_created_vault_key_rotates(prod: SynthResult) -> None:
-    key = prod.one("aws:kms/key:Key", "vault-key")["inputs"]
+def test_created_vault_key_rotates(prod_synth: SynthResult) -> None:
+    key = prod_synth.one("aws:kms/key:Key", "vault-key")["inputs"]
     assert key["enableKeyRotation"] is True
 
 
@@ -188,15 +190,15 @@ def test_configured_kms_key_is_used_and_none_is_created() -> None:
     arn = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
     result = synth_stack("prod", config_overrides={"backup": {"kmsKeyArn": arn}})
     # No vault key is created (DisasterWatch's alert topic has its own key, not the vault's).
-    assert [k for k in result.of_type("aws:kms/key:Key") if k["parent"] != "safetynet:watch:DisasterWatch::watch"] == []
+    assert [k for k in result.of_type("aws:kms/key:Key") if k["parent"] != "safetynet:watch:AlertTopic::watch"] == []
     assert result.outputs["kmsKeyArn"] == arn
     schedule_input = json.loads(result.of_type(SCHEDULE)[0]["inputs"]["target"]["input"])
     assert schedule_input["S3SseKmsKeyId"] == arn
 
 
-def test_vault_policy_denies_plain_http_and_object_deletion(prod: SynthResult) -> None:
-    policy = json.loads(vault_child(prod, "aws:s3/bucketPolicy:BucketPolicy")["inputs"]["policy"])
-    bucket_arn = prod.outputs["vaultBucketArn"]
+def test_vault_policy_denies_plain_http_and_object_deletion(prod_synth: SynthResult) -> None:
+    policy = json.loads(vault_child(prod_synth, "aws:s3/bucketPolicy:BucketPolicy")["inputs"]["policy"])
+    bucket_arn = prod_synth.outputs["vaultBucketArn"]
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     tls = by_sid["DenyInsecureTransport"]
     assert tls["Effect"] == "Deny" and tls["Principal"] == "*"
@@ -209,10 +211,10 @@ def test_vault_policy_denies_plain_http_and_object_deletion(prod: SynthResult) -
     assert_clean(policy, resource_policy=True)
 
 
-def test_vault_lifecycle_transitions_expires_and_cleans_up(prod: SynthResult) -> None:
+def test_vault_lifecycle_transitions_expires_and_cleans_up(prod_synth: SynthResult) -> None:
     rules = {
         r["id"]: r
-        for r in vault_child(prod, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["inputs"][
+        for r in vault_child(prod_synth, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["inputs"][
             "rules"
         ]
     }
@@ -225,17 +227,17 @@ def test_vault_lifecycle_transitions_expires_and_cleans_up(prod: SynthResult) ->
     assert rules["housekeeping"]["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
 
 
-def test_object_lock_default_retention_when_configured(prod: SynthResult, dev: SynthResult) -> None:
-    assert prod.one("aws:s3/bucket:Bucket", "vault-bucket")["inputs"]["objectLockEnabled"] is True
-    lock = vault_child(prod, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")["inputs"]
+def test_object_lock_default_retention_when_configured(prod_synth: SynthResult, dev: SynthResult) -> None:
+    assert prod_synth.one("aws:s3/bucket:Bucket", "vault-bucket")["inputs"]["objectLockEnabled"] is True
+    lock = vault_child(prod_synth, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")["inputs"]
     assert lock["rule"] == {"defaultRetention": {"mode": "GOVERNANCE", "days": 30}}
     # dev uses the default backup settings: no Object Lock.
     assert dev.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration") == []
     assert "objectLockEnabled" not in dev.one("aws:s3/bucket:Bucket", "vault-bucket")["inputs"]
 
 
-def test_vault_sends_s3_events_to_eventbridge(prod: SynthResult) -> None:
-    assert vault_child(prod, "aws:s3/bucketNotification:BucketNotification")["inputs"]["eventbridge"] is True
+def test_vault_sends_s3_events_to_eventbridge(prod_synth: SynthResult) -> None:
+    assert vault_child(prod_synth, "aws:s3/bucketNotification:BucketNotification")["inputs"]["eventbridge"] is True
 
 
 # -- the nightly export ------------------------------------------------------------------------
@@ -245,26 +247,26 @@ def schedule_input(result: SynthResult, name: str) -> dict[str, Any]:
     return json.loads(result.one(SCHEDULE, f"{name}-export-schedule")["inputs"]["target"]["input"])
 
 
-def test_each_table_has_a_nightly_export_through_the_universal_target(prod: SynthResult) -> None:
+def test_each_table_has_a_nightly_export_through_the_universal_target(prod_synth: SynthResult) -> None:
     # (DisasterWatch adds one restore-drill schedule per table beside these.)
-    assert len([s for s in prod.of_type(SCHEDULE) if s["name"].endswith("-export-schedule")]) == 3
+    assert len([s for s in prod_synth.of_type(SCHEDULE) if s["name"].endswith("-export-schedule")]) == 3
     for name in ("orders", "customers", "inventory"):
-        sched = prod.one(SCHEDULE, f"{name}-export-schedule")["inputs"]
+        sched = prod_synth.one(SCHEDULE, f"{name}-export-schedule")["inputs"]
         assert sched["scheduleExpression"] == "cron(0 3 * * ? *)"
         assert sched["scheduleExpressionTimezone"] == "UTC"
         assert sched["state"] == "ENABLED"
         assert sched["target"]["arn"] == EXPORT_TARGET_ARN
         assert sched["target"]["retryPolicy"] == {"maximumRetryAttempts": 5, "maximumEventAgeInSeconds": 3600}
-        body = schedule_input(prod, name)
+        body = schedule_input(prod_synth, name)
         assert body == {
-            "TableArn": prod.outputs["tables"][name]["arn"],
-            "S3Bucket": prod.outputs["vaultBucketName"],
+            "TableArn": prod_synth.outputs["tables"][name]["arn"],
+            "S3Bucket": prod_synth.outputs["vaultBucketName"],
             "S3BucketOwner": SYNTH_ACCOUNT_ID,
             "S3Prefix": f"exports/{name}",
             "ExportFormat": "DYNAMODB_JSON",
             "ExportType": "FULL_EXPORT",
             "S3SseAlgorithm": "KMS",
-            "S3SseKmsKeyId": prod.outputs["kmsKeyArn"],
+            "S3SseKmsKeyId": prod_synth.outputs["kmsKeyArn"],
             "ClientToken": "<aws.scheduler.execution-id>",
         }
 
@@ -296,7 +298,7 @@ def _model_problems(value: Any, shape: Any, path: str = "") -> list[str]:
     return problems
 
 
-def test_scheduler_input_is_a_valid_export_request_per_botocore(prod: SynthResult) -> None:
+def test_scheduler_input_is_a_valid_export_request_per_botocore(prod_synth: SynthResult) -> None:
     shape = (
         botocore.session.get_session()
         .get_service_model("dynamodb")
@@ -304,7 +306,7 @@ def test_scheduler_input_is_a_valid_export_request_per_botocore(prod: SynthResul
         .input_shape
     )
     for name in ("orders", "customers", "inventory"):
-        body = schedule_input(prod, name)
+        body = schedule_input(prod_synth, name)
         assert _model_problems(body, shape) == []
         # The scheduler substitutes its execution id for the placeholder; that must fit too.
         body["ClientToken"] = "e2f7c4d0-6b1a-4b8e-9d8b-5a3c1f0e9a11"
@@ -330,42 +332,42 @@ def test_model_check_catches_bad_requests() -> None:
         assert expected in problems
 
 
-def test_export_failures_dead_letter_into_an_encrypted_queue(prod: SynthResult) -> None:
+def test_export_failures_dead_letter_into_an_encrypted_queue(prod_synth: SynthResult) -> None:
     for name in ("orders", "customers", "inventory"):
-        dlq = prod.one("aws:sqs/queue:Queue", f"{name}-export-dlq")["inputs"]
+        dlq = prod_synth.one("aws:sqs/queue:Queue", f"{name}-export-dlq")["inputs"]
         assert dlq["sqsManagedSseEnabled"] is True
-        sched = prod.one(SCHEDULE, f"{name}-export-schedule")["inputs"]
+        sched = prod_synth.one(SCHEDULE, f"{name}-export-schedule")["inputs"]
         assert f":{name}-export-dlq-" in sched["target"]["deadLetterConfig"]["arn"]
 
 
-def test_export_role_is_assumable_only_by_the_scheduler_of_this_account(prod: SynthResult) -> None:
-    trust = json.loads(prod.one("aws:iam/role:Role", "orders-export-role")["inputs"]["assumeRolePolicy"])
+def test_export_role_is_assumable_only_by_the_scheduler_of_this_account(prod_synth: SynthResult) -> None:
+    trust = json.loads(prod_synth.one("aws:iam/role:Role", "orders-export-role")["inputs"]["assumeRolePolicy"])
     [stmt] = trust["Statement"]
     assert stmt["Principal"] == {"Service": "scheduler.amazonaws.com"}
     assert stmt["Action"] == "sts:AssumeRole"
     assert stmt["Condition"] == {"StringEquals": {"aws:SourceAccount": SYNTH_ACCOUNT_ID}}
 
 
-def test_export_role_may_do_exactly_that_export_and_nothing_else(prod: SynthResult) -> None:
+def test_export_role_may_do_exactly_that_export_and_nothing_else(prod_synth: SynthResult) -> None:
     for name in ("orders", "customers", "inventory"):
-        policy = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", f"{name}-export-policy")["inputs"]["policy"])
+        policy = role_policy(prod_synth, f"{name}-export-policy")
         grants = {s["Sid"]: (s["Action"], s["Resource"]) for s in policy["Statement"]}
-        dlq_arn = prod.one(SCHEDULE, f"{name}-export-schedule")["inputs"]["target"]["deadLetterConfig"]["arn"]
+        dlq_arn = prod_synth.one(SCHEDULE, f"{name}-export-schedule")["inputs"]["target"]["deadLetterConfig"]["arn"]
         assert grants == {
-            "ExportThisTable": (["dynamodb:ExportTableToPointInTime"], [prod.outputs["tables"][name]["arn"]]),
+            "ExportThisTable": (["dynamodb:ExportTableToPointInTime"], [prod_synth.outputs["tables"][name]["arn"]]),
             "WriteThisTablesExports": (
                 ["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"],
-                [f"{prod.outputs['vaultBucketArn']}/exports/{name}/*"],
+                [f"{prod_synth.outputs['vaultBucketArn']}/exports/{name}/*"],
             ),
-            "EncryptWithVaultKey": (["kms:Decrypt", "kms:GenerateDataKey"], [prod.outputs["kmsKeyArn"]]),
+            "EncryptWithVaultKey": (["kms:Decrypt", "kms:GenerateDataKey"], [prod_synth.outputs["kmsKeyArn"]]),
             "DeadLetterFailedInvocations": (["sqs:SendMessage"], [dlq_arn]),
         }
         assert all(s["Effect"] == "Allow" for s in policy["Statement"])
         assert_clean(policy)
 
 
-def test_every_iam_policy_in_the_stack_passes_the_linter(prod: SynthResult) -> None:
-    policies = [json.loads(r["inputs"]["policy"]) for r in prod.of_type("aws:iam/rolePolicy:RolePolicy")]
+def test_every_iam_policy_in_the_stack_passes_the_linter(prod_synth: SynthResult) -> None:
+    policies = [json.loads(r["inputs"]["policy"]) for r in prod_synth.of_type("aws:iam/rolePolicy:RolePolicy")]
     assert policies, "the prod stack declares role policies"
     for policy in policies:
         assert_clean(policy)
@@ -393,8 +395,8 @@ def test_schedule_settings_follow_config() -> None:
 # -- stack outputs -----------------------------------------------------------------------------
 
 
-def test_outputs_give_the_test_stack_everything_it_needs(prod: SynthResult) -> None:
-    out = prod.outputs
+def test_outputs_give_the_test_stack_everything_it_needs(prod_synth: SynthResult) -> None:
+    out = prod_synth.outputs
     assert out["region"] == "eu-central-1"
     assert out["vaultBucketArn"] == f"arn:aws:s3:::{out['vaultBucketName']}"
     assert out["kmsKeyArn"].startswith("arn:aws:kms:eu-central-1:")

@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 
-from components.config.stack import TableSpec
+from components.config.tables import TableSpec
 from conventions.vault import export_prefix
 from conventions.watch import WatchContext, WatchedTable
 from handlers.exports import ExportRef, read_data_files, read_summary, write_export
@@ -108,6 +108,20 @@ def corrupt_first_data_file(ref: ExportRef) -> str:
     body = json.dumps({"Item": {"customerId": {"S": "evil"}, "orderId": {"S": "x"}}}).encode() + b"\n"
     s3.put_object(Bucket=ref.bucket, Key=key, Body=gzip.compress(body))
     return key
+
+
+def protected_and_exported(tmp: Path, *, orders: int, customers: int, age_hours: float) -> Path:
+    """An account where both tables are protected, hold `orders` and `customers` items and were
+    exported `age_hours` ago (call inside moto); returns a project folder whose `prod` stack
+    protects them (`project_with_stack`)."""
+    ctx = make_account()
+    now = datetime.now(UTC)
+    orders_table, customers_table = ctx.tables
+    fill(orders_table, [item(i) for i in range(orders)])
+    fill(customers_table, [customer(i) for i in range(customers)])
+    add_export(orders_table, [item(i) for i in range(orders)], age_hours=age_hours, now=now)
+    add_export(customers_table, [customer(i) for i in range(customers)], age_hours=age_hours, now=now)
+    return project_with_stack(tmp)
 
 
 def project_with_stack(tmp: Path, *, environment: str = "prod") -> Path:

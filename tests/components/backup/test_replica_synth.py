@@ -12,6 +12,7 @@ import pytest
 from components.backup.replica import REPLICATION_RULE_ID
 from safetynet.synth import SynthResult, read_stack_config
 from tests.support.iam_lint import assert_clean
+from tests.support.policies import role_policy, statement
 from tests.support.stacks import PROJECT_DIR, synth_stack
 
 REPLICA = "safetynet:backup:VaultReplica"
@@ -53,11 +54,10 @@ def _children(result: SynthResult, parent: str) -> dict[str, dict[str, Any]]:
     return {r["name"]: r for r in result.resources if r["parent"] == parent}
 
 
-def test_without_a_replica_nothing_is_replicated() -> None:
-    result = synth_stack("prod")
-    assert result.of_type(REPLICA) == []
-    assert result.of_type(REPLICATION) == []
-    assert "vaultReplica" not in result.outputs
+def test_without_a_replica_nothing_is_replicated(prod_synth: SynthResult) -> None:
+    assert prod_synth.of_type(REPLICA) == []
+    assert prod_synth.of_type(REPLICATION) == []
+    assert "vaultReplica" not in prod_synth.outputs
 
 
 def test_vault_replicates_only_exports_with_delete_markers_kept_home(same_account: SynthResult) -> None:
@@ -162,8 +162,8 @@ def test_replica_bucket_policy_is_tls_only_and_denies_deletes(same_account: Synt
         same_account.one("aws:s3/bucketPolicy:BucketPolicy", "vault-replica-policy")["inputs"]["policy"]
     )
     arn = same_account.outputs["vaultReplica"]["bucketArn"]
-    tls = next(s for s in policy["Statement"] if s["Sid"] == "DenyInsecureTransport")
-    deny_delete = next(s for s in policy["Statement"] if s["Sid"] == "DenyDeletingBackups")
+    tls = statement(policy, "DenyInsecureTransport")
+    deny_delete = statement(policy, "DenyDeletingBackups")
     assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert tls["Resource"] == [arn, f"{arn}/*"]
     assert deny_delete["Effect"] == "Deny"
@@ -199,16 +199,12 @@ def test_replication_role_is_trusted_by_s3_for_this_vault_and_lint_clean(same_ac
     assert trust["Principal"] == {"Service": "s3.amazonaws.com"}
     assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
     assert trust["Condition"]["ArnLike"]["aws:SourceArn"] == same_account.outputs["vaultBucketArn"]
-    policy = json.loads(
-        same_account.one("aws:iam/rolePolicy:RolePolicy", "vault-replica-role-policy")["inputs"]["policy"]
-    )
+    policy = role_policy(same_account, "vault-replica-role-policy")
     assert_clean(policy)
 
 
 def test_replication_role_is_scoped_to_both_buckets_and_keys(same_account: SynthResult) -> None:
-    policy = json.loads(
-        same_account.one("aws:iam/rolePolicy:RolePolicy", "vault-replica-role-policy")["inputs"]["policy"]
-    )
+    policy = role_policy(same_account, "vault-replica-role-policy")
     out = same_account.outputs
     resources = {r for s in policy["Statement"] for r in s["Resource"]}
     assert resources == {
@@ -219,7 +215,7 @@ def test_replication_role_is_scoped_to_both_buckets_and_keys(same_account: Synth
         out["vaultReplica"]["kmsKeyArn"],
     }
     # The prod vault is locked: replication copies its retention, so it may read it.
-    read = next(s for s in policy["Statement"] if s["Sid"] == "ReadExportVersions")
+    read = statement(policy, "ReadExportVersions")
     assert "s3:GetObjectRetention" in read["Action"]
 
 
@@ -258,7 +254,7 @@ def test_cross_account_emits_the_policies_the_other_account_applies(cross_accoun
     bucket_policy = out["destinationPolicies"]["bucketPolicy"]
     key_stmt = out["destinationPolicies"]["keyPolicyStatement"]
     assert_clean(bucket_policy, resource_policy=True)
-    allow = next(s for s in bucket_policy["Statement"] if s["Sid"] == "AllowReplicationFromSafetynetVault")
+    allow = statement(bucket_policy, "AllowReplicationFromSafetynetVault")
     assert allow["Principal"] == {"AWS": out["roleArn"]}
     assert allow["Resource"] == ["arn:aws:s3:::dr-vault/exports/*"]
     assert key_stmt["Principal"] == {"AWS": out["roleArn"]}
@@ -267,10 +263,8 @@ def test_cross_account_emits_the_policies_the_other_account_applies(cross_accoun
 
 
 def test_cross_account_role_may_override_ownership(cross_account: SynthResult) -> None:
-    policy = json.loads(
-        cross_account.one("aws:iam/rolePolicy:RolePolicy", "vault-replica-role-policy")["inputs"]["policy"]
-    )
-    write = next(s for s in policy["Statement"] if s["Sid"] == "WriteReplicas")
+    policy = role_policy(cross_account, "vault-replica-role-policy")
+    write = statement(policy, "WriteReplicas")
     assert "s3:ObjectOwnerOverrideToBucketOwner" in write["Action"]
     assert write["Resource"] == ["arn:aws:s3:::dr-vault/exports/*"]
 
@@ -309,9 +303,8 @@ def test_replicas_of_a_non_prod_table_are_not_deletion_protected() -> None:
     assert replicas[0]["pointInTimeRecovery"] is True
 
 
-def test_tables_without_replica_regions_stay_regional() -> None:
-    result = synth_stack("prod")
-    assert all("replicas" not in t["inputs"] for t in result.of_type("aws:dynamodb/table:Table"))
+def test_tables_without_replica_regions_stay_regional(prod_synth: SynthResult) -> None:
+    assert all("replicas" not in t["inputs"] for t in prod_synth.of_type("aws:dynamodb/table:Table"))
 
 
 def test_failed_replication_alarm_notifies_the_watch_topic(same_account: SynthResult) -> None:

@@ -291,10 +291,10 @@ def test_without_the_layer_the_prod_program_stops_before_declaring_anything(decl
 
 
 def test_without_the_layer_the_test_program_stops_before_declaring_anything(
-    prod: SynthResult, declared: list[str]
+    prod_synth: SynthResult, declared: list[str]
 ) -> None:
     with pytest.raises(SynthError, match=re.escape("build/lambda-layer is missing: run `make layer`")):
-        synth_stack("test", stack_references={"prod": prod.outputs})
+        synth_stack("test", stack_references={"prod": prod_synth.outputs})
     assert declared == []
 
 
@@ -309,19 +309,10 @@ def test_a_stack_without_functions_needs_no_layer_and_declares_none(declared: li
 # -- every function attaches it ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def prod() -> SynthResult:
-    return synth_stack("prod")
-
-
-@pytest.fixture(scope="module")
-def test_stack(prod: SynthResult) -> SynthResult:
-    return synth_stack("test", stack_references={"prod": prod.outputs})
-
-
 @pytest.fixture(params=["prod", "test"])
 def stack(request: pytest.FixtureRequest, site: Path) -> SynthResult:
-    return request.getfixturevalue("test_stack" if request.param == "test" else request.param)
+    """The shipped stack (session fixtures prod_synth, test_synth), once the layer is built."""
+    return request.getfixturevalue(f"{request.param}_synth")
 
 
 def test_the_stack_declares_one_layer_from_the_built_directory(stack: SynthResult) -> None:

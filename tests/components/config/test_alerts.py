@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from components.config.stack import ConfigError, parse_stack_config
+from components.config.loading import parse_stack_config
+from tests.support.config import config_error
 
 
 def _cfg(**sections: Any) -> Any:
@@ -15,9 +16,7 @@ def _cfg(**sections: Any) -> Any:
 
 
 def _problems(**sections: Any) -> str:
-    with pytest.raises(ConfigError) as exc:
-        _cfg(**sections)
-    return str(exc.value)
+    return config_error({"environment": "prod", **sections})
 
 
 def test_defaults() -> None:

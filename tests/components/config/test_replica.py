@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from components.config.stack import ConfigError, parse_stack_config
+from components.config.loading import parse_stack_config
+from tests.support.config import config_error
 
 OTHER_KEY = "arn:aws:kms:eu-west-1:210987654321:key/11111111-2222-3333-4444-555555555555"
 
@@ -21,12 +20,6 @@ def raw(replica: dict[str, Any] | None = None, **table: Any) -> dict[str, Any]:
         "tables": [{"name": "orders", "hashKey": {"name": "id", "type": "S"}, **table}],
         "backup": backup,
     }
-
-
-def error_of(config: dict[str, Any]) -> str:
-    with pytest.raises(ConfigError) as exc:
-        parse_stack_config(config)
-    return str(exc.value)
 
 
 def test_replica_defaults_to_same_account_without_lock_or_rtc() -> None:
@@ -43,23 +36,23 @@ def test_no_replica_by_default() -> None:
 
 
 def test_replica_region_must_be_a_region_code() -> None:
-    msg = error_of(raw({"region": "Ireland"}))
+    msg = config_error(raw({"region": "Ireland"}))
     assert "safetynet:backup.replica" in msg
     assert "write e.g. eu-west-1" in msg
 
 
 def test_replica_region_is_required() -> None:
-    assert "safetynet:backup.replica.region: is required" in error_of(raw({"objectLock": "off"}))
+    assert "safetynet:backup.replica.region: is required" in config_error(raw({"objectLock": "off"}))
 
 
 def test_cross_account_needs_the_other_accounts_bucket_and_key() -> None:
-    msg = error_of(raw({"region": "eu-west-1", "accountId": "210987654321"}))
+    msg = config_error(raw({"region": "eu-west-1", "accountId": "210987654321"}))
     assert "add bucketName and kmsKeyArn" in msg
 
 
 def test_cross_account_key_must_be_in_the_replica_region_and_account() -> None:
     wrong_region = OTHER_KEY.replace("eu-west-1", "us-east-1")
-    msg = error_of(
+    msg = config_error(
         raw(
             {
                 "region": "eu-west-1",
@@ -87,12 +80,12 @@ def test_cross_account_replica_parses() -> None:
 
 
 def test_bucket_name_without_account_is_rejected() -> None:
-    msg = error_of(raw({"region": "eu-west-1", "bucketName": "dr-vault"}))
+    msg = config_error(raw({"region": "eu-west-1", "bucketName": "dr-vault"}))
     assert "set accountId too" in msg
 
 
 def test_object_lock_belongs_to_the_other_account_when_cross_account() -> None:
-    msg = error_of(
+    msg = config_error(
         raw(
             {
                 "region": "eu-west-1",
@@ -108,17 +101,17 @@ def test_object_lock_belongs_to_the_other_account_when_cross_account() -> None:
 
 
 def test_replica_object_lock_needs_days() -> None:
-    assert "needs objectLockDays" in error_of(raw({"region": "eu-west-1", "objectLock": "governance"}))
+    assert "needs objectLockDays" in config_error(raw({"region": "eu-west-1", "objectLock": "governance"}))
 
 
 def test_replica_lock_longer_than_retention_is_rejected() -> None:
-    msg = error_of(raw({"region": "eu-west-1", "objectLock": "governance", "objectLockDays": 120}))
+    msg = config_error(raw({"region": "eu-west-1", "objectLock": "governance", "objectLockDays": 120}))
     assert "safetynet:backup" in msg
     assert "replica.objectLockDays 120 is longer than retentionDays 90" in msg
 
 
 def test_unknown_replica_key_is_rejected() -> None:
-    msg = error_of(raw({"region": "eu-west-1", "rtc": True}))
+    msg = config_error(raw({"region": "eu-west-1", "rtc": True}))
     assert "safetynet:backup.replica.rtc" in msg
 
 
@@ -132,13 +125,13 @@ def test_replica_regions_turn_on_new_and_old_image_streams() -> None:
 
 
 def test_replica_regions_with_another_stream_view_is_rejected() -> None:
-    msg = error_of(raw(replicaRegions=["eu-west-1"], streamViewType="KEYS_ONLY"))
+    msg = config_error(raw(replicaRegions=["eu-west-1"], streamViewType="KEYS_ONLY"))
     assert "safetynet:tables[0]" in msg
     assert "write streamViewType: NEW_AND_OLD_IMAGES" in msg
 
 
 def test_replica_regions_must_be_region_codes_listed_once() -> None:
-    msg = error_of(raw(replicaRegions=["eu-west-1", "eu-west-1", "mars-1"]))
+    msg = config_error(raw(replicaRegions=["eu-west-1", "eu-west-1", "mars-1"]))
     assert "'mars-1' is not an AWS region code" in msg
     assert "lists eu-west-1 more than once" in msg
 
@@ -179,7 +172,7 @@ def test_dr_source_account_changes_the_expected_table_arn() -> None:
 
 
 def test_dr_source_region_must_be_a_region_code() -> None:
-    msg = error_of(dr_raw(sourceRegion="frankfurt"))
+    msg = config_error(dr_raw(sourceRegion="frankfurt"))
     assert "safetynet:disasterRecovery" in msg
     assert "sourceRegion 'frankfurt' is not an AWS region code" in msg
 
@@ -187,4 +180,4 @@ def test_dr_source_region_must_be_a_region_code() -> None:
 def test_dr_replica_bucket_is_required() -> None:
     config = dr_raw()
     del config["disasterRecovery"]["replicaBucket"]
-    assert "safetynet:disasterRecovery.replicaBucket: is required" in error_of(config)
+    assert "safetynet:disasterRecovery.replicaBucket: is required" in config_error(config)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
+from components.config.loading import parse_stack_config
 from components.config.restore import TableRestore, export_data_prefix
-from components.config.stack import ConfigError, StackConfig, parse_stack_config
+from components.config.stack import StackConfig
 from components.recovery.restore import restore_inputs
+from tests.support.config import config_error
 
 TABLES = [
     {
@@ -28,9 +28,7 @@ def _parse(restore: dict[str, Any]) -> StackConfig:
 
 
 def _problems(restore: dict[str, Any]) -> str:
-    with pytest.raises(ConfigError) as err:
-        _parse(restore)
-    return str(err.value)
+    return config_error({"environment": "prod", "tables": TABLES, "restore": restore})
 
 
 def test_no_restore_block_means_no_restores() -> None:

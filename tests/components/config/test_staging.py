@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
-from components.config.stack import ConfigError, parse_stack_config
+from components.config.base import ConfigError
+from components.config.loading import parse_stack_config
 from conventions.masking import MaskRule
+from tests.support.config import config_error
 
 CUSTOMERS = {
     "name": "customers",
@@ -22,16 +24,17 @@ ORDERS = {
 KEY = "0123456789abcdef0123"
 
 
+def raw(staging: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A test stack's config with this staging section (and a masking key)."""
+    return {"environment": "test", "tables": [CUSTOMERS, ORDERS], "staging": staging, "maskingKey": KEY, **extra}
+
+
 def cfg(staging: dict[str, Any], **extra: Any) -> Any:
-    return parse_stack_config(
-        {"environment": "test", "tables": [CUSTOMERS, ORDERS], "staging": staging, "maskingKey": KEY, **extra}
-    )
+    return parse_stack_config(raw(staging, **extra))
 
 
 def problems(staging: dict[str, Any], **extra: Any) -> str:
-    with pytest.raises(ConfigError) as err:
-        cfg(staging, **extra)
-    return str(err.value)
+    return config_error(raw(staging, **extra))
 
 
 def test_a_full_staging_section_parses() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from components.backup.table import RESTORE_INPUTS
 from safetynet.synth import SynthError, SynthResult
+from tests.support.policies import role_policy
 from tests.support.stacks import synth_stack
 
 TABLE = "aws:dynamodb/table:Table"
@@ -19,12 +20,6 @@ BACKUP_ARN = "arn:aws:dynamodb:eu-central-1:123456789012:table/orders/backup/017
 DELETED_ARN = "arn:aws:dynamodb:eu-central-1:123456789012:table/orders"
 AN_HOUR_AGO = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
 AN_HOUR_AGO_TEXT = AN_HOUR_AGO.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@pytest.fixture(scope="module")
-def baseline() -> SynthResult:
-    """The prod stack without any restore block."""
-    return synth_stack("prod")
 
 
 def _restore(restore: dict[str, Any]) -> SynthResult:
@@ -43,7 +38,7 @@ def _restore_part(inputs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in inputs.items() if k in RESTORE_INPUTS}
 
 
-def test_export_source_imports_the_data_folder_as_gzipped_dynamodb_json(baseline: SynthResult) -> None:
+def test_export_source_imports_the_data_folder_as_gzipped_dynamodb_json(prod_synth: SynthResult) -> None:
     # Given an export source for customers / When synthesized
     t = _table(_restore({"customers": {"export": EXPORT_URL}}), "customers-table")
     # Then the table imports exactly the export's data/ folder
@@ -58,16 +53,16 @@ def test_export_source_imports_the_data_folder_as_gzipped_dynamodb_json(baseline
         }
     }
     # and every other setting is what the table has without a restore
-    assert _without_restore_inputs(t["inputs"]) == _table(baseline, "customers-table")["inputs"]
+    assert _without_restore_inputs(t["inputs"]) == _table(prod_synth, "customers-table")["inputs"]
 
 
 def test_backup_source_sets_only_the_backup_arn_and_keeps_ttl_streams_and_indexes(
-    baseline: SynthResult,
+    prod_synth: SynthResult,
 ) -> None:
     t = _table(_restore({"orders": {"backupArn": BACKUP_ARN}}), "orders-table")
     assert _restore_part(t["inputs"]) == {"restoreBackupArn": BACKUP_ARN}
     usual = _without_restore_inputs(t["inputs"])
-    assert usual == _table(baseline, "orders-table")["inputs"]
+    assert usual == _table(prod_synth, "orders-table")["inputs"]
     # the settings a plain AWS restore drops are declared again
     assert usual["ttl"] == {"enabled": True, "attributeName": "expiresAt"}
     assert usual["streamEnabled"] is True
@@ -78,17 +73,17 @@ def test_backup_source_sets_only_the_backup_arn_and_keeps_ttl_streams_and_indexe
     assert [i["name"] for i in usual["localSecondaryIndexes"]] == ["by-created"]
 
 
-def test_point_in_time_of_a_deleted_table_restores_by_source_arn(baseline: SynthResult) -> None:
+def test_point_in_time_of_a_deleted_table_restores_by_source_arn(prod_synth: SynthResult) -> None:
     restore = {"orders": {"pointInTime": AN_HOUR_AGO.isoformat(), "sourceTableArn": DELETED_ARN}}
     t = _table(_restore(restore), "orders-table")
     assert _restore_part(t["inputs"]) == {
         "restoreSourceTableArn": DELETED_ARN,
         "restoreDateTime": AN_HOUR_AGO_TEXT,
     }
-    assert _without_restore_inputs(t["inputs"]) == _table(baseline, "orders-table")["inputs"]
+    assert _without_restore_inputs(t["inputs"]) == _table(prod_synth, "orders-table")["inputs"]
 
 
-def test_latest_restorable_time_restores_to_latest(baseline: SynthResult) -> None:
+def test_latest_restorable_time_restores_to_latest(prod_synth: SynthResult) -> None:
     restore = {"orders": {"latestRestorableTime": True, "sourceTableArn": DELETED_ARN}}
     t = _table(_restore(restore), "orders-table")
     assert _restore_part(t["inputs"]) == {"restoreSourceTableArn": DELETED_ARN, "restoreToLatestTime": True}
@@ -103,11 +98,11 @@ def test_restore_inputs_are_ignored_on_update_for_every_table() -> None:
         assert t["options"]["retainOnDelete"] is True
 
 
-def test_target_suffix_declares_a_protected_table_beside_an_untouched_original(baseline: SynthResult) -> None:
+def test_target_suffix_declares_a_protected_table_beside_an_untouched_original(prod_synth: SynthResult) -> None:
     # Given a PITR restore of inventory beside the live (corrupted) table
     result = _restore({"inventory": {"pointInTime": AN_HOUR_AGO.isoformat(), "targetSuffix": "-restored"}})
     # Then the original is declared exactly as without a restore
-    assert _table(result, "inventory-table")["inputs"] == _table(baseline, "inventory-table")["inputs"]
+    assert _table(result, "inventory-table")["inputs"] == _table(prod_synth, "inventory-table")["inputs"]
     # and a second table reads the original at that time
     beside = _table(result, "inventory-restored")
     assert beside["inputs"]["name"] == "inventory-restored"
@@ -115,7 +110,7 @@ def test_target_suffix_declares_a_protected_table_beside_an_untouched_original(b
         "restoreSourceName": "inventory",
         "restoreDateTime": AN_HOUR_AGO_TEXT,
     }
-    original = _table(baseline, "inventory-table")["inputs"]
+    original = _table(prod_synth, "inventory-table")["inputs"]
     same = {k: v for k, v in _without_restore_inputs(beside["inputs"]).items() if k not in ("name", "tags")}
     assert same == {k: v for k, v in original.items() if k not in ("name", "tags")}
     assert beside["inputs"]["tags"] == {**original["tags"], "safetynet:restored-from": "pitr"}
@@ -125,11 +120,11 @@ def test_target_suffix_declares_a_protected_table_beside_an_untouched_original(b
     assert result.outputs["restoredTables"] == {"inventory": "inventory-restored"}
 
 
-def test_outputs_keep_their_shape_and_values_when_a_table_is_restored(baseline: SynthResult) -> None:
+def test_outputs_keep_their_shape_and_values_when_a_table_is_restored(prod_synth: SynthResult) -> None:
     # The test stack reads prod's `tables` output by logical name through a StackReference: a
     # table recreated from a backup under the same name must look the same to it.
     result = _restore({"customers": {"export": EXPORT_URL}, "orders": {"backupArn": BACKUP_ARN}})
-    assert result.outputs == baseline.outputs
+    assert result.outputs == prod_synth.outputs
     assert "restoredTables" not in result.outputs
 
 
@@ -155,9 +150,7 @@ def test_the_table_restored_beside_has_its_own_nightly_export() -> None:
     request = json.loads(schedule["inputs"]["target"]["input"])
     assert request["TableArn"].endswith(":table/inventory-restored")
     assert request["S3Prefix"] == "exports/inventory-restored"
-    policy = json.loads(
-        result.one("aws:iam/rolePolicy:RolePolicy", "inventory-restored-export-policy")["inputs"]["policy"]
-    )
+    policy = role_policy(result, "inventory-restored-export-policy")
     export_stmt = next(s for s in policy["Statement"] if "dynamodb:ExportTableToPointInTime" in s["Action"])
     assert export_stmt["Resource"] == [request["TableArn"]]
 

@@ -1,7 +1,8 @@
 """Cross-account staging from config: `safetynet:stagingReaders` on the prod stack (vault bucket and
 key policy grants, export event forwarding) and `safetynet:staging.crossAccount` on the test stack
 (the permission on its default bus). Synthesized under Pulumi's mocks; every generated policy linted;
-the forwarding rule's pattern routed through moto's EventBridge; every invalid config named."""
+the forwarding rule's pattern routed through moto's EventBridge. The config's own validation is in
+tests/components/config/test_readers.py, the components alone in test_readers.py."""
 
 from __future__ import annotations
 
@@ -9,18 +10,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from ruamel.yaml import YAML
 
 import policy_rules
-from components.common.policies import vault_bucket_policy
-from components.config.readers import same_account_problem
-from components.config.stack import ConfigError, decode_pulumi_config, parse_stack_config
-from components.config.staging import CrossAccountSpec
-from components.staging.readers import check_vault_account
+from components.backup.policies import vault_bucket_policy
 from safetynet.synth import SYNTH_ACCOUNT_ID, SynthResult, read_stack_config, synth
+from tests.support.eventbridge import delivered, s3_object_created
 from tests.support.iam_lint import assert_clean
+from tests.support.policies import role_policy
 from tests.support.stacks import PROJECT_DIR, failed_synth, synth_stack
 
 REGION = "eu-central-1"  # Pulumi.prod.yaml's aws:region
@@ -45,11 +42,6 @@ PERMISSION = "aws:cloudwatch/eventPermission:EventPermission"
 
 
 @pytest.fixture(scope="module")
-def plain() -> SynthResult:
-    return synth_stack("prod")
-
-
-@pytest.fixture(scope="module")
 def granted() -> SynthResult:
     return synth_stack("prod", config_overrides={"stagingReaders": READERS})
 
@@ -66,22 +58,14 @@ def key_policy(result: SynthResult) -> dict[str, Any]:
     return json.loads(result.one(KEY_POLICY, "vault-key-policy")["inputs"]["policy"])
 
 
-def by_sid(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {s["Sid"]: s for s in doc["Statement"]}
-
-
-def role_policy(result: SynthResult, name: str) -> dict[str, Any]:
-    return json.loads(result.one("aws:iam/rolePolicy:RolePolicy", name)["inputs"]["policy"])
-
-
 # -- without config: nothing changes ----------------------------------------------------------
 
 
-def test_without_readers_the_vault_policy_is_the_baseline_and_nothing_is_forwarded(plain: SynthResult) -> None:
-    assert bucket_policy(plain) == vault_bucket_policy(bucket_arn(plain))
-    assert plain.of_type(KEY_POLICY) == []  # KMS's default key policy stays in place
-    assert plain.of_type(FORWARDING) == []
-    assert "stagingReaders" not in plain.outputs
+def test_without_readers_the_vault_policy_is_the_baseline_and_nothing_is_forwarded(prod_synth: SynthResult) -> None:
+    assert bucket_policy(prod_synth) == vault_bucket_policy(bucket_arn(prod_synth))
+    assert prod_synth.of_type(KEY_POLICY) == []  # KMS's default key policy stays in place
+    assert prod_synth.of_type(FORWARDING) == []
+    assert "stagingReaders" not in prod_synth.outputs
 
 
 # -- the vault bucket policy ------------------------------------------------------------------
@@ -261,15 +245,6 @@ def test_the_shipped_policy_rules_pass_with_readers(granted: SynthResult) -> Non
     assert policy_rules.evaluate(policy_rules.from_synth(granted.resources)) == []
 
 
-def s3_event(bucket: str, key: str) -> dict[str, Any]:
-    return {
-        "Source": "aws.s3",
-        "DetailType": "Object Created",
-        "Detail": json.dumps({"version": "0", "bucket": {"name": bucket}, "object": {"key": key, "size": 10}}),
-        "Resources": [f"arn:aws:s3:::{bucket}"],
-    }
-
-
 SUMMARY = "AWSDynamoDB/01700000000000-a1b2c3d4/manifest-summary.json"
 
 
@@ -289,22 +264,14 @@ SUMMARY = "AWSDynamoDB/01700000000000-a1b2c3d4/manifest-summary.json"
 def test_the_forwarding_pattern_matches_only_the_selected_tables_summaries(
     aws: None, granted: SynthResult, key: str, other_bucket: bool, matches: bool
 ) -> None:
-    # Given the synthesized forwarding rule's pattern on moto's EventBridge, targeting a queue
+    # Given the synthesized forwarding rule's pattern on moto's EventBridge
     pattern = granted.one(RULE, f"staging-reader-{TEST_ACCOUNT}-rule")["inputs"]["eventPattern"]
     vault = str(granted.outputs["vaultBucketName"])
-    events = boto3.client("events", region_name="us-east-1")
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    url = sqs.create_queue(QueueName="forwarded")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="forward", EventPattern=pattern)
-    events.put_targets(Rule="forward", Targets=[{"Id": "q", "Arn": arn}])
     # When S3 reports the object
-    events.put_events(Entries=[s3_event("another-bucket" if other_bucket else vault, key)])
+    event = s3_object_created("another-bucket" if other_bucket else vault, key)
+    got = delivered({"forward": pattern}, event)["forward"]
     # Then only a selected table's manifest-summary.json in the vault is forwarded
-    got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", [])
-    assert bool(got) is matches
-    if matches:
-        assert json.loads(got[0]["Body"])["detail"]["object"]["key"] == key
+    assert [e["detail"]["object"]["key"] for e in got] == ([key] if matches else [])
 
 
 def test_a_reader_of_every_table_forwards_every_tables_summary(granted: SynthResult) -> None:
@@ -324,10 +291,6 @@ def test_a_reader_in_prods_own_account_fails_the_program(tmp_path: Path) -> None
     assert "remove the entry" in err
 
 
-def test_same_account_problem_is_none_for_another_account() -> None:
-    assert same_account_problem("safetynet:stagingReaders[0]", TEST_ACCOUNT, SYNTH_ACCOUNT_ID) is None
-
-
 # -- the test stack's side: prod may put events on its default bus --------------------------------
 
 
@@ -343,18 +306,18 @@ def staging_config(cross_account: dict[str, Any] | None) -> dict[str, Any]:
     return {"staging": staging}
 
 
-def prod_in(plain: SynthResult, account: str) -> dict[str, Any]:
+def prod_in(prod: SynthResult, account: str) -> dict[str, Any]:
     """prod's outputs as the test stack reads them, from a prod stack in `account`."""
-    return {PROD: {**plain.outputs, "accountId": account}}
+    return {PROD: {**prod.outputs, "accountId": account}}
 
 
 @pytest.fixture(scope="module")
-def cross_account_test_stack(plain: SynthResult) -> SynthResult:
+def cross_account_test_stack(prod_synth: SynthResult) -> SynthResult:
     return synth(
         PROJECT_DIR,
         "test",
         config_overrides=staging_config({"vaultAccountId": VAULT_ACCOUNT}),
-        stack_references=prod_in(plain, VAULT_ACCOUNT),
+        stack_references=prod_in(prod_synth, VAULT_ACCOUNT),
     )
 
 
@@ -371,9 +334,12 @@ def test_a_cross_account_test_stack_lets_the_prod_account_put_events_on_its_defa
     assert permission["parent"] == "safetynet:staging:ProdExportEvents::staging-prod-events"
 
 
-def test_a_same_account_test_stack_changes_nothing_on_its_bus(plain: SynthResult) -> None:
+def test_a_same_account_test_stack_changes_nothing_on_its_bus(prod_synth: SynthResult) -> None:
     result = synth(
-        PROJECT_DIR, "test", config_overrides=staging_config(None), stack_references=prod_in(plain, SYNTH_ACCOUNT_ID)
+        PROJECT_DIR,
+        "test",
+        config_overrides=staging_config(None),
+        stack_references=prod_in(prod_synth, SYNTH_ACCOUNT_ID),
     )
     assert result.of_type(PERMISSION) == []
 
@@ -386,170 +352,18 @@ def test_the_forwarded_events_match_the_test_stacks_trigger(
     trigger = cross_account_test_stack.one(RULE, "customers-trigger")["inputs"]["eventPattern"]
     assert json.loads(trigger)["detail"]["bucket"]["name"] == [granted.outputs["vaultBucketName"]]
     forward = granted.one(RULE, f"staging-reader-{TEST_ACCOUNT}-rule")["inputs"]["eventPattern"]
-    events = boto3.client("events", region_name="us-east-1")
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    queues = {}
-    for name, pattern in (("forward", forward), ("trigger", trigger)):
-        url = sqs.create_queue(QueueName=name)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name=name, EventPattern=pattern)
-        events.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": arn}])
-        queues[name] = url
     # When a customers export completes
-    events.put_events(Entries=[s3_event(str(granted.outputs["vaultBucketName"]), f"exports/customers/{SUMMARY}")])
+    event = s3_object_created(str(granted.outputs["vaultBucketName"]), f"exports/customers/{SUMMARY}")
+    got = delivered({"forward": forward, "trigger": trigger}, event)
     # Then prod forwards it and the test stack's trigger matches the same event
-    for url in queues.values():
-        assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages"), url
+    assert {name: len(received) for name, received in got.items()} == {"forward": 1, "trigger": 1}
 
 
-def test_a_vault_account_equal_to_the_test_account_is_refused() -> None:
-    with pytest.raises(ValueError, match="vaultAccountId 222222222222 is this stack's own account"):
-        check_vault_account(
-            CrossAccountSpec(vault_account_id=TEST_ACCOUNT), own_account=TEST_ACCOUNT, prod_account=None
-        )
-
-
-def test_a_vault_account_other_than_prods_is_refused_with_prods_account() -> None:
-    with pytest.raises(ValueError, match=f'write vaultAccountId: "{VAULT_ACCOUNT}"'):
-        check_vault_account(
-            CrossAccountSpec(vault_account_id="999999999999"), own_account=TEST_ACCOUNT, prod_account=VAULT_ACCOUNT
-        )
-
-
-def test_the_test_stack_fails_when_vault_account_is_its_own(plain: SynthResult, tmp_path: Path) -> None:
+def test_the_test_stack_fails_when_vault_account_is_its_own(prod_synth: SynthResult, tmp_path: Path) -> None:
     err = failed_synth(
         "test",
         tmp_path,
         config_overrides=staging_config({"vaultAccountId": SYNTH_ACCOUNT_ID}),
-        stack_references=prod_in(plain, SYNTH_ACCOUNT_ID),
+        stack_references=prod_in(prod_synth, SYNTH_ACCOUNT_ID),
     )
     assert f"safetynet:staging.crossAccount.vaultAccountId {SYNTH_ACCOUNT_ID} is this stack's own account" in err
-
-
-# -- invalid config: each case named, with the fix ----------------------------------------------
-
-TABLES = [
-    {"name": "orders", "hashKey": {"name": "customerId", "type": "S"}},
-    {"name": "customers", "hashKey": {"name": "customerId", "type": "S"}},
-]
-
-
-def parse(readers: Any, **extra: Any) -> Any:
-    return parse_stack_config({"environment": "prod", "tables": TABLES, "stagingReaders": readers, **extra})
-
-
-def problems(readers: Any, **extra: Any) -> str:
-    with pytest.raises(ConfigError) as err:
-        parse(readers, **extra)
-    return str(err.value)
-
-
-def reader(**fields: Any) -> dict[str, Any]:
-    return {"account": TEST_ACCOUNT, "roleArns": [TASK_ROLE], **fields}
-
-
-def test_a_reader_parses_and_selects_every_table_by_default() -> None:
-    cfg = parse([reader(), reader(account=DR_ACCOUNT, roleArns=[DR_ROLE], tables=["customers"])])
-    first, second = cfg.staging_readers
-    assert first.selected(["orders", "customers"]) == ["orders", "customers"]
-    assert second.selected(["orders", "customers"]) == ["customers"]
-    assert second.role_arns == [DR_ROLE]
-
-
-def test_readers_are_optional() -> None:
-    assert parse_stack_config({"environment": "prod", "tables": TABLES}).staging_readers == []
-
-
-@pytest.mark.parametrize(
-    ("fields", "expected"),
-    [
-        (
-            {"roleArns": [f"arn:aws:iam::{DR_ACCOUNT}:role/staging-task"]},
-            f"safetynet:stagingReaders[0]: roleArns[0]: 'arn:aws:iam::{DR_ACCOUNT}:role/staging-task' is a role "
-            f"of account {DR_ACCOUNT}, not of this reader's account {TEST_ACCOUNT}",
-        ),
-        (
-            {"roleArns": [f"arn:aws:iam::{TEST_ACCOUNT}:role/staging-*"]},
-            "roleArns[0]: 'arn:aws:iam::222222222222:role/staging-*' contains a wildcard",
-        ),
-        (
-            {"roleArns": [f"arn:aws:sts::{TEST_ACCOUNT}:assumed-role/staging-task/session"]},
-            "a session ARN changes with every session; write the role's ARN arn:aws:iam::ACCOUNT:role/NAME",
-        ),
-        (
-            {"roleArns": [f"arn:aws:iam::{TEST_ACCOUNT}:user/alice"]},
-            "is not an IAM role ARN: write an IAM role ARN arn:aws:iam::222222222222:role/NAME; copy the test "
-            "stack's outputs taskRoleArn and stateMachineRoleArn",
-        ),
-        ({"roleArns": []}, "roleArns is empty: copy the test stack's outputs taskRoleArn and stateMachineRoleArn"),
-        ({"roleArns": [TASK_ROLE, TASK_ROLE]}, f"roleArns lists {TASK_ROLE} more than once"),
-        ({"tables": ["*"]}, "tables[0] '*': wildcards are not allowed; list the tables, or omit tables for every"),
-        ({"tables": []}, "tables is empty, which grants nothing"),
-        (
-            {"tables": ["orders", "inventory"]},
-            "safetynet:stagingReaders[0].tables[1]: no table 'inventory' in safetynet:tables; use one of "
-            "customers, orders",
-        ),
-        (
-            {"account": 222222222222},
-            'safetynet:stagingReaders[0].account: quote the account id: account: "222222222222"',
-        ),
-        ({"account": "2222"}, "safetynet:stagingReaders[0].account: '2222' is not a 12-digit account id"),
-        ({"region": "Frankfurt"}, "region 'Frankfurt' is not an AWS region code; write e.g. eu-west-1"),
-        ({"roleArn": TASK_ROLE}, "safetynet:stagingReaders[0].roleArn: Extra inputs are not permitted — unknown key"),
-    ],
-    ids=[
-        "role-of-another-account",
-        "wildcard-role",
-        "session-arn",
-        "user-arn",
-        "no-roles",
-        "duplicate-role",
-        "wildcard-table",
-        "no-tables",
-        "unknown-table",
-        "unquoted-account",
-        "short-account",
-        "bad-region",
-        "typo-key",
-    ],
-)
-def test_an_invalid_reader_is_named_with_the_fix(fields: dict[str, Any], expected: str) -> None:
-    assert expected in problems([reader(**fields)])
-
-
-def test_an_account_listed_twice_is_refused() -> None:
-    err = problems([reader(), reader(roleArns=[MACHINE_ROLE])])
-    assert f"safetynet:stagingReaders: account {TEST_ACCOUNT} is listed more than once; merge its roleArns" in err
-
-
-def test_readers_on_a_test_stack_are_refused() -> None:
-    err = problems([reader()], environment="test", staging={"from": PROD})
-    assert "this is a test stack (safetynet:staging is set) and has no vault to grant" in err
-    assert "set stagingReaders in the config of the prod stack" in err
-
-
-def test_readers_without_tables_are_refused() -> None:
-    with pytest.raises(ConfigError, match="safetynet:tables is empty, so there are no exports to grant"):
-        parse_stack_config({"environment": "prod", "stagingReaders": [reader()]})
-
-
-def test_a_list_is_required() -> None:
-    assert "safetynet:stagingReaders: Input should be a valid list" in problems(reader())
-
-
-def test_the_commented_example_in_pulumi_prod_yaml_parses_against_prods_tables() -> None:
-    # Given the example in Pulumi.prod.yaml, uncommented
-    lines = (PROJECT_DIR / "Pulumi.prod.yaml").read_text().splitlines()
-    start = lines.index("  # safetynet:stagingReaders:")
-    example = []
-    for line in lines[start + 1 :]:
-        if not line.startswith("  #   "):
-            break
-        example.append(line.removeprefix("  #   "))
-    readers = YAML(typ="safe").load("\n".join(example))
-    flat, _ = read_stack_config(PROJECT_DIR, "prod")
-    # When it is parsed with prod's config; Then it is valid and selects two of prod's tables
-    cfg = parse_stack_config({**decode_pulumi_config(flat), "stagingReaders": readers})
-    (only,) = cfg.staging_readers
-    assert only.selected([t.name for t in cfg.tables]) == ["orders", "customers"]

@@ -7,13 +7,14 @@ import json
 import re
 from typing import Any
 
-import boto3
 import pytest
 
 from components.staging.policies import ExportSource, cross_account_vault_grants
 from components.staging.state_machine import staging_definition
 from safetynet.synth import SynthResult, synth
+from tests.support.eventbridge import delivered, s3_object_created
 from tests.support.iam_lint import assert_clean
+from tests.support.policies import role_policy, statement
 from tests.support.stacks import PROJECT_DIR, failed_synth
 from tests.support.staging_fixtures import prod_spec
 
@@ -51,14 +52,6 @@ def prod_outputs(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def test_stack() -> SynthResult:
     return synth(PROJECT_DIR, "test", stack_references={PROD: prod_outputs()})
-
-
-def policy(result: SynthResult, name: str) -> dict[str, Any]:
-    return json.loads(result.one("aws:iam/rolePolicy:RolePolicy", name)["inputs"]["policy"])
-
-
-def statement(doc: dict[str, Any], sid: str) -> dict[str, Any]:
-    return next(s for s in doc["Statement"] if s["Sid"] == sid)
 
 
 # -- structure and StackReference wiring -------------------------------------------------------
@@ -165,11 +158,11 @@ def test_the_masking_bucket_is_hardened_and_masked_copies_expire(test_stack: Syn
 
 @pytest.mark.parametrize("name", ["staging-task-policy", "staging-machine-policy", "staging-events-policy"])
 def test_staging_policies_pass_the_lint(test_stack: SynthResult, name: str) -> None:
-    assert_clean(policy(test_stack, name))
+    assert_clean(role_policy(test_stack, name))
 
 
 def test_the_task_reads_only_prods_export_prefixes_and_the_vault_key(test_stack: SynthResult) -> None:
-    doc = policy(test_stack, "staging-task-policy")
+    doc = role_policy(test_stack, "staging-task-policy")
     assert statement(doc, "ReadProdExports")["Resource"] == [
         f"arn:aws:s3:::{VAULT}/exports/{t}/*" for t in ("customers", "inventory", "orders")
     ]
@@ -187,7 +180,7 @@ def test_the_task_reads_only_prods_export_prefixes_and_the_vault_key(test_stack:
 
 
 def test_the_task_changes_only_test_tables_by_arn_and_tag(test_stack: SynthResult) -> None:
-    doc = policy(test_stack, "staging-task-policy")
+    doc = role_policy(test_stack, "staging-task-policy")
     test_arns = [f"arn:aws:dynamodb:{REGION}:123456789012:table/{t}-test" for t in ("orders", "customers", "inventory")]
     change = statement(doc, "ChangeTaggedTestTables")
     assert change["Resource"] == test_arns
@@ -202,7 +195,7 @@ def test_the_task_changes_only_test_tables_by_arn_and_tag(test_stack: SynthResul
 
 
 def test_the_events_role_may_only_start_the_state_machine(test_stack: SynthResult) -> None:
-    doc = policy(test_stack, "staging-events-policy")
+    doc = role_policy(test_stack, "staging-events-policy")
     assert doc["Statement"] == [
         {
             "Sid": "StartStaging",
@@ -228,15 +221,6 @@ def test_cross_account_grants_pass_the_lint_and_name_the_staging_roles() -> None
 # -- the trigger's pattern through moto's EventBridge ----------------------------------------
 
 
-def s3_event(bucket: str, key: str) -> dict[str, Any]:
-    return {
-        "Source": "aws.s3",
-        "DetailType": "Object Created",
-        "Detail": json.dumps({"version": "0", "bucket": {"name": bucket}, "object": {"key": key, "size": 10}}),
-        "Resources": [f"arn:aws:s3:::{bucket}"],
-    }
-
-
 @pytest.mark.parametrize(
     ("bucket", "key", "matches"),
     [
@@ -256,21 +240,12 @@ def s3_event(bucket: str, key: str) -> dict[str, Any]:
 def test_the_synthesized_pattern_matches_only_the_tables_summary(
     aws: None, test_stack: SynthResult, bucket: str, key: str, matches: bool
 ) -> None:
-    # Given the synthesized rule's pattern on moto's EventBridge, targeting a queue
+    # Given the synthesized rule's pattern on moto's EventBridge
     pattern = test_stack.one("aws:cloudwatch/eventRule:EventRule", "customers-trigger")["inputs"]["eventPattern"]
-    events = boto3.client("events", region_name="us-east-1")
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    url = sqs.create_queue(QueueName="staging-trigger")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="customers-trigger", EventPattern=pattern)
-    events.put_targets(Rule="customers-trigger", Targets=[{"Id": "q", "Arn": arn}])
     # When S3 reports the object
-    events.put_events(Entries=[s3_event(bucket, key)])
+    got = delivered({"customers-trigger": pattern}, s3_object_created(bucket, key))["customers-trigger"]
     # Then only the table's manifest-summary.json reaches the target
-    got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", [])
-    assert bool(got) is matches
-    if matches:
-        assert json.loads(got[0]["Body"])["detail"]["object"]["key"] == key
+    assert [e["detail"]["object"]["key"] for e in got] == ([key] if matches else [])
 
 
 # -- failures --------------------------------------------------------------------------------
@@ -298,9 +273,8 @@ def test_a_table_missing_in_prod_fails_the_program(tmp_path: Any) -> None:
     assert "the prod stack acme/safetynet/prod has no table 'inventory'" in err
 
 
-def test_synth_fills_the_stack_reference_from_the_prod_stack_file() -> None:
+def test_synth_fills_the_stack_reference_from_the_prod_stack_file(prod_synth: SynthResult) -> None:
     # Given no stack_references: prod is synthesized from Pulumi.prod.yaml first
     result = synth(PROJECT_DIR, "test")
     rule = result.one("aws:cloudwatch/eventRule:EventRule", "customers-trigger")["inputs"]["eventPattern"]
-    prod = synth(PROJECT_DIR, "prod")
-    assert json.loads(rule)["detail"]["bucket"]["name"] == [prod.outputs["vaultBucketName"]]
+    assert json.loads(rule)["detail"]["bucket"]["name"] == [prod_synth.outputs["vaultBucketName"]]

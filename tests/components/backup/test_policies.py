@@ -1,5 +1,7 @@
-"""The replication role and the cross-account destination policies: linted with parliament,
-scoped to the export prefix, the two buckets and the two keys, never able to delete."""
+"""The backup flow's policy documents, linted with parliament: the nightly export's role (this table,
+its prefix, the vault key, its dead-letter queue), the vault's bucket policy (TLS only, no deletes),
+and the replica's (the replication role and the cross-account destination policies: scoped to the
+export prefix, the two buckets and the two keys, never able to delete)."""
 
 from __future__ import annotations
 
@@ -9,17 +11,58 @@ import pytest
 
 from components.backup.policies import (
     OWNER_OVERRIDE_ACTION,
+    export_job_policy,
     replica_destination_bucket_policy,
     replica_destination_key_statement,
     replication_role_policy,
+    vault_bucket_policy,
 )
 from tests.support.iam_lint import assert_clean
+from tests.support.policies import statement
 
 SRC = "arn:aws:s3:::vault-abc"
 DST = "arn:aws:s3:::vault-replica-def"
 SRC_KEY = "arn:aws:kms:eu-central-1:123456789012:key/aaaaaaaa-0000-0000-0000-000000000000"
 DST_KEY = "arn:aws:kms:eu-west-1:123456789012:key/bbbbbbbb-0000-0000-0000-000000000000"
 ROLE = "arn:aws:iam::123456789012:role/vault-replica-role"
+TABLE = "arn:aws:dynamodb:eu-central-1:123456789012:table/orders"
+DLQ = "arn:aws:sqs:eu-central-1:123456789012:orders-export-dlq"
+
+
+def all_actions(policy: dict[str, Any]) -> set[str]:
+    return {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+
+
+# -- the nightly export and the vault ------------------------------------------------------------
+
+
+def test_the_export_role_may_export_only_its_table_into_its_prefix_with_the_vault_key() -> None:
+    policy = export_job_policy(
+        table_arn=TABLE, bucket_arn=SRC, export_prefix="exports/orders", kms_key_arn=SRC_KEY, dlq_arn=DLQ
+    )
+    assert_clean(policy)
+    assert {s["Sid"]: s["Resource"] for s in policy["Statement"]} == {
+        "ExportThisTable": [TABLE],
+        "WriteThisTablesExports": [f"{SRC}/exports/orders/*"],
+        "EncryptWithVaultKey": [SRC_KEY],
+        "DeadLetterFailedInvocations": [DLQ],
+    }
+    assert all(s["Effect"] == "Allow" for s in policy["Statement"])
+    assert not any(a.startswith(("s3:Delete", "s3:Get")) for a in all_actions(policy))
+
+
+def test_the_vault_policy_denies_plain_http_and_deleting_backups_to_everyone() -> None:
+    policy = vault_bucket_policy(SRC)
+    assert_clean(policy, resource_policy=True)
+    tls = statement(policy, "DenyInsecureTransport")
+    assert (tls["Effect"], tls["Principal"], tls["Resource"]) == ("Deny", "*", [SRC, f"{SRC}/*"])
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    delete = statement(policy, "DenyDeletingBackups")
+    assert (delete["Effect"], delete["Principal"], delete["Resource"]) == ("Deny", "*", [f"{SRC}/*"])
+    assert delete["Action"] == ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+
+
+# -- the replica --------------------------------------------------------------------------------
 
 
 def role_policy(**changes: Any) -> dict[str, Any]:
@@ -36,14 +79,6 @@ def role_policy(**changes: Any) -> dict[str, Any]:
     }
     args.update(changes)
     return replication_role_policy(**args)
-
-
-def statement(policy: dict[str, Any], sid: str) -> dict[str, Any]:
-    return next(s for s in policy["Statement"] if s.get("Sid") == sid)
-
-
-def all_actions(policy: dict[str, Any]) -> set[str]:
-    return {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
 
 
 @pytest.mark.parametrize(("locked", "override"), [(False, False), (True, False), (True, True)])
