@@ -20,7 +20,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from components.config.stack import SECRET_PLACEHOLDER
+from components.config.base import SECRET_PLACEHOLDER
 
 _YAML = YAML(typ="safe", pure=True)
 SYNTH_ACCOUNT_ID = "123456789012"
@@ -249,7 +249,9 @@ def _alias_urn(request: Any, urn: str, alias: Any) -> str:
     parent = None if spec.noParent else (spec.parentUrn or request.parent or None)
     qualified = typ
     if parent:
-        parent_type = parent.split("::")[2]
+        # As the mock monitor names children (MockMonitor.make_urn): after its parent's own type
+        # only, so an alias resolves to the URN this recorder recorded for the old resource.
+        parent_type = parent.split("::")[2].split("$")[-1]
         if parent_type != "pulumi:pulumi:Stack":
             qualified = f"{parent_type}${typ}"
     return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"

@@ -33,6 +33,8 @@ from tests.support.iam_lint import assert_clean
 from tests.support.stacks import PROJECT_DIR, synth_stack
 
 WATCH = "safetynet:watch:DisasterWatch::watch"
+# DisasterWatch declares nothing in AWS itself: its parts do (components/watch/component.py).
+PARTS = ["AlertTopic", "AlertRouting", "ExportFreshness", "RestoreDrill", "WatchDashboard"]
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +53,30 @@ def prod() -> Any:
 
 
 def _children(result: Any, typ: str) -> list[dict[str, Any]]:
-    return [r for r in result.of_type(typ) if r["parent"] == WATCH]
+    """The resources of type `typ` that the DisasterWatch declares (through its parts)."""
+    parts = {f"{r['type']}::{r['name']}" for r in result.resources if r["parent"] == WATCH}
+    return [r for r in result.of_type(typ) if r["parent"] in parts]
 
 
 def test_prod_has_one_disaster_watch(prod: Any) -> None:
     assert len(prod.of_type("safetynet:watch:DisasterWatch")) == 1
     assert set(prod.outputs["watch"]) == {"topicArn", "drillStateMachineArn", "dashboardName", "alarmPrefix"}
+
+
+def test_disaster_watch_is_composed_of_its_parts(prod: Any, prod_synth: Any) -> None:
+    def parts(result: Any) -> list[tuple[str, str, bool]]:
+        return sorted((r["type"], r["name"], r["custom"]) for r in result.resources if r["parent"] == WATCH)
+
+    # Each part takes the DisasterWatch's name (its children keep theirs); the trail only on request
+    assert parts(prod_synth) == sorted((f"safetynet:watch:{p}", "watch", False) for p in PARTS)
+    assert parts(prod) == sorted((f"safetynet:watch:{p}", "watch", False) for p in [*PARTS, "AuditTrail"])
+    # What the parts declare keeps the URN it had as the DisasterWatch's own child (tests/stacks/
+    # test_baseline.py checks the shipped stacks; this config adds the trail and subscriptions).
+    moved = [r for r in prod.resources if r["custom"] and (r["parent"] or "").startswith("safetynet:watch:")]
+    assert {r["parent"] for r in moved} == {f"safetynet:watch:{p}::watch" for p in [*PARTS, "AuditTrail"]}
+    for r in moved:
+        old_urn = f"urn:pulumi:prod::safetynet::safetynet:watch:DisasterWatch${r['type']}::{r['name']}"
+        assert old_urn in r["options"]["aliases"], r["urn"]
 
 
 def test_other_environments_have_none() -> None:
@@ -194,10 +214,10 @@ def test_drill_schedules_start_the_state_machine_weekly(prod: Any) -> None:
     assert all(s["inputs"]["target"]["arn"] == prod.outputs["watch"]["drillStateMachineArn"] for s in schedules)
 
 
-def test_trail_is_declared_only_on_request(prod: Any) -> None:
+def test_trail_is_declared_only_on_request(prod: Any, prod_synth: Any) -> None:
     trail = prod.one("aws:cloudtrail/trail:Trail")
     assert trail["inputs"]["isMultiRegionTrail"] and trail["inputs"]["enableLogFileValidation"]
-    assert synth_stack("prod").of_type("aws:cloudtrail/trail:Trail") == []
+    assert prod_synth.of_type("aws:cloudtrail/trail:Trail") == []
 
 
 def test_dashboard_shows_alarms_and_each_table(prod: Any) -> None:
