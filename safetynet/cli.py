@@ -1,17 +1,22 @@
 """The `safetynet` operator CLI.
 
-Each command lives in its own module under `safetynet/commands/` and registers itself on the
-app; this file only assembles them. Commands run the same code as the Lambda tasks, against
-real AWS or the endpoint in AWS_ENDPOINT_URL (e.g. a local moto server).
+Each command is a plain function in its own module: `safetynet <name>` runs
+`safetynet.commands.<name>.<name>` (`restore-plan`: `restore_plan`). This file only registers them,
+in the order `--help` lists them. Commands run the same code as the Lambda tasks, against real
+AWS or the endpoint in AWS_ENDPOINT_URL (e.g. a local moto server).
+
+Start-up stays fast because the command modules import nothing heavy at the top: Pulumi, the
+components, boto3 and moto are imported inside the functions that need them.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 
 import typer
+
+from safetynet.commands import backup, demo, drill, refill, restore_plan, stage, status, synth, verify
 
 app = typer.Typer(
     name="safetynet",
@@ -27,21 +32,15 @@ def _root() -> None:
     """A safety net for Amazon DynamoDB data: backups, staging, disaster recognition and recreation."""
 
 
-# One module per command family; each defines `register(app)`.
-COMMAND_MODULES = [
-    "safetynet.commands.demo",
-    "safetynet.commands.synth",
-    "safetynet.commands.verify",
-    "safetynet.commands.backup",
-    "safetynet.commands.restore_plan",
-    "safetynet.commands.status",
-    "safetynet.commands.drill",
-    "safetynet.commands.refill",
-    "safetynet.commands.stage",
-]
-
-for _module in COMMAND_MODULES:
-    importlib.import_module(_module).register(app)
+app.command(name="demo")(demo.demo)
+app.command(name="synth")(synth.synth)
+app.command(name="verify")(verify.verify)
+app.command(name="backup")(backup.backup)
+app.command(name="restore-plan")(restore_plan.restore_plan)
+app.command(name="status")(status.status)
+app.command(name="drill")(drill.drill)
+app.command(name="refill")(refill.refill)
+app.command(name="stage")(stage.stage)
 
 
 # Set by a command whose process holds a large in-memory state (the demo's emulator): the

@@ -52,7 +52,8 @@ def load_config(
 ) -> tuple[Any, str | None]:
     """The stack's parsed config (minus the `without` keys) and its aws:region; config problems
     exit 2."""
-    from components.config.stack import ConfigError, decode_pulumi_config, parse_stack_config
+    from components.config.base import ConfigError
+    from components.config.loading import decode_pulumi_config, parse_stack_config
     from safetynet.synth import SynthError, read_stack_config
 
     try:

@@ -32,79 +32,73 @@ class Load(StrEnum):
     batch_write = "batch-write"
 
 
-def register(app: typer.Typer) -> None:
-    """Add the drill command."""
+def drill(
+    stack: StackArgument,
+    table: Annotated[
+        list[str] | None, typer.Option("--table", "-t", help="Drill only this table (repeatable).")
+    ] = None,
+    vault_bucket: VaultBucketOption = None,
+    load: Annotated[
+        Load,
+        typer.Option("--load", help="import (ImportTable), batch-write, or auto (import, else batch-write)."),
+    ] = Load.auto,
+    poll_seconds: Annotated[float, typer.Option("--poll-seconds", min=0.01, help="DescribeImport interval.")] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    project_dir: ProjectDirOption = None,
+) -> None:
+    """Restore the latest export of each table into a scratch table and verify it."""
+    from conventions.watch import WatchConfigError
+    from handlers.watch.drill import run_drill
 
-    @app.command()
-    def drill(
-        stack: StackArgument,
-        table: Annotated[
-            list[str] | None, typer.Option("--table", "-t", help="Drill only this table (repeatable).")
-        ] = None,
-        vault_bucket: VaultBucketOption = None,
-        load: Annotated[
-            Load,
-            typer.Option("--load", help="import (ImportTable), batch-write, or auto (import, else batch-write)."),
-        ] = Load.auto,
-        poll_seconds: Annotated[
-            float, typer.Option("--poll-seconds", min=0.01, help="DescribeImport interval.")
-        ] = 10.0,
-        as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
-        project_dir: ProjectDirOption = None,
-    ) -> None:
-        """Restore the latest export of each table into a scratch table and verify it."""
-        from conventions.watch import WatchConfigError
-        from handlers.watch.drill import run_drill
+    session = watch_session("drill", stack, project_dir, vault_bucket)
+    clients, ctx = session.clients, session.ctx
+    try:
+        wanted = [ctx.table(t) for t in table] if table else list(ctx.tables)
+    except WatchConfigError as exc:
+        raise fail("drill", str(exc)) from None
+    if not wanted:
+        raise fail("drill", f"stack {stack} has no tables (safetynet:tables is empty)")
+    use_import: Any = {"auto": "auto", "import": True, "batch-write": False}[load.value]
+    out = Console(stderr=as_json)
+    results = []
+    with Progress(
+        TextColumn("[bold]{task.fields[table]}[/]"),
+        BarColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=out,
+        transient=False,
+    ) as progress:
+        for t in wanted:
+            task = progress.add_task("starting", total=5, table=t.name)
 
-        session = watch_session("drill", stack, project_dir, vault_bucket)
-        clients, ctx = session.clients, session.ctx
-        try:
-            wanted = [ctx.table(t) for t in table] if table else list(ctx.tables)
-        except WatchConfigError as exc:
-            raise fail("drill", str(exc)) from None
-        if not wanted:
-            raise fail("drill", f"stack {stack} has no tables (safetynet:tables is empty)")
-        use_import: Any = {"auto": "auto", "import": True, "batch-write": False}[load.value]
-        out = Console(stderr=as_json)
-        results = []
-        with Progress(
-            TextColumn("[bold]{task.fields[table]}[/]"),
-            BarColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=out,
-            transient=False,
-        ) as progress:
-            for t in wanted:
-                task = progress.add_task("starting", total=5, table=t.name)
+            def step(message: str, done: int, total: int, task: Any = task) -> None:
+                progress.update(task, description=escape(message), completed=done, total=total)
 
-                def step(message: str, done: int, total: int, task: Any = task) -> None:
-                    progress.update(task, description=escape(message), completed=done, total=total)
-
-                result, method = run_drill(
-                    ctx,
-                    t.name,
-                    ddb=clients.get("dynamodb"),
-                    s3=clients.get("s3"),
-                    cw=clients.get("cloudwatch"),
-                    progress=step,
-                    use_import=use_import,
-                    poll_seconds=poll_seconds,
-                )
-                results.append((result, method))
-        ok = all(r.ok for r, _ in results)
-        if as_json:
-            json.dump(
-                {"stack": stack, "ok": ok, "drills": [{**r.to_json(), "loadedWith": m} for r, m in results]},
-                sys.stdout,
-                indent=2,
-                default=str,
+            result, method = run_drill(
+                ctx,
+                t.name,
+                ddb=clients.get("dynamodb"),
+                s3=clients.get("s3"),
+                cw=clients.get("cloudwatch"),
+                progress=step,
+                use_import=use_import,
+                poll_seconds=poll_seconds,
             )
-            sys.stdout.write("\n")
-        else:
-            for r, method in results:
-                _print_result(out, r, method, use_import)
-        raise typer.Exit(0 if ok else 1)
+            results.append((result, method))
+    ok = all(r.ok for r, _ in results)
+    if as_json:
+        json.dump(
+            {"stack": stack, "ok": ok, "drills": [{**r.to_json(), "loadedWith": m} for r, m in results]},
+            sys.stdout,
+            indent=2,
+            default=str,
+        )
+        sys.stdout.write("\n")
+    else:
+        for r, method in results:
+            _print_result(out, r, method, use_import)
+    raise typer.Exit(0 if ok else 1)
 
 
 def _print_result(out: Console, r: Any, method: str, use_import: Any) -> None:

@@ -48,7 +48,8 @@ def _check_written(project_dir: Path, stack: str, text: str) -> None:
     """Validate the new file's config as the program will read it, before it replaces the file."""
     import tempfile
 
-    from components.config.stack import ConfigError, decode_pulumi_config, parse_stack_config
+    from components.config.base import ConfigError
+    from components.config.loading import decode_pulumi_config, parse_stack_config
     from safetynet.synth import read_stack_config
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,99 +102,93 @@ def _comment(plan: Any, now: datetime) -> str:
     return f"restore-plan {now.strftime('%Y-%m-%d %H:%M:%SZ')}: {c.label} of {when}{items}{extra}"
 
 
-def register(app: typer.Typer) -> None:
-    """Add the restore-plan command."""
+def restore_plan(
+    stack: Annotated[str, typer.Argument(help="Stack name: reads and writes Pulumi.<stack>.yaml.")],
+    *,
+    table: Annotated[
+        list[str] | None, typer.Option("--table", help="Logical table name (repeatable; default: all).")
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="latest|export|pitr|backup (default: the freshest usable source)."),
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="ISO-8601 time: PITR target, or newest export/backup at or before it."),
+    ] = None,
+    target_suffix: Annotated[
+        str | None,
+        typer.Option("--target-suffix", help="Restore into <table><suffix> beside the live table."),
+    ] = None,
+    backup_arn: Annotated[
+        str | None,
+        typer.Option("--backup-arn", help="Restore from this DynamoDB backup (with --source backup)."),
+    ] = None,
+    vault_bucket: Annotated[
+        str | None,
+        typer.Option(
+            "--vault-bucket",
+            envvar="SAFETYNET_VAULT_BUCKET",
+            help="The vault bucket (stack output vaultBucketName); env SAFETYNET_VAULT_BUCKET.",
+        ),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", "--write", help="Write without asking.")] = False,
+    clear: Annotated[
+        bool,
+        typer.Option("--clear", help="Remove the restore block (or the --table entries) after recovery."),
+    ] = False,
+    project_dir: Annotated[
+        Path | None,
+        typer.Option("--project-dir", help="Folder with Pulumi.yaml (default: this project)."),
+    ] = None,
+) -> None:
+    """Choose each table's restore source and write it under safetynet:restore."""
+    from safetynet.recovery.planner import PlanRequest
 
-    @app.command("restore-plan")
-    def restore_plan(
-        stack: Annotated[str, typer.Argument(help="Stack name: reads and writes Pulumi.<stack>.yaml.")],
-        *,
-        table: Annotated[
-            list[str] | None, typer.Option("--table", help="Logical table name (repeatable; default: all).")
-        ] = None,
-        source: Annotated[
-            str | None,
-            typer.Option("--source", help="latest|export|pitr|backup (default: the freshest usable source)."),
-        ] = None,
-        at: Annotated[
-            str | None,
-            typer.Option("--at", help="ISO-8601 time: PITR target, or newest export/backup at or before it."),
-        ] = None,
-        target_suffix: Annotated[
-            str | None,
-            typer.Option("--target-suffix", help="Restore into <table><suffix> beside the live table."),
-        ] = None,
-        backup_arn: Annotated[
-            str | None,
-            typer.Option("--backup-arn", help="Restore from this DynamoDB backup (with --source backup)."),
-        ] = None,
-        vault_bucket: Annotated[
-            str | None,
-            typer.Option(
-                "--vault-bucket",
-                envvar="SAFETYNET_VAULT_BUCKET",
-                help="The vault bucket (stack output vaultBucketName); env SAFETYNET_VAULT_BUCKET.",
-            ),
-        ] = None,
-        yes: Annotated[bool, typer.Option("--yes", "-y", "--write", help="Write without asking.")] = False,
-        clear: Annotated[
-            bool,
-            typer.Option("--clear", help="Remove the restore block (or the --table entries) after recovery."),
-        ] = False,
-        project_dir: Annotated[
-            Path | None,
-            typer.Option("--project-dir", help="Folder with Pulumi.yaml (default: this project)."),
-        ] = None,
-    ) -> None:
-        """Choose each table's restore source and write it under safetynet:restore."""
-        from safetynet.recovery.planner import PlanRequest
-
-        project = (project_dir or default_project_dir()).resolve()
-        path = project / f"Pulumi.{stack}.yaml"
-        if not path.is_file():
-            raise _fail(f"{path} not found; pass --project-dir or choose another stack")
-        out = Console()
-        if clear:
-            _clear(path, table, yes, out)
-            return
-        # The restore block is left out: it may be what is being fixed.
-        cfg, region = load_config("restore-plan", project, stack, without=("restore",))
-        if cfg.disaster_recovery is not None and not vault_bucket:
-            # A DR stack restores from the source stack's replicated exports.
-            vault_bucket = cfg.disaster_recovery.replica_bucket
-        source = _check_source(source, backup_arn, vault_bucket)
-        specs = {t.name: t for t in cfg.tables}
-        wanted = table or list(specs)
-        unknown = [t for t in wanted if t not in specs]
-        if unknown:
-            raise _fail(f"unknown table(s) {', '.join(unknown)}; configured: {', '.join(specs) or 'none'}")
-        request = PlanRequest(source=source, at=_parse_at(at), target_suffix=target_suffix, backup_arn=backup_arn)
-        plans = _plan_all(
-            cfg=cfg, specs=specs, wanted=wanted, region=region, vault_bucket=vault_bucket, request=request
-        )
-        now = datetime.now(UTC)
-        if not vault_bucket:
-            out.print("[yellow]note:[/] no --vault-bucket: exports in the vault were not considered")
-        for plan in plans:
-            out.print(_candidate_table(plan, now))
-            for note in plan.facts.notes:
-                out.print(f"  [yellow]note:[/] {escape(note)}")
-        failed = [p for p in plans if p.chosen is None]
-        if failed:
-            for p in failed:
-                Console(stderr=True).print(f"[red]restore-plan:[/] {escape(p.problem or '')}")
-            Console(stderr=True).print("nothing written")
-            raise typer.Exit(1)
-        _write(
-            project=project,
-            stack=stack,
-            path=path,
-            plans=plans,
-            target_suffix=target_suffix,
-            yes=yes,
-            out=out,
-            now=now,
-        )
+    project = (project_dir or default_project_dir()).resolve()
+    path = project / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise _fail(f"{path} not found; pass --project-dir or choose another stack")
+    out = Console()
+    if clear:
+        _clear(path, table, yes, out)
+        return
+    # The restore block is left out: it may be what is being fixed.
+    cfg, region = load_config("restore-plan", project, stack, without=("restore",))
+    if cfg.disaster_recovery is not None and not vault_bucket:
+        # A DR stack restores from the source stack's replicated exports.
+        vault_bucket = cfg.disaster_recovery.replica_bucket
+    source = _check_source(source, backup_arn, vault_bucket)
+    specs = {t.name: t for t in cfg.tables}
+    wanted = table or list(specs)
+    unknown = [t for t in wanted if t not in specs]
+    if unknown:
+        raise _fail(f"unknown table(s) {', '.join(unknown)}; configured: {', '.join(specs) or 'none'}")
+    request = PlanRequest(source=source, at=_parse_at(at), target_suffix=target_suffix, backup_arn=backup_arn)
+    plans = _plan_all(cfg=cfg, specs=specs, wanted=wanted, region=region, vault_bucket=vault_bucket, request=request)
+    now = datetime.now(UTC)
+    if not vault_bucket:
+        out.print("[yellow]note:[/] no --vault-bucket: exports in the vault were not considered")
+    for plan in plans:
+        out.print(_candidate_table(plan, now))
+        for note in plan.facts.notes:
+            out.print(f"  [yellow]note:[/] {escape(note)}")
+    failed = [p for p in plans if p.chosen is None]
+    if failed:
+        for p in failed:
+            Console(stderr=True).print(f"[red]restore-plan:[/] {escape(p.problem or '')}")
+        Console(stderr=True).print("nothing written")
+        raise typer.Exit(1)
+    _write(
+        project=project,
+        stack=stack,
+        path=path,
+        plans=plans,
+        target_suffix=target_suffix,
+        yes=yes,
+        out=out,
+        now=now,
+    )
 
 
 def _check_source(source: str | None, backup_arn: str | None, vault_bucket: str | None) -> str | None:
@@ -226,7 +221,8 @@ def _plan_all(
 
     from conventions import vault
     from handlers.exports import ExportRef, validate_export
-    from safetynet.recovery.planner import PlanError, inspect_table, plan_table
+    from safetynet.recovery.inspection import inspect_table
+    from safetynet.recovery.planner import PlanError, plan_table
 
     clients = Clients(region)
 

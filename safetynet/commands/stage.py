@@ -125,7 +125,7 @@ def _run(console: Console, run: Any, table: str) -> dict[str, Any]:
     """Run the staging with a progress bar per phase; failures exit 1 with what happened."""
     from handlers import exports
     from handlers.exports.batch_writer import WriteIncomplete
-    from handlers.staging.core import ExportRejected, NotAStagingTarget, StagingError
+    from handlers.staging.exceptions import ExportRejected, NotAStagingTarget, StagingError
 
     tasks: dict[str, TaskID] = {}
     try:
@@ -150,93 +150,87 @@ def _run(console: Console, run: Any, table: str) -> dict[str, Any]:
     raise typer.Exit(1)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the stage command."""
+def stage(
+    url: Annotated[str, typer.Argument(help="s3://BUCKET/PREFIX/AWSDynamoDB/<ExportId>/")],
+    table: Annotated[str, typer.Option("--table", help="The table to stage into.")],
+    mode: Annotated[str, typer.Option("--mode", help="replace (ImportTable) or refill (BatchWriteItem).")] = "replace",
+    mask_config: Annotated[
+        Path | None, typer.Option("--mask-config", help="Masking rules (path: action), YAML or JSON.")
+    ] = None,
+    mask_bucket: Annotated[
+        str | None, typer.Option("--mask-bucket", help="Bucket for the masked copy (with --mask-config).")
+    ] = None,
+    source_table_arn: Annotated[
+        str | None, typer.Option("--source-table-arn", help="Refuse an export of any other table.")
+    ] = None,
+    stack: Annotated[
+        str | None,
+        typer.Option("--stack", help="project/stack the table must be a staging target of (default: its tag)."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Batches in flight.")] = 8,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    force_untagged: Annotated[
+        bool,
+        typer.Option("--force-untagged", help="Stage into a table NOT tagged as a staging target (dangerous)."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Stage one export into a table: validate, optionally mask, replace or refill, verify."""
+    from conventions.tags import STAGING_TARGET_TAG
+    from handlers import exports
+    from handlers.clients import client
+    from handlers.staging.target import table_tags
+    from safetynet.staging.flow import stage_export, target_from_table
 
-    @app.command()
-    def stage(
-        url: Annotated[str, typer.Argument(help="s3://BUCKET/PREFIX/AWSDynamoDB/<ExportId>/")],
-        table: Annotated[str, typer.Option("--table", help="The table to stage into.")],
-        mode: Annotated[
-            str, typer.Option("--mode", help="replace (ImportTable) or refill (BatchWriteItem).")
-        ] = "replace",
-        mask_config: Annotated[
-            Path | None, typer.Option("--mask-config", help="Masking rules (path: action), YAML or JSON.")
-        ] = None,
-        mask_bucket: Annotated[
-            str | None, typer.Option("--mask-bucket", help="Bucket for the masked copy (with --mask-config).")
-        ] = None,
-        source_table_arn: Annotated[
-            str | None, typer.Option("--source-table-arn", help="Refuse an export of any other table.")
-        ] = None,
-        stack: Annotated[
-            str | None,
-            typer.Option("--stack", help="project/stack the table must be a staging target of (default: its tag)."),
-        ] = None,
-        concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Batches in flight.")] = 8,
-        yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
-        force_untagged: Annotated[
-            bool,
-            typer.Option("--force-untagged", help="Stage into a table NOT tagged as a staging target (dangerous)."),
-        ] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    ) -> None:
-        """Stage one export into a table: validate, optionally mask, replace or refill, verify."""
-        from conventions.tags import STAGING_TARGET_TAG
-        from handlers import exports
-        from handlers.clients import client
-        from handlers.staging.core import table_tags
-        from safetynet.staging.flow import stage_export, target_from_table
+    err = Console(stderr=True)
+    if mode not in ("replace", "refill"):
+        err.print("--mode must be replace or refill")
+        raise typer.Exit(2)
+    try:
+        ref = exports.ExportRef.parse(url)
+        rules = load_mask_config(mask_config) if mask_config else []
+    except (ValueError, OSError) as exc:
+        err.print(escape(str(exc)), highlight=False)
+        raise typer.Exit(2) from None
+    key = _masking_key(rules, mask_bucket, err)
 
-        err = Console(stderr=True)
-        if mode not in ("replace", "refill"):
-            err.print("--mode must be replace or refill")
-            raise typer.Exit(2)
-        try:
-            ref = exports.ExportRef.parse(url)
-            rules = load_mask_config(mask_config) if mask_config else []
-        except (ValueError, OSError) as exc:
-            err.print(escape(str(exc)), highlight=False)
-            raise typer.Exit(2) from None
-        key = _masking_key(rules, mask_bucket, err)
+    s3, ddb = client("s3"), client("dynamodb")
+    try:
+        arn = ddb.describe_table(TableName=table)["Table"]["TableArn"]
+    except ddb.exceptions.ResourceNotFoundException:
+        err.print(f"table {escape(table)} not found (staging writes into an existing test table)")
+        raise typer.Exit(2) from None
+    owner = stack or table_tags(ddb, arn).get(STAGING_TARGET_TAG) or "(untagged)"
+    target = target_from_table(ddb, table, stack=owner, mode=mode, source_table_arn=source_table_arn)  # type: ignore[arg-type]
+    target = type(target)(**{**target.__dict__, "mask": rules})
 
-        s3, ddb = client("s3"), client("dynamodb")
-        try:
-            arn = ddb.describe_table(TableName=table)["Table"]["TableArn"]
-        except ddb.exceptions.ResourceNotFoundException:
-            err.print(f"table {escape(table)} not found (staging writes into an existing test table)")
-            raise typer.Exit(2) from None
-        owner = stack or table_tags(ddb, arn).get(STAGING_TARGET_TAG) or "(untagged)"
-        target = target_from_table(ddb, table, stack=owner, mode=mode, source_table_arn=source_table_arn)  # type: ignore[arg-type]
-        target = type(target)(**{**target.__dict__, "mask": rules})
-
-        console = Console(stderr=as_json)
-        if not yes:
-            console.print(
-                f"Stage [bold]{escape(ref.url)}[/] into [bold]{escape(table)}[/] ({mode}"
-                f"{', masked' if rules else ''}). Every item of the table is replaced."
-            )
-            if not typer.confirm("Continue?", default=False):
-                console.print("aborted; nothing changed")
-                raise typer.Exit(1)
-
-        doc = _run(
-            console,
-            lambda on_progress: stage_export(
-                s3,
-                ddb,
-                ref,
-                target,
-                masking_key=key,
-                mask_bucket=mask_bucket,
-                force_untagged=force_untagged,
-                concurrency=concurrency,
-                on_progress=on_progress,
-            ),
-            table,
+    console = Console(stderr=as_json)
+    if not yes:
+        console.print(
+            f"Stage [bold]{escape(ref.url)}[/] into [bold]{escape(table)}[/] ({mode}"
+            f"{', masked' if rules else ''}). Every item of the table is replaced."
         )
-        if as_json:
-            typer.echo(json.dumps(doc, indent=2))
-        else:
-            console.print(_result_table(doc))
-            console.print("[green]staged and verified[/]")
+        if not typer.confirm("Continue?", default=False):
+            console.print("aborted; nothing changed")
+            raise typer.Exit(1)
+
+    doc = _run(
+        console,
+        lambda on_progress: stage_export(
+            s3,
+            ddb,
+            ref,
+            target,
+            masking_key=key,
+            mask_bucket=mask_bucket,
+            force_untagged=force_untagged,
+            concurrency=concurrency,
+            on_progress=on_progress,
+        ),
+        table,
+    )
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        console.print(_result_table(doc))
+        console.print("[green]staged and verified[/]")

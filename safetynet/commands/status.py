@@ -163,71 +163,67 @@ def _stack_alarms(cw: Any, stack: str) -> list[dict[str, str]]:
         return [{"name": "(alarms unreadable)", "reason": error_text(exc)}]
 
 
-def register(app: typer.Typer) -> None:
-    """Add the status command."""
-
-    @app.command()
-    def status(
-        stack: StackArgument,
-        vault_bucket: VaultBucketOption = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
-        project_dir: ProjectDirOption = None,
-    ) -> None:
-        """Protection and backup health of every table: PITR, deletion protection, exports, drills, alarms."""
-        session = watch_session("status", stack, project_dir, vault_bucket)
-        cfg, bucket, clients, ctx = session.cfg, session.bucket, session.clients, session.ctx
-        now = datetime.now(UTC)
-        statuses = [
-            table_status(
-                ctx,
-                t,
-                ddb=clients.get("dynamodb"),
-                s3=clients.get("s3"),
-                cw=clients.get("cloudwatch"),
-                now=now,
-                require_deletion_protection=cfg.is_prod,
-            )
-            for t in ctx.tables
-        ]
-        ok = all(s.ok for s in statuses)
-        # Stacks with backup.replica: is the out-of-region copy of the vault keeping up?
-        from safetynet.recovery.replication_status import render as render_replica
-        from safetynet.recovery.replication_status import vault_replication
-
-        replica = vault_replication(
-            cfg,
-            vault_bucket=bucket,
-            source_s3=clients.get("s3"),
-            replica_s3_factory=lambda r: Clients(r).get("s3"),
+def status(
+    stack: StackArgument,
+    vault_bucket: VaultBucketOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    project_dir: ProjectDirOption = None,
+) -> None:
+    """Protection and backup health of every table: PITR, deletion protection, exports, drills, alarms."""
+    session = watch_session("status", stack, project_dir, vault_bucket)
+    cfg, bucket, clients, ctx = session.cfg, session.bucket, session.clients, session.ctx
+    now = datetime.now(UTC)
+    statuses = [
+        table_status(
+            ctx,
+            t,
+            ddb=clients.get("dynamodb"),
+            s3=clients.get("s3"),
+            cw=clients.get("cloudwatch"),
             now=now,
+            require_deletion_protection=cfg.is_prod,
         )
-        ok = ok and (replica is None or replica.ok)
-        stack_alarms = _stack_alarms(clients.get("cloudwatch"), stack)
-        if as_json:
-            doc = {
-                "stack": stack,
-                "ok": ok,
-                "checkedAt": now.isoformat(),
-                "tables": [{**s.__dict__, "ok": s.ok} for s in statuses],
-                **({"vaultReplica": replica.to_json()} if replica is not None else {}),
-                "stackAlarms": stack_alarms,
-            }
-            json.dump(doc, sys.stdout, indent=2, default=str)
-            sys.stdout.write("\n")
+        for t in ctx.tables
+    ]
+    ok = all(s.ok for s in statuses)
+    # Stacks with backup.replica: is the out-of-region copy of the vault keeping up?
+    from safetynet.recovery.replication_status import render as render_replica
+    from safetynet.recovery.replication_status import vault_replication
+
+    replica = vault_replication(
+        cfg,
+        vault_bucket=bucket,
+        source_s3=clients.get("s3"),
+        replica_s3_factory=lambda r: Clients(r).get("s3"),
+        now=now,
+    )
+    ok = ok and (replica is None or replica.ok)
+    stack_alarms = _stack_alarms(clients.get("cloudwatch"), stack)
+    if as_json:
+        doc = {
+            "stack": stack,
+            "ok": ok,
+            "checkedAt": now.isoformat(),
+            "tables": [{**s.__dict__, "ok": s.ok} for s in statuses],
+            **({"vaultReplica": replica.to_json()} if replica is not None else {}),
+            "stackAlarms": stack_alarms,
+        }
+        json.dump(doc, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        out = Console()
+        for s in statuses:
+            out.print(_render(s))
+        for a in stack_alarms:
+            out.print(f"[red]ALARM[/] {escape(a['name'])}: {escape(a['reason'])}")
+        bad = [s.table for s in statuses if not s.ok]
+        if bad:
+            names = escape(", ".join(bad))
+            out.print(f"[red]{len(bad)} of {len(statuses)} table(s) unprotected or stale:[/] {names}")
         else:
-            out = Console()
-            for s in statuses:
-                out.print(_render(s))
-            for a in stack_alarms:
-                out.print(f"[red]ALARM[/] {escape(a['name'])}: {escape(a['reason'])}")
-            bad = [s.table for s in statuses if not s.ok]
-            if bad:
-                names = escape(", ".join(bad))
-                out.print(f"[red]{len(bad)} of {len(statuses)} table(s) unprotected or stale:[/] {names}")
-            else:
-                out.print(f"[green]all {len(statuses)} table(s) protected and fresh[/]")
-            if replica is not None:
-                out.print(render_replica(replica))
-                if not replica.ok:
-                    out.print("[red]the vault replica is behind or failing (see above)[/]")
-        raise typer.Exit(0 if ok else 1)
+            out.print(f"[green]all {len(statuses)} table(s) protected and fresh[/]")
+        if replica is not None:
+            out.print(render_replica(replica))
+            if not replica.ok:
+                out.print("[red]the vault replica is behind or failing (see above)[/]")
+    raise typer.Exit(0 if ok else 1)

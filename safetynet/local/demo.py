@@ -13,27 +13,21 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import Progress
 from rich.syntax import Syntax
 from rich.table import Table
 
-from handlers import clients
-from safetynet.local.demo_data import demo_item, demo_items
-from safetynet.synth import SynthResult, synth
+from safetynet.local.demo_data import cloudtrail_delete_table, demo_item, demo_items
+from safetynet.local.demo_report import DemoReport
+from safetynet.local.demo_run import TABLE_TYPE, DemoFailure, DemoRun, canonical, scan_all, target_from_trigger
+from safetynet.synth import synth
 
-TABLE_TYPE = "aws:dynamodb/table:Table"
 DEMO_MASKING_KEY = b"safetynet-demo-masking-key-0123456789"
 ACCIDENT_PRINCIPAL = "arn:aws:sts::123456789012:assumed-role/DeveloperAdmin/alice@example.com"
 ACCIDENT_TABLE = "customers"
@@ -42,180 +36,8 @@ PREVIOUS_TEST_ITEMS = 50
 FAULTS = ("corrupt-data-file",)
 
 
-class DemoFailure(Exception):
-    """A step failed; the demo stops and exits non-zero."""
-
-
-@dataclass
-class StepResult:
-    """One row of the summary."""
-
-    name: str
-    seconds: float = 0.0
-    items: int = 0
-    ok: bool = True
-    detail: str = ""
-
-    @property
-    def throughput(self) -> float | None:
-        """Items per second, when the step moved items."""
-        return self.items / self.seconds if self.items and self.seconds else None
-
-
-@dataclass
-class DemoReport:
-    """The figures the summary prints (and `--json-summary` writes for scripts and tests)."""
-
-    items_loaded: int = 0
-    items_backed_up: int = 0
-    items_staged: int = 0
-    masked_attributes: int = 0
-    items_restored: int = 0
-    mismatches: int = 0
-    alert_classification: str = ""
-    steps: list[StepResult] = field(default_factory=list)
-    failure: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """No mismatch and no failed step."""
-        return not self.failure and self.mismatches == 0 and all(s.ok for s in self.steps)
-
-    def to_json(self) -> dict[str, Any]:
-        """Machine-readable summary."""
-        return {
-            "ok": self.ok,
-            "itemsLoaded": self.items_loaded,
-            "itemsBackedUp": self.items_backed_up,
-            "itemsStaged": self.items_staged,
-            "maskedAttributes": self.masked_attributes,
-            "itemsRestored": self.items_restored,
-            "mismatches": self.mismatches,
-            "alertClassification": self.alert_classification,
-            "failure": self.failure,
-            "steps": [
-                {
-                    "name": s.name,
-                    "seconds": round(s.seconds, 3),
-                    "items": s.items,
-                    "ok": s.ok,
-                    "detail": s.detail,
-                }
-                for s in self.steps
-            ],
-        }
-
-
-def canonical(item: dict[str, Any]) -> Any:
-    """An item in a comparable form: sets are unordered in DynamoDB, binary may be str or bytes."""
-
-    def value(av: dict[str, Any]) -> Any:
-        ((kind, v),) = av.items()
-        if kind in ("SS", "NS"):
-            return kind, tuple(sorted(v))
-        if kind == "BS":
-            return kind, tuple(sorted(bytes(x) for x in v))
-        if kind == "B":
-            return kind, bytes(v)
-        if kind == "M":
-            return kind, tuple(sorted((k, value(x)) for k, x in v.items()))
-        if kind == "L":
-            return kind, tuple(value(x) for x in v)
-        return kind, v
-
-    return tuple(sorted((k, value(v)) for k, v in item.items()))
-
-
-def scan_all(ddb: Any, table: str) -> Iterator[dict[str, Any]]:
-    """Every item of a table, page by page."""
-    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-    while True:
-        page = ddb.scan(**kwargs)
-        yield from page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _target_from_trigger(result: SynthResult, logical: str) -> dict[str, Any]:
-    """The TargetTable document the test stack's trigger passes to the state machine."""
-    [target] = [r for r in result.of_type("aws:cloudwatch/eventTarget:EventTarget") if r["name"] == f"{logical}-start"]
-    template = target["inputs"]["inputTransformer"]["inputTemplate"]
-    body = template.replace("<bucket>", '"b"').replace("<key>", '"k"')
-    return dict(json.loads(body)["target"])
-
-
-class Demo:
+class Demo(DemoRun):
     """The demo's steps, in order; `run` returns the report."""
-
-    def __init__(
-        self, project_dir: Path, *, items: int, seed: int, console: Console, region: str, fault: str | None
-    ) -> None:
-        self.project_dir = project_dir
-        self.items = items
-        self.seed = seed
-        self.console = console
-        self.region = region
-        self.fault = fault
-        self.report = DemoReport()
-        self.workdir = Path(tempfile.mkdtemp(prefix="safetynet-demo-"))
-        self.prod: SynthResult
-        self.test: SynthResult
-        self.exports: dict[str, Any] = {}
-        self.counts: dict[str, int] = {}
-        self._specs: dict[str, Any] = {}
-
-    # -- plumbing ------------------------------------------------------------------------------
-
-    def client(self, service: str) -> Any:
-        return clients.client(service, self.region)
-
-    def progress(self) -> Progress:
-        return Progress(
-            TextColumn("  {task.description:<28}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:>14}"),
-            TimeRemainingColumn(),
-            console=self.console,
-        )
-
-    @contextmanager
-    def step(self, name: str, title: str) -> Iterator[StepResult]:
-        self.console.rule(f"[bold cyan]{title}")
-        result = StepResult(name)
-        start = time.perf_counter()
-        try:
-            yield result
-        except Exception as exc:
-            result.ok = False
-            result.detail = result.detail or f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            result.seconds = time.perf_counter() - start
-            self.report.steps.append(result)
-
-    def prod_tables(self) -> list[dict[str, Any]]:
-        return self.prod.of_type(TABLE_TYPE)
-
-    def test_tables(self) -> list[dict[str, Any]]:
-        """The staged tables (the test stack also declares its staging ledger table)."""
-        return [t for t in self.test.of_type(TABLE_TYPE) if "safetynet:table" in (t["inputs"].get("tags") or {})]
-
-    def logical(self, table: dict[str, Any]) -> str:
-        return str(table["inputs"]["tags"]["safetynet:table"])
-
-    def spec(self, logical: str) -> Any:
-        """The table's typed config (`safetynet:tables[i]` of Pulumi.prod.yaml), read once."""
-        if not self._specs:
-            from components.config.stack import decode_pulumi_config, parse_stack_config
-            from safetynet.synth import read_stack_config
-
-            flat, _ = read_stack_config(self.project_dir, "prod")
-            self._specs = {t.name: t for t in parse_stack_config(decode_pulumi_config(flat)).tables}
-        return self._specs[logical]
-
-    # -- the steps -----------------------------------------------------------------------------
 
     def run(self) -> DemoReport:
         try:
@@ -280,14 +102,6 @@ class Demo:
             self.report.items_loaded = r.items
             r.detail = f"{len(tables)} prod + {len(self.test_tables())} test tables"
 
-    def masked_bucket(self) -> str:
-        [bucket] = [
-            r for r in self.test.of_type("aws:s3/bucket:Bucket") if r["parent"].startswith("safetynet:staging:")
-        ]
-        return str(
-            self.test.outputs.get("maskedBucketName") or bucket["inputs"].get("bucket") or "safetynet-demo-masked"
-        )
-
     def backup(self) -> None:
         from handlers.exports import validate_export
         from safetynet.backup.scan_export import scan_export
@@ -342,7 +156,7 @@ class Demo:
         self.console.print(f"  [red]fault injected:[/] flipped a byte in s3://{ref.bucket}/{key}")
 
     def stage(self) -> None:
-        from handlers.staging.core import TargetTable
+        from handlers.staging.target import TargetTable
         from safetynet.staging.flow import stage_export
 
         with self.step("stage", "3. Staging: validate, mask and load every export into the test tables") as r:
@@ -350,7 +164,7 @@ class Demo:
             rejected: list[str] = []
             for t in self.prod_tables():
                 logical = self.logical(t)
-                target = TargetTable.from_json(_target_from_trigger(self.test, logical))
+                target = TargetTable.from_json(target_from_trigger(self.test, logical))
                 before = sorted(map(canonical, scan_all(ddb, target.name)))
                 total = self.counts[logical]
                 with self.progress() as progress:
@@ -413,7 +227,7 @@ class Demo:
                 raise DemoFailure("staging rejected: " + " | ".join(rejected))
 
     def show_masking(self, logical: str, target: Any) -> None:
-        from handlers.staging.core import key_of
+        from handlers.staging.compare import key_of
 
         ddb = self.client("dynamodb")
         original = demo_item(self.spec(logical), 0, self.seed)
@@ -435,7 +249,7 @@ class Demo:
         from dataclasses import replace
 
         from conventions.watch import CONTEXT_ARCHIVE_PATH, WatchContext
-        from handlers.watch.entrypoints import classify_and_publish
+        from handlers.watch.alert import classify_and_publish
 
         name = self.prod.outputs["tables"][ACCIDENT_TABLE]["name"]
         who = ACCIDENT_PRINCIPAL.split("/")[-2]
@@ -533,83 +347,3 @@ class Demo:
             )
             if self.report.mismatches:
                 raise DemoFailure(f"{self.report.mismatches} items differ after the restore")
-
-
-def cloudtrail_delete_table(table: str, region: str, principal: str) -> dict[str, Any]:
-    """A DeleteTable management event as CloudTrail delivers it through EventBridge."""
-    account = principal.split(":")[4]
-    role = principal.split("/")[1]
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "version": "0",
-        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
-        "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.dynamodb",
-        "account": account,
-        "time": now,
-        "region": region,
-        "resources": [],
-        "detail": {
-            "eventVersion": "1.09",
-            "userIdentity": {
-                "type": "AssumedRole",
-                "principalId": "AROAEXAMPLE:alice@example.com",
-                "arn": principal,
-                "accountId": account,
-                "sessionContext": {
-                    "sessionIssuer": {
-                        "type": "Role",
-                        "arn": f"arn:aws:iam::{account}:role/{role}",
-                        "accountId": account,
-                        "userName": role,
-                    },
-                    "attributes": {"creationDate": now, "mfaAuthenticated": "false"},
-                },
-            },
-            "eventTime": now,
-            "eventSource": "dynamodb.amazonaws.com",
-            "eventName": "DeleteTable",
-            "awsRegion": region,
-            "sourceIPAddress": "203.0.113.24",
-            "userAgent": "aws-cli/2.17.0 Python/3.11 md/command#dynamodb.delete-table",
-            "requestParameters": {"tableName": table},
-            "responseElements": {"tableDescription": {"tableName": table, "tableStatus": "DELETING"}},
-            "requestID": "UJ0BQ5K9N2B7S8HJ0MVAE3PLDBVV4KQNSO5AEMVJF66Q9ASUAAJG",
-            "eventID": "0c5d3f76-5b1c-4f5e-9d1b-3d3f1e6b2a11",
-            "readOnly": False,
-            "eventType": "AwsApiCall",
-            "managementEvent": True,
-            "recipientAccountId": account,
-            "eventCategory": "Management",
-        },
-    }
-
-
-def summary_table(report: DemoReport) -> Table:
-    """The closing summary: figures, then time and throughput per step."""
-    figures = Table(title="safetynet demo: summary", show_header=False)
-    figures.add_column("figure")
-    figures.add_column("value", justify="right")
-    for label, value in (
-        ("items loaded into prod", report.items_loaded),
-        ("items backed up (validated exports)", report.items_backed_up),
-        ("items staged into test", report.items_staged),
-        ("masked attributes (rules applied)", report.masked_attributes),
-        ("alert classification", report.alert_classification or "-"),
-        ("items restored", report.items_restored),
-        ("mismatches", report.mismatches),
-    ):
-        figures.add_row(label, f"{value:,}" if isinstance(value, int) else str(value))
-    steps = Table("step", "result", "time", "items", "throughput")
-    for s in report.steps:
-        steps.add_row(
-            s.name,
-            "[green]ok[/]" if s.ok else f"[red]failed[/] {s.detail}",
-            f"{s.seconds:.1f} s",
-            f"{s.items:,}" if s.items else "-",
-            f"{s.throughput:,.0f} items/s" if s.throughput else "-",
-        )
-    outer = Table.grid()
-    outer.add_row(figures)
-    outer.add_row(steps)
-    return outer

@@ -1,4 +1,5 @@
-"""Deterministic, realistic demo items for any configured table, in DynamoDB's low-level format.
+"""What the demo makes up: deterministic, realistic items for any configured table, in DynamoDB's
+low-level format, and the CloudTrail event of its accident.
 
 Every item carries every attribute type (S N B SS NS BS M L NULL BOOL), nested data, a
 38-digit number, unicode, and personal-data fields (name, email, phone, address.street) that the
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
-from components.config.stack import TableSpec
+from components.config.tables import TableSpec
 
 FIRST = [
     "Ada",
@@ -113,3 +115,53 @@ def demo_items(spec: TableSpec, count: int, seed: int = 7) -> Iterator[dict[str,
     """`count` distinct items for the table."""
     for i in range(count):
         yield demo_item(spec, i, seed)
+
+
+def cloudtrail_delete_table(table: str, region: str, principal: str) -> dict[str, Any]:
+    """A DeleteTable management event as CloudTrail delivers it through EventBridge."""
+    account = principal.split(":")[4]
+    role = principal.split("/")[1]
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.dynamodb",
+        "account": account,
+        "time": now,
+        "region": region,
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.09",
+            "userIdentity": {
+                "type": "AssumedRole",
+                "principalId": "AROAEXAMPLE:alice@example.com",
+                "arn": principal,
+                "accountId": account,
+                "sessionContext": {
+                    "sessionIssuer": {
+                        "type": "Role",
+                        "arn": f"arn:aws:iam::{account}:role/{role}",
+                        "accountId": account,
+                        "userName": role,
+                    },
+                    "attributes": {"creationDate": now, "mfaAuthenticated": "false"},
+                },
+            },
+            "eventTime": now,
+            "eventSource": "dynamodb.amazonaws.com",
+            "eventName": "DeleteTable",
+            "awsRegion": region,
+            "sourceIPAddress": "203.0.113.24",
+            "userAgent": "aws-cli/2.17.0 Python/3.11 md/command#dynamodb.delete-table",
+            "requestParameters": {"tableName": table},
+            "responseElements": {"tableDescription": {"tableName": table, "tableStatus": "DELETING"}},
+            "requestID": "UJ0BQ5K9N2B7S8HJ0MVAE3PLDBVV4KQNSO5AEMVJF66Q9ASUAAJG",
+            "eventID": "0c5d3f76-5b1c-4f5e-9d1b-3d3f1e6b2a11",
+            "readOnly": False,
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": account,
+            "eventCategory": "Management",
+        },
+    }

@@ -21,15 +21,10 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    return fx.copy_project(tmp_path)
-
-
-@pytest.fixture
-def account(aws: None, project: Path) -> dict[str, Any]:
+def account(aws: None, project_copy: Path) -> dict[str, Any]:
     """customers (live, PITR) with three exports, the newest corrupt; inventory (live, PITR) with an
     on-demand backup; orders (LSIs) deleted, leaving its system backup."""
-    cfg = fx.prod_config(project)
+    cfg = fx.prod_config(project_copy)
     fx.create_vault()
     customers = fx.create_table(cfg, "customers")
     old = fx.write_aged_export(customers, timedelta(days=3), fx.customer_items(5, "old"))
@@ -64,10 +59,10 @@ def restore_block(project: Path) -> dict[str, Any]:
     return doc["config"].get("safetynet:restore") or {}
 
 
-def test_latest_skips_the_corrupt_newest_export_and_says_why(account: dict[str, Any], project: Path) -> None:
-    result = plan(project, "--table", "customers", "--source", "latest")
+def test_latest_skips_the_corrupt_newest_export_and_says_why(account: dict[str, Any], project_copy: Path) -> None:
+    result = plan(project_copy, "--table", "customers", "--source", "latest")
     assert result.exit_code == 0, result.output
-    assert restore_block(project) == {"customers": {"export": account["mid"].url}}
+    assert restore_block(project_copy) == {"customers": {"export": account["mid"].url}}
     # the newest export is listed as skipped with the validator's reason
     row = next(line for line in result.output.splitlines() if account["new"].export_id in line)
     assert "corrupt:" in row
@@ -75,64 +70,66 @@ def test_latest_skips_the_corrupt_newest_export_and_says_why(account: dict[str, 
     assert "chosen (validated)" in chosen
 
 
-def test_at_picks_the_newest_export_not_after_that_time(account: dict[str, Any], project: Path) -> None:
+def test_at_picks_the_newest_export_not_after_that_time(account: dict[str, Any], project_copy: Path) -> None:
     at = (fx.NOW - timedelta(days=2, hours=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    result = plan(project, "--table", "customers", "--source", "export", "--at", at)
+    result = plan(project_copy, "--table", "customers", "--source", "export", "--at", at)
     assert result.exit_code == 0, result.output
-    assert restore_block(project) == {"customers": {"export": account["old"].url}}
+    assert restore_block(project_copy) == {"customers": {"export": account["old"].url}}
 
 
-def test_a_deleted_table_comes_back_from_its_system_backup(account: dict[str, Any], project: Path) -> None:
-    result = plan(project, "--table", "orders")
+def test_a_deleted_table_comes_back_from_its_system_backup(account: dict[str, Any], project_copy: Path) -> None:
+    result = plan(project_copy, "--table", "orders")
     assert result.exit_code == 0, result.output
-    assert restore_block(project) == {"orders": {"backupArn": account["system"]}}
+    assert restore_block(project_copy) == {"orders": {"backupArn": account["system"]}}
     assert "system backup orders$DeletedTableBackup" in result.output
     assert "table deleted: PITR reads a live table" in result.output
 
 
-def test_source_backup_picks_the_on_demand_backup(account: dict[str, Any], project: Path) -> None:
-    result = plan(project, "--table", "inventory", "--source", "backup")
+def test_source_backup_picks_the_on_demand_backup(account: dict[str, Any], project_copy: Path) -> None:
+    result = plan(project_copy, "--table", "inventory", "--source", "backup")
     assert result.exit_code == 0, result.output
-    assert restore_block(project) == {"inventory": {"backupArn": account["on_demand"]}}
+    assert restore_block(project_copy) == {"inventory": {"backupArn": account["on_demand"]}}
 
 
-def test_without_a_source_a_live_table_with_suffix_gets_the_latest_pitr(account: dict[str, Any], project: Path) -> None:
+def test_without_a_source_a_live_table_with_suffix_gets_the_latest_pitr(
+    account: dict[str, Any], project_copy: Path
+) -> None:
     # customers' exports are days old; its PITR window reaches (in moto) the moment PITR was enabled
-    result = plan(project, "--table", "customers", "--target-suffix", "-restored")
+    result = plan(project_copy, "--table", "customers", "--target-suffix", "-restored")
     assert result.exit_code == 0, result.output
     expected = {"latestRestorableTime": True, "targetSuffix": "-restored"}
-    assert restore_block(project) == {"customers": expected}
+    assert restore_block(project_copy) == {"customers": expected}
 
 
 def test_pitr_onto_a_live_table_without_suffix_is_refused_and_nothing_written(
-    account: dict[str, Any], project: Path
+    account: dict[str, Any], project_copy: Path
 ) -> None:
-    before = (project / "Pulumi.prod.yaml").read_text()
-    result = plan(project, "--table", "inventory", "--source", "pitr")
+    before = (project_copy / "Pulumi.prod.yaml").read_text()
+    result = plan(project_copy, "--table", "inventory", "--source", "pitr")
     assert result.exit_code == 1
     assert "--target-suffix" in result.output
-    assert (project / "Pulumi.prod.yaml").read_text() == before
+    assert (project_copy / "Pulumi.prod.yaml").read_text() == before
 
 
-def test_an_lsi_table_is_never_planned_from_an_export(account: dict[str, Any], project: Path) -> None:
+def test_an_lsi_table_is_never_planned_from_an_export(account: dict[str, Any], project_copy: Path) -> None:
     # Given an export of orders in the vault
     fx.write_aged_export("orders", timedelta(hours=1), [{"customerId": {"S": "a"}, "orderId": {"S": "b"}}])
-    result = plan(project, "--table", "orders", "--source", "export")
+    result = plan(project_copy, "--table", "orders", "--source", "export")
     assert result.exit_code == 1
     assert "ImportTable cannot create them" in result.output
-    assert restore_block(project) == {}
+    assert restore_block(project_copy) == {}
 
 
-def test_written_file_keeps_comments_and_synthesizes(account: dict[str, Any], project: Path) -> None:
-    before = (project / "Pulumi.prod.yaml").read_text()
-    result = plan(project, "--table", "customers", "--source", "latest")
+def test_written_file_keeps_comments_and_synthesizes(account: dict[str, Any], project_copy: Path) -> None:
+    before = (project_copy / "Pulumi.prod.yaml").read_text()
+    result = plan(project_copy, "--table", "customers", "--source", "latest")
     assert result.exit_code == 0, result.output
-    after = (project / "Pulumi.prod.yaml").read_text()
+    after = (project_copy / "Pulumi.prod.yaml").read_text()
     # every original line is still there, in order, and only the block was appended
     assert after.startswith(before)
     assert "# restore-plan " in after[len(before) :]
     # the program reads it: the table imports the chosen export's data folder
-    t = synth(project, "prod").one("aws:dynamodb/table:Table", "customers-table")
+    t = synth(project_copy, "prod").one("aws:dynamodb/table:Table", "customers-table")
     assert t["inputs"]["importTable"]["s3BucketSource"] == {
         "bucket": fx.VAULT,
         "keyPrefix": account["mid"].prefix + "data/",
@@ -140,44 +137,44 @@ def test_written_file_keeps_comments_and_synthesizes(account: dict[str, Any], pr
     assert set(RESTORE_INPUTS) <= set(t["options"]["ignoreChanges"])
 
 
-def test_clear_removes_the_block_and_restores_the_file(account: dict[str, Any], project: Path) -> None:
-    before = (project / "Pulumi.prod.yaml").read_text()
-    assert plan(project, "--table", "customers", "--source", "latest").exit_code == 0
-    assert plan(project, "--table", "orders").exit_code == 0
-    result = plan(project, "--clear", vault=False)
+def test_clear_removes_the_block_and_restores_the_file(account: dict[str, Any], project_copy: Path) -> None:
+    before = (project_copy / "Pulumi.prod.yaml").read_text()
+    assert plan(project_copy, "--table", "customers", "--source", "latest").exit_code == 0
+    assert plan(project_copy, "--table", "orders").exit_code == 0
+    result = plan(project_copy, "--clear", vault=False)
     assert result.exit_code == 0, result.output
-    assert (project / "Pulumi.prod.yaml").read_text() == before
+    assert (project_copy / "Pulumi.prod.yaml").read_text() == before
 
 
-def test_clear_of_one_table_keeps_the_others(account: dict[str, Any], project: Path) -> None:
-    assert plan(project, "--table", "customers", "--source", "latest").exit_code == 0
-    assert plan(project, "--table", "orders").exit_code == 0
-    assert plan(project, "--clear", "--table", "orders", vault=False).exit_code == 0
-    assert set(restore_block(project)) == {"customers"}
+def test_clear_of_one_table_keeps_the_others(account: dict[str, Any], project_copy: Path) -> None:
+    assert plan(project_copy, "--table", "customers", "--source", "latest").exit_code == 0
+    assert plan(project_copy, "--table", "orders").exit_code == 0
+    assert plan(project_copy, "--clear", "--table", "orders", vault=False).exit_code == 0
+    assert set(restore_block(project_copy)) == {"customers"}
 
 
-def test_declining_the_confirmation_writes_nothing(account: dict[str, Any], project: Path) -> None:
-    before = (project / "Pulumi.prod.yaml").read_text()
-    result = plan(project, "--table", "customers", "--source", "latest", yes=False, stdin="n\n")
+def test_declining_the_confirmation_writes_nothing(account: dict[str, Any], project_copy: Path) -> None:
+    before = (project_copy / "Pulumi.prod.yaml").read_text()
+    result = plan(project_copy, "--table", "customers", "--source", "latest", yes=False, stdin="n\n")
     assert result.exit_code == 1
-    assert (project / "Pulumi.prod.yaml").read_text() == before
+    assert (project_copy / "Pulumi.prod.yaml").read_text() == before
 
 
-def test_exports_need_the_vault_bucket(account: dict[str, Any], project: Path) -> None:
-    result = plan(project, "--table", "customers", "--source", "latest", vault=False)
+def test_exports_need_the_vault_bucket(account: dict[str, Any], project_copy: Path) -> None:
+    result = plan(project_copy, "--table", "customers", "--source", "latest", vault=False)
     assert result.exit_code == 2
     assert "SAFETYNET_VAULT_BUCKET" in result.output
 
 
-def test_unknown_table_is_a_usage_error(account: dict[str, Any], project: Path) -> None:
-    result = plan(project, "--table", "custmers")
+def test_unknown_table_is_a_usage_error(account: dict[str, Any], project_copy: Path) -> None:
+    result = plan(project_copy, "--table", "custmers")
     assert result.exit_code == 2
     assert "unknown table(s) custmers" in result.output
 
 
-def test_aws_backup_gaps_are_notes_not_failures(account: dict[str, Any], project: Path) -> None:
+def test_aws_backup_gaps_are_notes_not_failures(account: dict[str, Any], project_copy: Path) -> None:
     # moto does not implement ListRecoveryPointsByResource: shown as a note, the plan goes on
-    result = plan(project, "--table", "inventory", "--source", "backup")
+    result = plan(project_copy, "--table", "inventory", "--source", "backup")
     assert result.exit_code == 0
     assert "AWS Backup recovery points not listed" in result.output
 
@@ -200,12 +197,12 @@ config:
 """
 
 
-def test_a_dr_stack_plans_from_the_replica_and_checks_the_source_table(aws: None, project: Path) -> None:
+def test_a_dr_stack_plans_from_the_replica_and_checks_the_source_table(aws: None, project_copy: Path) -> None:
     # Given the replica bucket in the DR region, with an export of prod's customers table and a
     # newer one of another table that was copied under the same prefix
     from handlers.exports import new_export_id, write_export
 
-    (project / "Pulumi.dr.yaml").write_text(DR_STACK)
+    (project_copy / "Pulumi.dr.yaml").write_text(DR_STACK)
     s3 = boto3.client("s3", region_name="eu-west-1")
     s3.create_bucket(Bucket="replica-restore-tests", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
 
@@ -224,45 +221,45 @@ def test_a_dr_stack_plans_from_the_replica_and_checks_the_source_table(aws: None
     good = export(timedelta(days=1), fx.table_arn("customers"))
     wrong = export(timedelta(hours=2), "arn:aws:dynamodb:eu-central-1:123456789012:table/other")
     # When restore-plan runs for the DR stack without --vault-bucket
-    argv = ["restore-plan", "dr", "--project-dir", str(project), "--source", "latest", "--write"]
+    argv = ["restore-plan", "dr", "--project-dir", str(project_copy), "--source", "latest", "--write"]
     result = runner.invoke(app, argv, env={"COLUMNS": "300"})
     # Then the replicated export of the source table is chosen, the other one skipped with why
     assert result.exit_code == 0, result.output
-    doc = YAML(typ="safe").load((project / "Pulumi.dr.yaml").read_text())
+    doc = YAML(typ="safe").load((project_copy / "Pulumi.dr.yaml").read_text())
     assert doc["config"]["safetynet:restore"] == {"customers": {"export": good.url}}
     row = next(line for line in result.output.splitlines() if wrong.export_id in line)
     assert "wrong source table" in row
 
 
-def test_switch_uses_a_backup_of_the_table_restored_beside(account: dict[str, Any], project: Path) -> None:
+def test_switch_uses_a_backup_of_the_table_restored_beside(account: dict[str, Any], project_copy: Path) -> None:
     # Given customers-restored (restored beside customers) and a backup of it
-    cfg = fx.prod_config(project)
+    cfg = fx.prod_config(project_copy)
     spec = next(t for t in cfg.tables if t.name == "customers")
     ddb = fx.client("dynamodb")
     ddb.create_table(**spec.create_table_request("customers-restored"))
     arn = ddb.create_backup(TableName="customers-restored", BackupName="customers-switch")["BackupDetails"]["BackupArn"]
     # When restore-plan is told to use it for the original name
-    result = plan(project, "--table", "customers", "--backup-arn", arn)
+    result = plan(project_copy, "--table", "customers", "--backup-arn", arn)
     # Then it becomes the source of customers (no suffix: the original name is recreated from it)
     assert result.exit_code == 0, result.output
-    assert restore_block(project) == {"customers": {"backupArn": arn}}
+    assert restore_block(project_copy) == {"customers": {"backupArn": arn}}
 
 
-def test_a_backup_of_a_table_with_other_keys_is_refused(account: dict[str, Any], project: Path) -> None:
+def test_a_backup_of_a_table_with_other_keys_is_refused(account: dict[str, Any], project_copy: Path) -> None:
     # inventory's keys are sku/warehouse; customers' key is customerId
-    result = plan(project, "--table", "customers", "--backup-arn", account["on_demand"])
+    result = plan(project_copy, "--table", "customers", "--backup-arn", account["on_demand"])
     assert result.exit_code == 1
     assert "with other keys (sku HASH, warehouse RANGE)" in result.output
-    assert restore_block(project) == {}
+    assert restore_block(project_copy) == {}
 
 
-def test_latest_written_by_hand_is_resolved_into_a_concrete_export(account: dict[str, Any], project: Path) -> None:
+def test_latest_written_by_hand_is_resolved_into_a_concrete_export(account: dict[str, Any], project_copy: Path) -> None:
     # Given a stack file where someone wrote `latest: true` (the program refuses it)
-    path = project / "Pulumi.prod.yaml"
+    path = project_copy / "Pulumi.prod.yaml"
     path.write_text(path.read_text() + "  safetynet:restore:\n    customers:\n      latest: true\n")
     # When restore-plan resolves it
-    result = plan(project, "--table", "customers", "--source", "latest")
+    result = plan(project_copy, "--table", "customers", "--source", "latest")
     # Then the entry names the newest valid export, which the program accepts
     assert result.exit_code == 0, result.output
-    assert restore_block(project) == {"customers": {"export": account["mid"].url}}
-    assert synth(project, "prod").one("aws:dynamodb/table:Table", "customers-table")["inputs"]["importTable"]
+    assert restore_block(project_copy) == {"customers": {"export": account["mid"].url}}
+    assert synth(project_copy, "prod").one("aws:dynamodb/table:Table", "customers-table")["inputs"]["importTable"]

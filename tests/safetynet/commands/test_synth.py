@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from components.config.stack import SECRET_PLACEHOLDER, StackConfig
+from components.config.base import SECRET_PLACEHOLDER
+from components.config.stack import StackConfig
 from safetynet.synth import read_stack_config
 from tests.support.stacks import PROJECT_DIR
 
@@ -20,13 +20,6 @@ CLI = [sys.executable, "-m", "safetynet.cli"]
 
 def run(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
-
-
-@pytest.fixture
-def project_copy(tmp_path: Path) -> Path:
-    for name in ("Pulumi.yaml", "Pulumi.prod.yaml", "__main__.py"):
-        shutil.copy(PROJECT_DIR / name, tmp_path / name)
-    return tmp_path
 
 
 def test_synth_prints_resources_and_outputs_as_json() -> None:

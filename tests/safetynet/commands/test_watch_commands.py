@@ -17,10 +17,10 @@ from tests.support.watch_fixtures import (
     add_export,
     corrupt_first_data_file,
     customer,
-    fill,
     item,
     make_account,
     project_with_stack,
+    protected_and_exported,
 )
 
 runner = CliRunner()
@@ -28,15 +28,8 @@ runner = CliRunner()
 
 @pytest.fixture
 def healthy(aws: None, tmp_path: Path) -> Path:
-    """Both tables protected, filled, and exported two hours ago."""
-    ctx = make_account()
-    now = datetime.now(UTC)
-    orders, customers = ctx.tables
-    fill(orders, [item(i) for i in range(8)])
-    fill(customers, [customer(i) for i in range(3)])
-    add_export(orders, [item(i) for i in range(8)], age_hours=2, now=now)
-    add_export(customers, [customer(i) for i in range(3)], age_hours=2, now=now)
-    return project_with_stack(tmp_path)
+    """Both tables protected, filled (8 orders, 3 customers), and exported two hours ago."""
+    return protected_and_exported(tmp_path, orders=8, customers=3, age_hours=2)
 
 
 def _flat(text: str) -> str:

@@ -6,26 +6,18 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.support.watch_fixtures import VAULT, add_export, customer, fill, item, make_account, project_with_stack
+from tests.support.watch_fixtures import VAULT, protected_and_exported
 
 
 @pytest.mark.slow
 def test_drill_then_status_as_processes(moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # Given a moto server with both tables protected, filled and exported an hour ago
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    ctx = make_account()
-    now = datetime.now(UTC)
-    orders, customers = ctx.tables
-    fill(orders, [item(i) for i in range(12)])
-    fill(customers, [customer(i) for i in range(5)])
-    add_export(orders, [item(i) for i in range(12)], age_hours=1, now=now)
-    add_export(customers, [customer(i) for i in range(5)], age_hours=1, now=now)
-    project = project_with_stack(tmp_path)
+    project = protected_and_exported(tmp_path, orders=12, customers=5, age_hours=1)
     env = {**os.environ, "AWS_ENDPOINT_URL": moto_server, "SAFETYNET_VAULT_BUCKET": VAULT}
     cli = [sys.executable, "-m", "safetynet.cli"]
     common = ["--project-dir", str(project)]

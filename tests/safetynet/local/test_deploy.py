@@ -12,23 +12,18 @@ from safetynet.synth import SynthResult
 from tests.support.stacks import synth_stack
 
 
-@pytest.fixture(scope="module")
-def prod() -> SynthResult:
-    return synth_stack("prod")
-
-
 def inputs(result: SynthResult, name: str) -> dict[str, Any]:
     return result.one("aws:dynamodb/table:Table", f"{name}-table")["inputs"]
 
 
-def test_create_request_matches_the_configured_schema(prod: SynthResult) -> None:
-    from components.config.stack import decode_pulumi_config, parse_stack_config
+def test_create_request_matches_the_configured_schema(prod_synth: SynthResult) -> None:
+    from components.config.loading import decode_pulumi_config, parse_stack_config
     from safetynet.synth import read_stack_config
     from tests.support.stacks import PROJECT_DIR
 
     cfg = parse_stack_config(decode_pulumi_config(read_stack_config(PROJECT_DIR, "prod")[0]))
     for spec in cfg.tables:
-        req = create_table_request(inputs(prod, spec.name))
+        req = create_table_request(inputs(prod_synth, spec.name))
         schema = spec.create_table_request(spec.name)
         for key in ("TableName", "KeySchema", "BillingMode", "TableClass"):
             assert req[key] == schema[key]
@@ -40,9 +35,9 @@ def test_create_request_matches_the_configured_schema(prod: SynthResult) -> None
         assert {"Key": "safetynet:environment", "Value": "prod"} in req["Tags"]
 
 
-def test_deploy_creates_the_table_with_pitr_ttl_and_protection(aws: None, prod: SynthResult) -> None:
+def test_deploy_creates_the_table_with_pitr_ttl_and_protection(aws: None, prod_synth: SynthResult) -> None:
     ddb = boto3.client("dynamodb", region_name="us-east-1")
-    assert deploy_table(ddb, inputs(prod, "orders"), sleep=lambda _: None) == "created"
+    assert deploy_table(ddb, inputs(prod_synth, "orders"), sleep=lambda _: None) == "created"
     desc = ddb.describe_table(TableName="orders")["Table"]
     assert desc["DeletionProtectionEnabled"] is True
     assert [i["IndexName"] for i in desc["LocalSecondaryIndexes"]] == ["by-created"]
@@ -52,9 +47,9 @@ def test_deploy_creates_the_table_with_pitr_ttl_and_protection(aws: None, prod: 
     assert ttl["AttributeName"] == "expiresAt"
 
 
-def test_import_request_needs_a_declared_source(prod: SynthResult) -> None:
+def test_import_request_needs_a_declared_source(prod_synth: SynthResult) -> None:
     with pytest.raises(LocalDeployError, match="no importTable source declared"):
-        import_table_request(inputs(prod, "customers"))
+        import_table_request(inputs(prod_synth, "customers"))
 
 
 def test_import_request_reads_the_exports_data_folder() -> None:
