@@ -166,6 +166,22 @@ def fake_state(  # noqa: PLR0911 (one return per resource type it knows)
     return rid, state
 
 
+def fake_invoke(token: str, region: str) -> dict[str, Any]:
+    """What the AWS provider's data sources the program calls return under mocks: the synth
+    account, the stack's region, the aws partition (empty for any other)."""
+    invokes: dict[str, dict[str, Any]] = {
+        "aws:index/getCallerIdentity:getCallerIdentity": {
+            "accountId": SYNTH_ACCOUNT_ID,
+            "arn": f"arn:aws:iam::{SYNTH_ACCOUNT_ID}:user/synth",
+            "userId": "SYNTH",
+            "id": SYNTH_ACCOUNT_ID,
+        },
+        "aws:index/getRegion:getRegion": {"region": region, "name": region, "id": region},
+        "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"},
+    }
+    return invokes.get(token, {})
+
+
 def _make_monitor(region: str, records: list[dict[str, Any]]) -> Any:
     from pulumi.runtime import Mocks, rpc
     from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
@@ -188,21 +204,7 @@ def _make_monitor(region: str, records: list[dict[str, Any]]) -> Any:
             return fake_state(args.typ, args.name, args.inputs, own_region)
 
         def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-            invokes: dict[str, dict[str, Any]] = {
-                "aws:index/getCallerIdentity:getCallerIdentity": {
-                    "accountId": SYNTH_ACCOUNT_ID,
-                    "arn": f"arn:aws:iam::{SYNTH_ACCOUNT_ID}:user/synth",
-                    "userId": "SYNTH",
-                    "id": SYNTH_ACCOUNT_ID,
-                },
-                "aws:index/getRegion:getRegion": {"region": region, "name": region, "id": region},
-                "aws:index/getPartition:getPartition": {
-                    "partition": "aws",
-                    "dnsSuffix": "amazonaws.com",
-                    "id": "aws",
-                },
-            }
-            return invokes.get(args.token, {}), []
+            return fake_invoke(args.token, region), []
 
     class RecordingMonitor(MockMonitor):
         """Keeps every registration with its parent and resource options."""

@@ -61,7 +61,7 @@ def target_document(
     staging: StagingSpec,
     tags: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The TargetTable JSON (handlers.staging.core.TargetTable) for one test table: prod's schema with
+    """The TargetTable JSON (handlers.staging.target.TargetTable) for one test table: prod's schema with
     the test table's name, and everything a replace must put back. Raises ValueError when the
     test table's configured schema drifted from prod's."""
     prod_schema = dict(prod_table["schema"])

@@ -150,14 +150,7 @@ class AlertRouting(pulumi.ComponentResource):
                 dead_letter_config={"arn": dlq.arn},
                 opts=tasks.opts(),
             )
-            aws.lambda_.Permission(
-                f"{name}-{rule_name}-invoke",
-                action="lambda:InvokeFunction",
-                function=classifier.name,
-                principal="events.amazonaws.com",
-                source_arn=rule.arn,
-                opts=tasks.opts(),
-            )
+            tasks.invoked_by(f"{name}-{rule_name}-invoke", classifier, rule)
             rule_arns.append(rule.arn)
         aws.sqs.QueuePolicy(
             f"{name}-undelivered-policy",

@@ -176,8 +176,12 @@ class TaskChildren(Children):
             opts=self.opts(),
         )
         aws.cloudwatch.EventTarget(f"{self._name}-{task}-schedule-target", rule=rule.name, arn=fn.arn, opts=self.opts())
-        aws.lambda_.Permission(
-            f"{self._name}-{task}-schedule-invoke",
+        self.invoked_by(f"{self._name}-{task}-schedule-invoke", fn, rule)
+
+    def invoked_by(self, name: str, fn: aws.lambda_.Function, rule: aws.cloudwatch.EventRule) -> aws.lambda_.Permission:
+        """The permission for one EventBridge rule to invoke `fn`, and no other rule."""
+        return aws.lambda_.Permission(
+            name,
             action="lambda:InvokeFunction",
             function=fn.name,
             principal="events.amazonaws.com",

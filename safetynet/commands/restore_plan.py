@@ -63,7 +63,8 @@ def _check_written(project_dir: Path, stack: str, text: str) -> None:
 
 
 def _candidate_table(plan: Any, now: datetime) -> Table:
-    from safetynet.recovery.planner import data_at_risk, human_age, human_size
+    from handlers.exports.layout import human_age
+    from safetynet.recovery.planner import data_at_risk, human_size
 
     f = plan.facts
     state = f"live, {f.item_count} items" if f.exists else "deleted"

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.policy_rules.records import SHIPPED_STACKS, Records
+from tests.policy_rules.records import Records
+from tests.support.stacks import SHIPPED_STACKS
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import policy_rules as pr
-from tests.support.stacks import PROJECT_DIR
 
-SHIPPED_STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
 TABLE_ARN = "arn:aws:dynamodb:eu-central-1:123456789012:table/"
 
 Records = list[dict[str, Any]]

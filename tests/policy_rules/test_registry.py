@@ -15,8 +15,8 @@ from policy_rules.model import TABLE
 from policy_rules.tables import export_schedules
 from policy_rules.vault import vault_buckets
 from tests.policy_rules.crafted import CRAFTED
-from tests.policy_rules.records import SHIPPED_STACKS, Records, messages
-from tests.support.stacks import PROJECT_DIR
+from tests.policy_rules.records import Records, messages
+from tests.support.stacks import PROJECT_DIR, SHIPPED_STACKS
 
 # -- the registry -----------------------------------------------------------------------------------
 

@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from tests.support.stacks import PROJECT_DIR
+from tests.support.stacks import PROJECT_DIR, SHIPPED_STACKS
 
 WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
 CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
-SHIPPED_STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
 
 
 def load(name: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
-from safetynet.synth import SYNTH_ACCOUNT_ID, fake_state
+from safetynet.synth import fake_invoke, fake_state
 
 REGION = "eu-central-1"
 
@@ -49,17 +49,7 @@ class RecordingMocks(Mocks):
         return fake_state(args.typ, args.name, args.inputs, self.region)
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        results: dict[str, dict[str, Any]] = {
-            "aws:index/getCallerIdentity:getCallerIdentity": {
-                "accountId": SYNTH_ACCOUNT_ID,
-                "arn": f"arn:aws:iam::{SYNTH_ACCOUNT_ID}:user/unit",
-                "userId": "UNIT",
-                "id": SYNTH_ACCOUNT_ID,
-            },
-            "aws:index/getRegion:getRegion": {"region": self.region, "name": self.region, "id": self.region},
-            "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"},
-        }
-        return results.get(args.token, {}), []
+        return fake_invoke(args.token, self.region), []
 
     def of_type(self, typ: str) -> list[Registration]:
         """Registrations of one type token, in order."""

@@ -9,6 +9,7 @@ import json
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -30,6 +31,14 @@ SPEC = TableSpec.model_validate(
     }
 )
 SPEC2 = TableSpec.model_validate({"name": "customers", "hashKey": {"name": "customerId", "type": "S"}})
+
+# What Lambda passes the handlers as their context (Powertools reads these attributes).
+LAMBDA_CONTEXT = SimpleNamespace(
+    function_name="watch-classifier",
+    memory_limit_in_mb=512,
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:watch-classifier",
+    aws_request_id="req-1",
+)
 
 
 def item(i: int, *, total: int | None = None) -> dict[str, Any]:

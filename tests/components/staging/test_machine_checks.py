@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from handlers import exports
-from handlers.staging import count as staging
+from handlers.staging import count
 from handlers.staging import entrypoints as staging_tasks
 from handlers.staging.count import MAX_SEGMENTS
 from handlers.staging.exceptions import VerificationFailed
@@ -234,7 +234,7 @@ def test_both_modes_count_the_table_in_segments_and_verify_the_sum(
     machine_env: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     # Given a 4 KiB segment size, so this export's ~20 KB make several segments
-    monkeypatch.setattr(staging, "SEGMENT_BYTES", 4096)
+    monkeypatch.setattr(count, "SEGMENT_BYTES", 4096)
     s3, ddb = machine_env
     target = target_for(prod_spec("customers"), mode=mode)
     create_test_table(ddb, target)

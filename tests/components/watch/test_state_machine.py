@@ -14,9 +14,17 @@ from conventions.watch import WATCH_ENV, WatchContext
 from handlers.watch import aws as watch_aws
 from handlers.watch import entrypoints as watch_lambdas
 from handlers.watch.aws import read_drill_record
-from tests.handlers.watch.test_entrypoints import LAMBDA_CONTEXT
 from tests.support.asl_runner import Runner
-from tests.support.watch_fixtures import REGION, VAULT, add_export, corrupt_first_data_file, fill, item, make_account
+from tests.support.watch_fixtures import (
+    LAMBDA_CONTEXT,
+    REGION,
+    VAULT,
+    add_export,
+    corrupt_first_data_file,
+    fill,
+    item,
+    make_account,
+)
 
 PREPARE = "arn:aws:lambda:us-east-1:123456789012:function:drill-prepare"
 VALIDATE_FILE = "arn:aws:lambda:us-east-1:123456789012:function:drill-validate-file"

@@ -4,7 +4,6 @@ clients from the access layer (against moto)."""
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -16,14 +15,7 @@ from handlers.watch import aws as watch_aws
 from handlers.watch import entrypoints as watch_lambdas
 from handlers.watch.context import load_context
 from tests.support import cloudtrail_samples as ct
-from tests.support.watch_fixtures import REGION, add_export, fill, item, make_account
-
-LAMBDA_CONTEXT = SimpleNamespace(
-    function_name="watch-classifier",
-    memory_limit_in_mb=512,
-    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:watch-classifier",
-    aws_request_id="req-1",
-)
+from tests.support.watch_fixtures import LAMBDA_CONTEXT, REGION, add_export, fill, item, make_account
 
 
 @pytest.fixture

@@ -22,26 +22,14 @@ from tests.support.staging_fixtures import (
     as_set,
     create_test_table,
     customer_items,
-    patch_moto_import_empty_files,
     prod_spec,
     rewrite_files_manifest,
     scan_all,
     target_for,
-    vault_clients,
     write_prod_export,
 )
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _moto_import(monkeypatch: pytest.MonkeyPatch) -> None:
-    patch_moto_import_empty_files(monkeypatch)
-
-
-@pytest.fixture
-def clients(aws: None) -> tuple[Any, Any]:
-    return vault_clients()
 
 
 def test_stage_refills_with_masking_and_reports(clients: tuple[Any, Any], tmp_path: Path, monkeypatch: Any) -> None:

@@ -16,9 +16,8 @@ from typer.testing import CliRunner
 from policy_rules import RULES, Violation
 from safetynet.cli import app
 from safetynet.policy_check import check_synth_doc, report
-from tests.support.stacks import PROJECT_DIR
+from tests.support.stacks import PROJECT_DIR, SHIPPED_STACKS
 
-SHIPPED_STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
 runner = CliRunner()
 
 

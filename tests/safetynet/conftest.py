@@ -1,4 +1,4 @@
-"""Fixtures the one-process staging tests share."""
+"""Fixtures the CLI-side tests share (the one-process staging flow and `safetynet stage`)."""
 
 from __future__ import annotations
 
