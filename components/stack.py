@@ -161,8 +161,8 @@ def build_staging_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]:
             )
         return dict(all_tables[name])
 
-    sources = pulumi.Output.all(prod.require_output("vaultBucketArn"), prod_tables).apply(
-        lambda v: [{"bucketArn": v[0], "prefix": prod_table(v[1], n)["exportPrefix"]} for n in names]
+    sources = pulumi.Output.all(bucket_arn=prod.require_output("vaultBucketArn"), tables=prod_tables).apply(
+        lambda a: [{"bucketArn": a["bucket_arn"], "prefix": prod_table(a["tables"], n)["exportPrefix"]} for n in names]
     )
     pipeline = StagingPipeline(
         "staging",
