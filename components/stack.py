@@ -9,8 +9,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.backup.exports import NightlyExports, NightlyExportsArgs, VaultRef
 from components.backup.replica import build_vault_replica
-from components.backup.table import BackedUpTable, BackedUpTableArgs, VaultRef
+from components.backup.table import BackedUpTable, BackedUpTableArgs
 from components.backup.vault import BackupVault, BackupVaultArgs
 from components.common.lambda_package import dependency_layer
 from components.config.stack import StackConfig
@@ -69,7 +70,19 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
             backup=cfg.backup, tags=tags, protect=cfg.is_prod, staging_readers=readers, account_id=ctx.account_id
         ),
     )
-    vault_ref = VaultRef(vault.bucket_name, vault.bucket_arn, vault.kms_key_arn)
+    # One scheduler role and dead-letter queue for every table's nightly export, declared before
+    # the tables: scoped by the stack tag and the exports prefix, it does not grow with them.
+    exports = NightlyExports(
+        "nightly-exports",
+        NightlyExportsArgs(
+            backup=cfg.backup,
+            vault=VaultRef(vault.bucket_name, vault.bucket_arn, vault.kms_key_arn),
+            stack_tag=tags[STACK_TAG],
+            tags=tags,
+            account_id=ctx.account_id,
+            region=ctx.region,
+        ),
+    )
     tables: dict[str, Any] = {}
     # Tables restored beside their original (restore targetSuffix); `tables` keeps its shape.
     restored: dict[str, Any] = {}
@@ -83,10 +96,8 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
                 physical_name=physical,
                 protect=cfg.is_prod,
                 tags=tags,
-                backup=cfg.backup,
-                vault=vault_ref,
+                exports=exports,
                 export_prefix=prefix,
-                account_id=ctx.account_id,
                 restore=cfg.restore.get(spec.name),
             ),
         )
@@ -131,6 +142,7 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
         "vaultBucketArn": vault.bucket_arn,
         "kmsKeyArn": vault.kms_key_arn,
         "tables": tables,
+        "nightlyExports": {"roleArn": exports.role_arn, "deadLetterQueueArn": exports.dead_letter_queue_arn},
         **({"vaultReplica": vault_replica} if vault_replica else {}),
         **({"restoredTables": restored} if restored else {}),
         **({"watch": watch} if watch else {}),
@@ -208,9 +220,7 @@ def build_staging_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]:
                 staging=staging,
                 tags=tags,
                 prod_table=prod_out,
-                vault_bucket_name=prod.require_output("vaultBucketName"),
-                state_machine_arn=pipeline.state_machine_arn,
-                events_role_arn=pipeline.events_role_arn,
+                ledger_table_name=pipeline.ledger_table_name,
             ),
         )
         tables[spec.name] = {

@@ -1,8 +1,10 @@
 """IAM and resource policy documents of the backup flow, as pure functions returning dicts.
 
-The nightly export's scheduler role may export exactly its table, write only under that table's
-prefix of the vault with the vault key, and dead-letter failed invocations. The vault (and every
-bucket that holds table data) denies plain HTTP and deleting objects to every principal.
+The nightly exports' scheduler role (one per stack, shared by every table's schedule) may export
+only the tables that carry this stack's tag, write only under the vault's `exports/` prefix with
+the vault key, and dead-letter failed invocations: its size does not grow with the tables. The
+vault (and every bucket that holds table data) denies plain HTTP and deleting objects to every
+principal.
 
 The replication role may read only the export prefix of the vault, write only replicas under the
 same prefix of the replica bucket, and use each KMS key only through S3 in that key's region for
@@ -13,6 +15,9 @@ that bucket. It cannot delete anything: delete markers are not replicated, so no
 from __future__ import annotations
 
 from typing import Any
+
+from conventions.tags import STACK_TAG
+from conventions.vault import EXPORTS_ROOT
 
 Policy = dict[str, Any]
 
@@ -37,23 +42,41 @@ OWNER_OVERRIDE_ACTION = "s3:ObjectOwnerOverrideToBucketOwner"
 REPLICA_KMS_ACTIONS = ["kms:Encrypt", "kms:GenerateDataKey"]
 
 
-def export_job_policy(*, table_arn: str, bucket_arn: str, export_prefix: str, kms_key_arn: str, dlq_arn: str) -> Policy:
-    """What the nightly export's scheduler role may do: export this table, write under its
-    prefix in the vault with the vault key, and dead-letter failed invocations. Nothing else."""
+def dynamodb_table_arns(*, region: str, account_id: str) -> str:
+    """Every DynamoDB table of an account in a region (scope further with a condition)."""
+    return f"arn:aws:dynamodb:{region}:{account_id}:table/*"
+
+
+def nightly_exports_policy(
+    *, region: str, account_id: str, stack_tag: str, bucket_arn: str, kms_key_arn: str, dlq_arn: str
+) -> Policy:
+    """What the stack's nightly-export scheduler role may do: export the tables tagged as this
+    stack's, write under the vault's exports prefix with the vault key, and dead-letter failed
+    invocations. Nothing else, and nothing that lists the tables.
+
+    ExportTableToPointInTime acts on the `table` resource type, whose condition keys include
+    `aws:ResourceTag/${TagKey}` (Service Authorization Reference, Amazon DynamoDB): the tag scopes
+    the grant to this stack's tables wherever they are added. DynamoDB evaluates tag conditions
+    only where ABAC is on for the account (the default for most accounts; DynamoDB console,
+    Settings); where it is off the condition never matches and every export is refused (loudly:
+    scheduler retries, dead-letter queue, DisasterWatch's freshness alarms)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "ExportThisTable",
+                "Sid": "ExportThisStacksTables",
                 "Effect": "Allow",
                 "Action": ["dynamodb:ExportTableToPointInTime"],
-                "Resource": [table_arn],
+                "Resource": [dynamodb_table_arns(region=region, account_id=account_id)],
+                "Condition": {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": stack_tag}},
             },
             {
-                "Sid": "WriteThisTablesExports",
+                # Each table writes under exports/<table>/ (the schedule's S3Prefix); exports/* holds
+                # only exports, and the prefix does not grow with the tables.
+                "Sid": "WriteExports",
                 "Effect": "Allow",
                 "Action": EXPORT_S3_ACTIONS,
-                "Resource": [f"{bucket_arn}/{export_prefix}/*"],
+                "Resource": [f"{bucket_arn}/{EXPORTS_ROOT}/*"],
             },
             {
                 "Sid": "EncryptWithVaultKey",

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from components.backup.exports import NightlyExport, NightlyExportArgs, NightlyExports
 from components.backup.global_table import global_table_inputs
-from components.backup.policies import export_job_policy
-from components.common.iam import service_role
-from components.common.policies import assume_role_policy
-from components.config.backup import BackupSpec
 from components.config.restore import TableRestore
 from components.config.tables import TableSpec
 from components.recovery.restore import restore_inputs
+
+# Each table's logical name (`safetynet:tables[i].name`), beside the stack's tags.
+TABLE_TAG = "safetynet:table"
 
 # The table inputs that only act when a table is created (restores, imports). They are ignored on
 # update so a restore source left in config can never replace a live table.
@@ -28,13 +27,6 @@ RESTORE_INPUTS = [
     "restoreToLatestTime",
     "restoreBackupArn",
 ]
-
-# EventBridge Scheduler's universal target for DynamoDB's ExportTableToPointInTime: the
-# scheduler calls the API itself, so the nightly backup has no code to run or maintain.
-EXPORT_TARGET_ARN = "arn:aws:scheduler:::aws-sdk:dynamodb:exportTableToPointInTime"
-# Same for every retry of one scheduled invocation, new for the next: DynamoDB's ClientToken
-# then makes a retried call return the running export instead of starting a second one.
-EXECUTION_ID = "<aws.scheduler.execution-id>"
 
 
 def table_inputs(spec: TableSpec, physical_name: str, *, deletion_protection: bool) -> dict[str, Any]:
@@ -49,14 +41,16 @@ def table_inputs(spec: TableSpec, physical_name: str, *, deletion_protection: bo
         "read_capacity": spec.read_capacity,
         "write_capacity": spec.write_capacity,
         "table_class": spec.table_class,
-        "point_in_time_recovery": {
-            "enabled": True,
-            "recovery_period_in_days": spec.point_in_time_recovery_days,
-        },
+        # Off, and the AWS owned key, only while an adopted table keeps them as found (asFound).
+        "point_in_time_recovery": (
+            {"enabled": True, "recovery_period_in_days": spec.point_in_time_recovery_days}
+            if spec.point_in_time_recovery
+            else {"enabled": False}
+        ),
         # Encryption at rest with the AWS-owned key is always on in DynamoDB; enabling it here
         # makes the table use a KMS key (AWS managed) whose use is logged in CloudTrail.
-        "server_side_encryption": {"enabled": True},
-        "deletion_protection_enabled": deletion_protection,
+        "server_side_encryption": {"enabled": spec.server_side_encryption},
+        "deletion_protection_enabled": spec.deletion_protection(deletion_protection),
         "global_secondary_indexes": [
             {
                 "name": g.name,
@@ -89,29 +83,18 @@ def table_inputs(spec: TableSpec, physical_name: str, *, deletion_protection: bo
     return {k: v for k, v in args.items() if v is not None}
 
 
-def export_input(*, table_arn: str, bucket: str, prefix: str, kms_key_arn: str, account_id: str) -> dict[str, Any]:
-    """The ExportTableToPointInTime request the scheduler sends (validated against botocore's
-    service model in the tests)."""
-    return {
-        "TableArn": table_arn,
-        "S3Bucket": bucket,
-        "S3BucketOwner": account_id,
-        "S3Prefix": prefix,
-        "ExportFormat": "DYNAMODB_JSON",
-        "ExportType": "FULL_EXPORT",
-        "S3SseAlgorithm": "KMS",
-        "S3SseKmsKeyId": kms_key_arn,
-        "ClientToken": EXECUTION_ID,
-    }
-
-
-@dataclass(frozen=True)
-class VaultRef:
-    """Where a table's exports go."""
-
-    bucket_name: pulumi.Input[str]
-    bucket_arn: pulumi.Input[str]
-    kms_key_arn: pulumi.Input[str]
+def table_tags(spec: TableSpec, stack_tags: dict[str, str]) -> dict[str, str]:
+    """The table's tags: the stack's, the table's own (`safetynet:tables[i].tags`) and
+    `safetynet:table`. A table's own tag may not change a stack tag: the nightly export role may
+    export only the tables that carry the stack's tag."""
+    clashes = sorted(k for k, v in spec.tags.items() if k in stack_tags and v != stack_tags[k])
+    if clashes or spec.tags.get(TABLE_TAG, spec.name) != spec.name:
+        keys = ", ".join(clashes or [TABLE_TAG])
+        raise ValueError(
+            f"safetynet:tables '{spec.name}'.tags: {keys} is set by safetynet on every table; "
+            "remove it from the table's tags (use a key without the 'safetynet:' prefix)"
+        )
+    return {**stack_tags, **spec.tags, TABLE_TAG: spec.name}
 
 
 @dataclass(frozen=True)
@@ -125,94 +108,15 @@ class BackedUpTableArgs:
     protect: bool
     """Prod: Pulumi protect + retain_on_delete + DynamoDB deletion protection."""
     tags: dict[str, str]
-    """Stack-wide tags (environment, stack, managed-by); the table's own tags are added."""
-    backup: BackupSpec
-    """Schedule and retry settings of the nightly export."""
-    vault: VaultRef
-    """The vault the nightly export writes to."""
+    """Stack-wide tags (environment, stack, managed-by); the table's own tags are added, and may
+    not override them (the export role is scoped by the stack tag)."""
+    exports: NightlyExports
+    """The stack's nightly-export role, dead-letter queue, settings and vault."""
     export_prefix: str
     """`exports/<table>`: the table's prefix in the vault."""
-    account_id: pulumi.Input[str]
-    """The account that owns the vault (the export's S3BucketOwner)."""
     restore: TableRestore | None = None
     """`safetynet:restore.<table>`: the source the table starts from when it is (re)created; with a
     targetSuffix, the source of an extra table beside the untouched original."""
-
-
-class NightlyExport(pulumi.ComponentResource):
-    """EventBridge Scheduler -> dynamodb:ExportTableToPointInTime for one table, with a retry
-    policy, an encrypted dead-letter queue and a role scoped to exactly that export."""
-
-    schedule_arn: pulumi.Output[str]
-    """ARN of the schedule."""
-    dead_letter_queue_arn: pulumi.Output[str]
-    """Invocations that still fail after all retries land here."""
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        table_arn: pulumi.Input[str],
-        args: BackedUpTableArgs,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
-        super().__init__("safetynet:backup:NightlyExport", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        b = args.backup
-        dlq = aws.sqs.Queue(
-            f"{name}-dlq",
-            sqs_managed_sse_enabled=True,
-            message_retention_seconds=14 * 24 * 3600,
-            tags=args.tags,
-            opts=child,
-        )
-        role, policy = service_role(
-            name,
-            description=f"EventBridge Scheduler: nightly export of {args.physical_name}",
-            trust_policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda acct: json.dumps(assume_role_policy("scheduler.amazonaws.com", acct))
-            ),
-            tags=args.tags,
-            policy=pulumi.Output.all(
-                table_arn=table_arn,
-                bucket_arn=args.vault.bucket_arn,
-                kms_key_arn=args.vault.kms_key_arn,
-                dlq_arn=dlq.arn,
-            ).apply(lambda a: json.dumps(export_job_policy(export_prefix=args.export_prefix, **a))),
-            opts=child,
-        )
-        schedule = aws.scheduler.Schedule(
-            f"{name}-schedule",
-            description=f"Nightly native export of {args.physical_name} into the backup vault",
-            schedule_expression=b.schedule,
-            schedule_expression_timezone=b.timezone,
-            flexible_time_window=(
-                {"mode": "FLEXIBLE", "maximum_window_in_minutes": b.flexible_window_minutes}
-                if b.flexible_window_minutes
-                else {"mode": "OFF"}
-            ),
-            state="ENABLED",
-            target={
-                "arn": EXPORT_TARGET_ARN,
-                "role_arn": role.arn,
-                "input": pulumi.Output.all(
-                    table_arn=table_arn,
-                    bucket=args.vault.bucket_name,
-                    kms_key_arn=args.vault.kms_key_arn,
-                    account_id=args.account_id,
-                ).apply(lambda a: json.dumps(export_input(prefix=args.export_prefix, **a))),
-                "retry_policy": {
-                    "maximum_retry_attempts": b.max_retry_attempts,
-                    "maximum_event_age_in_seconds": b.max_event_age_seconds,
-                },
-                "dead_letter_config": {"arn": dlq.arn},
-            },
-            # The role's permissions must exist before the first invocation can use them.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
-        )
-        self.schedule_arn = schedule.arn
-        self.dead_letter_queue_arn = dlq.arn
-        self.register_outputs({"scheduleArn": schedule.arn, "deadLetterQueueArn": dlq.arn})
 
 
 class BackedUpTable(pulumi.ComponentResource):
@@ -234,7 +138,7 @@ class BackedUpTable(pulumi.ComponentResource):
         spec = args.spec
         inputs = table_inputs(spec, args.physical_name, deletion_protection=args.protect)
         inputs.update(global_table_inputs(spec, deletion_protection=args.protect))
-        tags = {**args.tags, **spec.tags, "safetynet:table": spec.name}
+        tags = table_tags(spec, args.tags) if spec.stack_tags else dict(spec.tags)
         restore = args.restore
         if restore is not None and restore.target_suffix is None:
             # Acts only if the table is (re)created: RESTORE_INPUTS are in ignore_changes.
@@ -279,14 +183,22 @@ class BackedUpTable(pulumi.ComponentResource):
             # its own nightly export under exports/<name><suffix>.
             NightlyExport(
                 f"{name}-restored-export",
-                table_arn=restored.arn,
-                args=replace(args, physical_name=beside, export_prefix=args.export_prefix + restore.target_suffix),
+                NightlyExportArgs(
+                    table_arn=restored.arn,
+                    physical_name=beside,
+                    export_prefix=args.export_prefix + restore.target_suffix,
+                    jobs=args.exports,
+                ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.export = NightlyExport(
             f"{name}-export",
-            table_arn=table.arn,
-            args=args,
+            NightlyExportArgs(
+                table_arn=table.arn,
+                physical_name=args.physical_name,
+                export_prefix=args.export_prefix,
+                jobs=args.exports,
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"tableName": table.name, "tableArn": table.arn})

@@ -75,7 +75,7 @@ def staging_writes_prod_table(recs: Records) -> None:
 
 def wildcard_action(recs: Records) -> None:
     edit_policy(
-        find(recs, "aws:iam/rolePolicy:RolePolicy", "orders"),
+        find(recs, "aws:iam/rolePolicy:RolePolicy", "nightly-exports"),
         "policy",
         lambda d: d["Statement"].append(
             {"Sid": "Everything", "Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}
@@ -88,7 +88,7 @@ def plain_topic(recs: Records) -> None:
 
 
 def plain_queue(recs: Records) -> None:
-    find(recs, SQS_QUEUE, "orders")["inputs"]["sqsManagedSseEnabled"] = False
+    find(recs, SQS_QUEUE, "nightly-exports")["inputs"]["sqsManagedSseEnabled"] = False
 
 
 CRAFTED: dict[str, tuple[Callable[[Records], None], str]] = {

@@ -19,6 +19,7 @@ from components.config.loading import decode_pulumi_config, parse_stack_config
 from safetynet.cli import app
 from safetynet.synth import SynthResult, read_stack_config, synth
 from tests.support import restore_fixtures as fx
+from tests.support.policies import role_policy
 from tests.support.stacks import PROJECT_DIR, synth_stack
 
 TABLE = "aws:dynamodb/table:Table"
@@ -193,3 +194,13 @@ def test_restore_plan_dr_with_an_empty_replica_says_there_is_nothing(aws: None, 
     assert result.exit_code == 1
     assert "no usable" in result.output
     assert (dr_project / "Pulumi.dr.yaml").read_text() == before
+
+
+def test_dr_exports_its_own_tables_through_its_own_stack_scoped_role(dr_synth: SynthResult) -> None:
+    # The DR stack's tables carry its own stack tag, and its export role is scoped to that tag in its region.
+    policy = role_policy(dr_synth, "nightly-exports-policy")
+    grant = next(s for s in policy["Statement"] if s["Sid"] == "ExportThisStacksTables")
+    assert grant["Resource"] == [f"arn:aws:dynamodb:{DR_REGION}:{dr_synth.outputs['accountId']}:table/*"]
+    assert grant["Condition"] == {"StringEquals": {"aws:ResourceTag/safetynet:stack": "safetynet/dr"}}
+    for t in dr_synth.of_type(TABLE):
+        assert t["inputs"]["tags"]["safetynet:stack"] == "safetynet/dr"

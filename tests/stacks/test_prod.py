@@ -10,8 +10,10 @@ from typing import Any
 import botocore.session
 import pytest
 
-from components.backup.table import EXPORT_TARGET_ARN, RESTORE_INPUTS
+from components.backup.exports import EXPORT_TARGET_ARN
+from components.backup.table import RESTORE_INPUTS
 from safetynet.synth import SYNTH_ACCOUNT_ID, SynthResult
+from tests.components.backup.iam_eval import allows
 from tests.support.iam_lint import assert_clean
 from tests.support.policies import role_policy
 from tests.support.stacks import synth_stack
@@ -332,38 +334,73 @@ def test_model_check_catches_bad_requests() -> None:
         assert expected in problems
 
 
-def test_export_failures_dead_letter_into_an_encrypted_queue(prod_synth: SynthResult) -> None:
+def test_export_failures_of_every_table_dead_letter_into_the_stacks_encrypted_queue(prod_synth: SynthResult) -> None:
+    dlq = prod_synth.one("aws:sqs/queue:Queue", "nightly-exports-dlq")
+    assert dlq["inputs"]["sqsManagedSseEnabled"] is True
+    assert dlq["parent"] == "safetynet:backup:NightlyExports::nightly-exports"
+    dlq_arn = prod_synth.outputs["nightlyExports"]["deadLetterQueueArn"]
+    assert ":nightly-exports-dlq-" in dlq_arn
     for name in ("orders", "customers", "inventory"):
-        dlq = prod_synth.one("aws:sqs/queue:Queue", f"{name}-export-dlq")["inputs"]
-        assert dlq["sqsManagedSseEnabled"] is True
         sched = prod_synth.one(SCHEDULE, f"{name}-export-schedule")["inputs"]
-        assert f":{name}-export-dlq-" in sched["target"]["deadLetterConfig"]["arn"]
+        assert sched["target"]["deadLetterConfig"]["arn"] == dlq_arn
+        assert sched["target"]["roleArn"] == prod_synth.outputs["nightlyExports"]["roleArn"]
+
+
+def test_no_table_has_an_export_role_or_queue_of_its_own(prod_synth: SynthResult) -> None:
+    roles = [r["name"] for r in prod_synth.of_type("aws:iam/role:Role") if "export" in r["name"]]
+    queues = [r["name"] for r in prod_synth.of_type("aws:sqs/queue:Queue") if "export" in r["name"]]
+    assert (roles, queues) == (["nightly-exports-role"], ["nightly-exports-dlq"])
 
 
 def test_export_role_is_assumable_only_by_the_scheduler_of_this_account(prod_synth: SynthResult) -> None:
-    trust = json.loads(prod_synth.one("aws:iam/role:Role", "orders-export-role")["inputs"]["assumeRolePolicy"])
+    trust = json.loads(prod_synth.one("aws:iam/role:Role", "nightly-exports-role")["inputs"]["assumeRolePolicy"])
     [stmt] = trust["Statement"]
     assert stmt["Principal"] == {"Service": "scheduler.amazonaws.com"}
     assert stmt["Action"] == "sts:AssumeRole"
     assert stmt["Condition"] == {"StringEquals": {"aws:SourceAccount": SYNTH_ACCOUNT_ID}}
 
 
-def test_export_role_may_do_exactly_that_export_and_nothing_else(prod_synth: SynthResult) -> None:
+def test_export_role_may_export_this_stacks_tables_into_the_exports_prefix_and_nothing_else(
+    prod_synth: SynthResult,
+) -> None:
+    policy = role_policy(prod_synth, "nightly-exports-policy")
+    grants = {s["Sid"]: (s["Action"], s["Resource"], s.get("Condition")) for s in policy["Statement"]}
+    vault = prod_synth.outputs["vaultBucketArn"]
+    assert grants == {
+        "ExportThisStacksTables": (
+            ["dynamodb:ExportTableToPointInTime"],
+            [f"arn:aws:dynamodb:eu-central-1:{SYNTH_ACCOUNT_ID}:table/*"],
+            {"StringEquals": {"aws:ResourceTag/safetynet:stack": "safetynet/prod"}},
+        ),
+        "WriteExports": (["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"], [f"{vault}/exports/*"], None),
+        "EncryptWithVaultKey": (["kms:Decrypt", "kms:GenerateDataKey"], [prod_synth.outputs["kmsKeyArn"]], None),
+        "DeadLetterFailedInvocations": (
+            ["sqs:SendMessage"],
+            [prod_synth.outputs["nightlyExports"]["deadLetterQueueArn"]],
+            None,
+        ),
+    }
+    assert all(s["Effect"] == "Allow" for s in policy["Statement"])
+    assert_clean(policy)
+    # Every declared table carries the tag the grant is scoped by, and each schedule writes inside the grant.
     for name in ("orders", "customers", "inventory"):
-        policy = role_policy(prod_synth, f"{name}-export-policy")
-        grants = {s["Sid"]: (s["Action"], s["Resource"]) for s in policy["Statement"]}
-        dlq_arn = prod_synth.one(SCHEDULE, f"{name}-export-schedule")["inputs"]["target"]["deadLetterConfig"]["arn"]
-        assert grants == {
-            "ExportThisTable": (["dynamodb:ExportTableToPointInTime"], [prod_synth.outputs["tables"][name]["arn"]]),
-            "WriteThisTablesExports": (
-                ["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"],
-                [f"{prod_synth.outputs['vaultBucketArn']}/exports/{name}/*"],
-            ),
-            "EncryptWithVaultKey": (["kms:Decrypt", "kms:GenerateDataKey"], [prod_synth.outputs["kmsKeyArn"]]),
-            "DeadLetterFailedInvocations": (["sqs:SendMessage"], [dlq_arn]),
-        }
-        assert all(s["Effect"] == "Allow" for s in policy["Statement"])
-        assert_clean(policy)
+        table = prod_synth.one(TABLE, f"{name}-table")["inputs"]
+        body = schedule_input(prod_synth, name)
+        assert allows(policy, "dynamodb:ExportTableToPointInTime", body["TableArn"], resource_tags=table["tags"])
+        assert allows(policy, "s3:PutObject", f"{vault}/{body['S3Prefix']}/AWSDynamoDB/01700000000000-abc/data/x.gz")
+
+
+def test_export_role_policy_is_the_same_for_one_table_or_many() -> None:
+    def policy_for(n: int) -> tuple[str, int]:
+        tables = [{"name": f"t{i:03d}", "hashKey": {"name": "id", "type": "S"}} for i in range(n)]
+        result = synth_stack("prod", config_overrides={"tables": tables, "backup": {}})
+        doc = json.loads(result.one("aws:iam/rolePolicy:RolePolicy", "nightly-exports-policy")["inputs"]["policy"])
+        return json.dumps(doc, separators=(",", ":")), len(result.of_type("aws:iam/role:Role"))
+
+    (one, roles_one), (many, roles_many) = policy_for(1), policy_for(12)
+    assert one == many
+    assert roles_one == roles_many  # and no table brings a role of its own
+    assert len(one) < 1024  # of IAM's 10,240 characters for a role's inline policies
 
 
 def test_every_iam_policy_in_the_stack_passes_the_linter(prod_synth: SynthResult) -> None:

@@ -1,5 +1,6 @@
-"""The backup flow's policy documents, linted with parliament: the nightly export's role (this table,
-its prefix, the vault key, its dead-letter queue), the vault's bucket policy (TLS only, no deletes),
+"""The backup flow's policy documents, linted with parliament: the nightly exports' role (the stack's
+tagged tables, the exports prefix, the vault key, the dead-letter queue; the same size for 1 or
+1,000 tables), the vault's bucket policy (TLS only, no deletes),
 and the replica's (the replication role and the cross-account destination policies: scoped to the
 export prefix, the two buckets and the two keys, never able to delete)."""
 
@@ -11,12 +12,13 @@ import pytest
 
 from components.backup.policies import (
     OWNER_OVERRIDE_ACTION,
-    export_job_policy,
+    nightly_exports_policy,
     replica_destination_bucket_policy,
     replica_destination_key_statement,
     replication_role_policy,
     vault_bucket_policy,
 )
+from tests.components.backup.iam_eval import allows
 from tests.support.iam_lint import assert_clean
 from tests.support.policies import statement
 
@@ -26,7 +28,10 @@ SRC_KEY = "arn:aws:kms:eu-central-1:123456789012:key/aaaaaaaa-0000-0000-0000-000
 DST_KEY = "arn:aws:kms:eu-west-1:123456789012:key/bbbbbbbb-0000-0000-0000-000000000000"
 ROLE = "arn:aws:iam::123456789012:role/vault-replica-role"
 TABLE = "arn:aws:dynamodb:eu-central-1:123456789012:table/orders"
-DLQ = "arn:aws:sqs:eu-central-1:123456789012:orders-export-dlq"
+DLQ = "arn:aws:sqs:eu-central-1:123456789012:nightly-exports-dlq"
+STACK = "safetynet/prod"
+OURS = {"safetynet:stack": STACK, "safetynet:table": "orders"}
+EXPORT = "dynamodb:ExportTableToPointInTime"
 
 
 def all_actions(policy: dict[str, Any]) -> set[str]:
@@ -36,19 +41,88 @@ def all_actions(policy: dict[str, Any]) -> set[str]:
 # -- the nightly export and the vault ------------------------------------------------------------
 
 
-def test_the_export_role_may_export_only_its_table_into_its_prefix_with_the_vault_key() -> None:
-    policy = export_job_policy(
-        table_arn=TABLE, bucket_arn=SRC, export_prefix="exports/orders", kms_key_arn=SRC_KEY, dlq_arn=DLQ
-    )
-    assert_clean(policy)
-    assert {s["Sid"]: s["Resource"] for s in policy["Statement"]} == {
-        "ExportThisTable": [TABLE],
-        "WriteThisTablesExports": [f"{SRC}/exports/orders/*"],
-        "EncryptWithVaultKey": [SRC_KEY],
-        "DeadLetterFailedInvocations": [DLQ],
+def exports_policy(**changes: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "region": "eu-central-1",
+        "account_id": "123456789012",
+        "stack_tag": STACK,
+        "bucket_arn": SRC,
+        "kms_key_arn": SRC_KEY,
+        "dlq_arn": DLQ,
     }
+    return nightly_exports_policy(**{**args, **changes})
+
+
+def test_the_exports_role_policy_is_lint_clean_and_only_allows() -> None:
+    policy = exports_policy()
+    assert_clean(policy)
     assert all(s["Effect"] == "Allow" for s in policy["Statement"])
-    assert not any(a.startswith(("s3:Delete", "s3:Get")) for a in all_actions(policy))
+    assert not any(a.startswith(("s3:Delete", "s3:Get", "dynamodb:Delete")) for a in all_actions(policy))
+
+
+def test_the_exports_role_may_export_the_tables_tagged_with_its_stack_and_no_other() -> None:
+    policy = exports_policy()
+    assert statement(policy, "ExportThisStacksTables")["Resource"] == [
+        "arn:aws:dynamodb:eu-central-1:123456789012:table/*"
+    ]
+    # Given tables of this account and region
+    assert allows(policy, EXPORT, TABLE, resource_tags=OURS)
+    assert allows(policy, EXPORT, TABLE.replace("orders", "added-later"), resource_tags={"safetynet:stack": STACK})
+    # When a table lacks the stack's tag, or carries another stack's, it is not granted
+    assert not allows(policy, EXPORT, TABLE)
+    assert not allows(policy, EXPORT, TABLE, resource_tags={"safetynet:stack": "safetynet/test"})
+    assert not allows(policy, EXPORT, TABLE, resource_tags={"safetynet:stack": "safetynet/prod-other"})
+    assert not allows(policy, EXPORT, TABLE, resource_tags={"safetynet:environment": "prod", "team": STACK})
+    # nor a tagged table of another region or account
+    assert not allows(policy, EXPORT, TABLE.replace("eu-central-1", "eu-west-1"), resource_tags=OURS)
+    assert not allows(policy, EXPORT, TABLE.replace("123456789012", "210987654321"), resource_tags=OURS)
+    # nor any other DynamoDB action on a tagged table
+    for action in ("dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:RestoreTableToPointInTime"):
+        assert not allows(policy, action, TABLE, resource_tags=OURS)
+
+
+def test_the_exports_role_writes_only_under_the_exports_prefix_of_the_vault() -> None:
+    policy = exports_policy()
+    assert statement(policy, "WriteExports")["Resource"] == [f"{SRC}/exports/*"]
+    for action in ("s3:PutObject", "s3:AbortMultipartUpload", "s3:PutObjectAcl"):
+        assert allows(policy, action, f"{SRC}/exports/orders/AWSDynamoDB/0170-abc/manifest-summary.json")
+    # Not outside exports/, not a look-alike prefix, not another bucket, never a delete or a read
+    for resource in (
+        f"{SRC}/drills/orders/latest.json",
+        f"{SRC}/exports-old/orders/x",
+        f"{SRC}/exports",
+        f"{DST}/exports/orders/x",
+        SRC,
+    ):
+        assert not allows(policy, "s3:PutObject", resource), resource
+    assert not allows(policy, "s3:DeleteObject", f"{SRC}/exports/orders/x")
+    assert not allows(policy, "s3:GetObject", f"{SRC}/exports/orders/x")
+
+
+def test_the_exports_role_encrypts_with_the_vault_key_and_dead_letters_into_its_queue_only() -> None:
+    policy = exports_policy()
+    assert allows(policy, "kms:GenerateDataKey", SRC_KEY)
+    assert not allows(policy, "kms:GenerateDataKey", DST_KEY)
+    assert not allows(policy, "kms:Encrypt", SRC_KEY)
+    assert allows(policy, "sqs:SendMessage", DLQ)
+    assert not allows(policy, "sqs:SendMessage", DLQ + "-other")
+    assert not allows(policy, "sqs:ReceiveMessage", DLQ)
+
+
+def test_the_evaluator_refuses_what_it_does_not_understand() -> None:
+    # The least-privilege tests above are only as good as the evaluator: it must not guess.
+    deny = {"Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}
+    other_key = {
+        "Statement": [
+            {"Effect": "Allow", "Action": EXPORT, "Resource": "*", "Condition": {"StringEquals": {"aws:username": "x"}}}
+        ]
+    }
+    other_operator = {
+        "Statement": [{"Effect": "Allow", "Action": EXPORT, "Resource": "*", "Condition": {"ArnLike": {"k": "v"}}}]
+    }
+    for policy in (deny, other_key, other_operator):
+        with pytest.raises(NotImplementedError):
+            allows(policy, EXPORT, TABLE)
 
 
 def test_the_vault_policy_denies_plain_http_and_deleting_backups_to_everyone() -> None:

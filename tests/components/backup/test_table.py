@@ -1,4 +1,5 @@
-"""BackedUpTable and its NightlyExport, declared alone from minimal arguments under Pulumi's mocks."""
+"""BackedUpTable and its NightlyExport, declared from minimal arguments under Pulumi's mocks (beside
+the stack's NightlyExports, whose role and dead-letter queue every table's schedule uses)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from components.backup.policies import export_job_policy
-from components.backup.table import EXPORT_TARGET_ARN, BackedUpTable, BackedUpTableArgs, VaultRef
-from components.common.policies import assume_role_policy
+from components.backup.exports import EXPORT_TARGET_ARN, NightlyExports, NightlyExportsArgs, VaultRef
+from components.backup.table import BackedUpTable, BackedUpTableArgs, table_tags
 from components.config.backup import BackupSpec
 from components.config.restore import TableRestore
 from components.config.tables import TableSpec
@@ -26,26 +26,39 @@ TABLE = "aws:dynamodb/table:Table"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 
 
-def args(**changes: Any) -> BackedUpTableArgs:
+STACK_TAGS = {"safetynet:environment": "prod", "safetynet:stack": "safetynet/prod"}
+
+
+def args(**changes: Any) -> dict[str, Any]:
+    """BackedUpTableArgs fields but `exports`, which `declare` builds (with `backup`) in the program."""
     base: dict[str, Any] = {
         "spec": ORDERS,
         "physical_name": "orders",
         "protect": True,
-        "tags": {"safetynet:environment": "prod"},
-        "backup": BackupSpec(),
-        "vault": VAULT,
+        "tags": STACK_TAGS,
         "export_prefix": "exports/orders",
-        "account_id": ACCOUNT,
     }
-    return BackedUpTableArgs(**{**base, **changes})
+    return {**base, **changes}
 
 
-def declare(table_args: BackedUpTableArgs) -> dict[str, Any]:
-    """Declare the table `orders` and resolve everything it exposes."""
+def declare(table_args: dict[str, Any], backup: BackupSpec | None = None) -> dict[str, Any]:
+    """Declare the stack's NightlyExports and the table `orders`; resolve everything they expose."""
 
     def build() -> dict[str, Any]:
-        table = BackedUpTable("orders", table_args)
+        exports = NightlyExports(
+            "nightly-exports",
+            NightlyExportsArgs(
+                backup=backup or BackupSpec(),
+                vault=VAULT,
+                stack_tag="safetynet/prod",
+                tags=STACK_TAGS,
+                account_id=ACCOUNT,
+                region=REGION,
+            ),
+        )
+        table = BackedUpTable("orders", BackedUpTableArgs(exports=exports, **table_args))
         return {
+            "role_arn": exports.role_arn,
             "table_name": table.table_name,
             "table_arn": table.table_arn,
             "stream_arn": table.stream_arn,
@@ -57,19 +70,19 @@ def declare(table_args: BackedUpTableArgs) -> dict[str, Any]:
     return resolved(build)
 
 
-def test_a_backed_up_table_is_its_table_and_one_nightly_export(pulumi_mocks: RecordingMocks) -> None:
+def test_a_backed_up_table_is_its_table_and_its_schedule_and_nothing_else(pulumi_mocks: RecordingMocks) -> None:
     declare(args())
-    assert declared(pulumi_mocks) == sorted(
+    table_and_children = [r for r in declared(pulumi_mocks) if r[1].startswith("orders")]
+    assert table_and_children == sorted(
         [
             ("safetynet:dynamodb:BackedUpTable", "orders"),
             (TABLE, "orders-table"),
             ("safetynet:backup:NightlyExport", "orders-export"),
-            ("aws:sqs/queue:Queue", "orders-export-dlq"),
-            ("aws:iam/role:Role", "orders-export-role"),
-            ("aws:iam/rolePolicy:RolePolicy", "orders-export-policy"),
             (SCHEDULE, "orders-export-schedule"),
         ]
     )
+    # Two AWS resources per table: the role, its policy and the dead-letter queue are the stack's.
+    assert len([r for r in pulumi_mocks.registrations if r.custom and r.name.startswith("orders")]) == 2
 
 
 def test_what_it_exposes_resolves(pulumi_mocks: RecordingMocks) -> None:
@@ -78,7 +91,7 @@ def test_what_it_exposes_resolves(pulumi_mocks: RecordingMocks) -> None:
     assert out["table_arn"] == ORDERS_ARN
     assert out["stream_arn"] is None  # streams are off for this table
     assert out["schedule_arn"].startswith(f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/orders-export-")
-    assert out["dead_letter_queue_arn"].startswith(f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders-export-dlq-")
+    assert out["dead_letter_queue_arn"].startswith(f"arn:aws:sqs:{REGION}:{ACCOUNT}:nightly-exports-dlq-")
     assert out["restored_table_name"] is None
 
 
@@ -97,7 +110,7 @@ def test_the_table_has_pitr_and_encryption_and_deletion_protection_when_protecte
     assert table["pointInTimeRecovery"] == {"enabled": True, "recoveryPeriodInDays": 35}
     assert table["serverSideEncryption"] == {"enabled": True}
     assert table["deletionProtectionEnabled"] is protect
-    assert table["tags"] == {"safetynet:environment": "prod", "app": "shop", "safetynet:table": "orders"}
+    assert table["tags"] == {**STACK_TAGS, "app": "shop", "safetynet:table": "orders"}
 
 
 def test_the_schedule_asks_dynamodb_to_export_the_table_into_the_vault(pulumi_mocks: RecordingMocks) -> None:
@@ -108,6 +121,7 @@ def test_the_schedule_asks_dynamodb_to_export_the_table_into_the_vault(pulumi_mo
     assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}
     target = schedule["target"]
     assert target["arn"] == EXPORT_TARGET_ARN
+    assert target["roleArn"] == out["role_arn"]
     assert target["retryPolicy"] == {"maximumRetryAttempts": 5, "maximumEventAgeInSeconds": 3600}
     assert target["deadLetterConfig"] == {"arn": out["dead_letter_queue_arn"]}
     assert json.loads(target["input"]) == {
@@ -125,30 +139,26 @@ def test_the_schedule_asks_dynamodb_to_export_the_table_into_the_vault(pulumi_mo
 
 def test_the_schedule_follows_the_backup_settings(pulumi_mocks: RecordingMocks) -> None:
     backup = BackupSpec(schedule="rate(12 hours)", timezone="Europe/Berlin", flexible_window_minutes=30)
-    declare(args(backup=backup))
+    declare(args(), backup=backup)
     schedule = pulumi_mocks.one(SCHEDULE, "orders-export-schedule").inputs
     assert schedule["scheduleExpression"] == "rate(12 hours)"
     assert schedule["scheduleExpressionTimezone"] == "Europe/Berlin"
     assert schedule["flexibleTimeWindow"] == {"mode": "FLEXIBLE", "maximumWindowInMinutes": 30}
 
 
-def test_the_export_role_is_the_schedulers_and_may_export_only_this_table(pulumi_mocks: RecordingMocks) -> None:
-    out = declare(args())
-    trust = json.loads(pulumi_mocks.one("aws:iam/role:Role", "orders-export-role").inputs["assumeRolePolicy"])
-    assert trust == assume_role_policy("scheduler.amazonaws.com", ACCOUNT)
-    policy = json.loads(pulumi_mocks.one("aws:iam/rolePolicy:RolePolicy", "orders-export-policy").inputs["policy"])
-    assert policy == export_job_policy(
-        table_arn=ORDERS_ARN,
-        bucket_arn=VAULT_ARN,
-        export_prefix="exports/orders",
-        kms_key_arn=VAULT_KEY,
-        dlq_arn=out["dead_letter_queue_arn"],
-    )
-
-
-def test_failed_invocations_dead_letter_into_an_encrypted_queue(pulumi_mocks: RecordingMocks) -> None:
+def test_the_table_carries_the_stack_tag_the_export_role_is_scoped_by(pulumi_mocks: RecordingMocks) -> None:
     declare(args())
-    assert pulumi_mocks.one("aws:sqs/queue:Queue", "orders-export-dlq").inputs["sqsManagedSseEnabled"] is True
+    assert pulumi_mocks.one(TABLE, "orders-table").inputs["tags"]["safetynet:stack"] == "safetynet/prod"
+
+
+@pytest.mark.parametrize("key", ["safetynet:stack", "safetynet:environment", "safetynet:table"])
+def test_a_table_tag_may_not_override_a_tag_safetynet_sets(key: str) -> None:
+    spec = ORDERS.model_copy(update={"tags": {key: "something-else"}})
+    with pytest.raises(ValueError, match=rf"safetynet:tables 'orders'\.tags: {key} is set by safetynet"):
+        table_tags(spec, STACK_TAGS)
+    # The same value is harmless (nothing changes).
+    same = ORDERS.model_copy(update={"tags": {key: {**STACK_TAGS, "safetynet:table": "orders"}[key]}})
+    assert table_tags(same, STACK_TAGS)[key] == {**STACK_TAGS, "safetynet:table": "orders"}[key]
 
 
 def test_a_restore_beside_the_table_adds_a_second_table_with_its_own_export(pulumi_mocks: RecordingMocks) -> None:
@@ -171,3 +181,9 @@ def test_a_restore_beside_the_table_adds_a_second_table_with_its_own_export(pulu
     export = json.loads(pulumi_mocks.one(SCHEDULE, "orders-restored-export-schedule").inputs["target"]["input"])
     assert export["S3Prefix"] == "exports/orders-restored"
     assert export["TableArn"] == f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders-restored"
+    # through the stack's role and dead-letter queue, like the original's
+    beside_target = pulumi_mocks.one(SCHEDULE, "orders-restored-export-schedule").inputs["target"]
+    assert (beside_target["roleArn"], beside_target["deadLetterConfig"]["arn"]) == (
+        out["role_arn"],
+        out["dead_letter_queue_arn"],
+    )

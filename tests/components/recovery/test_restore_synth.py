@@ -150,9 +150,12 @@ def test_the_table_restored_beside_has_its_own_nightly_export() -> None:
     request = json.loads(schedule["inputs"]["target"]["input"])
     assert request["TableArn"].endswith(":table/inventory-restored")
     assert request["S3Prefix"] == "exports/inventory-restored"
-    policy = role_policy(result, "inventory-restored-export-policy")
+    # through the stack's export role, whose grant is scoped by the stack tag the restored table carries
+    assert schedule["inputs"]["target"]["roleArn"] == result.outputs["nightlyExports"]["roleArn"]
+    policy = role_policy(result, "nightly-exports-policy")
     export_stmt = next(s for s in policy["Statement"] if "dynamodb:ExportTableToPointInTime" in s["Action"])
-    assert export_stmt["Resource"] == [request["TableArn"]]
+    tags = result.one("aws:dynamodb/table:Table", "inventory-restored")["inputs"]["tags"]
+    assert export_stmt["Condition"]["StringEquals"] == {"aws:ResourceTag/safetynet:stack": tags["safetynet:stack"]}
 
 
 @pytest.mark.parametrize(
