@@ -9,10 +9,12 @@ the same document from the stack's config and the vault bucket. Pure data, no AW
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
-from conventions.tags import NAMESPACE
+from conventions.tags import NAMESPACE, STACK_TAG
 
 WATCH_ENV = "SAFETYNET_WATCH"
 CONTEXT_FILE = "watch_context.json"
@@ -32,7 +34,24 @@ TABLE_ALARM_SUFFIXES = (
     "drill-failed",
 )
 # ... and its stack-wide alarms `safetynet-<stack>-<suffix>`.
-STACK_ALARM_SUFFIXES = ("alerts-undelivered", "classifier-errors")
+STACK_ALARM_SUFFIXES = ("alerts-undelivered", "classifier-errors", "unprotected-tables")
+# Per-table metrics carry the dimension `Table`; the stack-wide ones (published by the freshness
+# task, what the dashboard shows at any number of tables) the dimension `Stack` = the stack name.
+TABLE_DIMENSION = "Table"
+STACK_DIMENSION = "Stack"
+# Tables of the account and region that are neither the stack's, nor excluded, nor drill scratch
+# tables (`safetynet:coverage.exclude`); alarmed when above 0 for a day.
+UNPROTECTED_TABLES_METRIC = "UnprotectedTables"
+# The stack-wide aggregates of the per-table metrics, one number each whatever the table count.
+STACK_METRICS = (
+    "StaleExportTables",
+    "OldestExportAgeHours",
+    "FailedExports",
+    "MaxItemDropRatio",
+    "UnverifiedRestoreTables",
+    "FailedDrillTables",
+    UNPROTECTED_TABLES_METRIC,
+)
 
 
 def table_alarm_name(stack: str, table: str, suffix: str) -> str:
@@ -62,6 +81,8 @@ class WatchedTable:
     """AttributeDefinitions of the key attributes."""
     schedule_name: str | None = None
     """The nightly export's scheduler schedule."""
+    drill_schedule_name: str | None = None
+    """The weekly restore drill's scheduler schedule."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +101,31 @@ class WatchContext:
     max_item_drop_ratio: float = 0.2
     drill_max_age_days: int = 8
     drill_sample_size: int = 25
+    stack_tag: str = ""
+    """The stack's `safetynet:stack` tag value (`<project>/<stack>`): a table created with it is the
+    stack's own, even before this context lists it."""
+    coverage_exclude: list[str] = field(default_factory=list)
+    """`safetynet:coverage.exclude` patterns (fnmatch, case-sensitive): tables knowingly left
+    without safetynet."""
+    owned_table_names: list[str] = field(default_factory=list)
+    """Other tables the stack declares (restored copies beside their original)."""
+
+    def coverage_of(self, table_name: str, tags: Iterable[tuple[str, str]] = ()) -> str | None:
+        """Why a table of the account is no unprotected table (the stack's, a drill's scratch
+        table, excluded by a pattern), or None when it is one. `tags` are the table's tags where
+        known (a CreateTable request's), so a table the stack is creating counts as its own."""
+        if table_name in self.stack_table_names() or (self.stack_tag and (STACK_TAG, self.stack_tag) in set(tags)):
+            return f"a table of stack {self.stack}"
+        if table_name.startswith(SCRATCH_PREFIX):
+            return "a restore drill's scratch table"
+        for pattern in self.coverage_exclude:
+            if fnmatchcase(table_name, pattern):
+                return f"excluded by safetynet:coverage.exclude pattern {pattern!r}"
+        return None
+
+    def stack_table_names(self) -> set[str]:
+        """The physical names of every table the stack declares."""
+        return {t.physical_name for t in self.tables} | set(self.owned_table_names)
 
     def table(self, name: str) -> WatchedTable:
         """A table by logical or physical name; raises WatchConfigError listing the known ones."""
@@ -103,6 +149,11 @@ class WatchContext:
             return cls(tables=tables, **raw)
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise WatchConfigError(f"{WATCH_ENV} is not a valid watch document: {exc}") from None
+
+
+def adopt_command(stack: str, table: str) -> str:
+    """The command that brings an existing table under the stack's protection."""
+    return f"safetynet adopt -s {stack} --table {table}"
 
 
 def schedule_interval_hours(expression: str) -> float:

@@ -1,7 +1,10 @@
-"""AlertRouting: CloudTrail management events that endanger the stack reach the alert topic.
+"""AlertRouting: CloudTrail management events that endanger the stack, or create a table it does
+not protect, reach the alert topic.
 
-EventBridge rules (one per danger, scoped to this stack's resources)
-    └─> classifier Lambda ─> alert topic
+EventBridge rules (one per danger, by event name and dangerous request parameters; only the vault
+bucket and key are named, so no rule grows with the tables)
+    └─> classifier Lambda (keeps the stack's own resources, from the context in its code)
+            └─> alert topic
 (delivery retried for a day, a failing classification twice; then the dead-letter queue,
 which is alarmed)
 """
@@ -10,14 +13,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from components.watch.parts import TaskChildren, WatchTaskArgs, table_arns
-from components.watch.patterns import WatchedResources, schedule_name, watch_patterns
+from components.watch.parts import TaskChildren, WatchTaskArgs
+from components.watch.patterns import RULE_NAMES, VaultResources, watch_patterns
 from components.watch.policies import classifier_policy, dead_letter_queue_policy
 
 
@@ -29,8 +31,6 @@ class AlertRoutingArgs(WatchTaskArgs):
     """The vault bucket (the vault rules match it by name)."""
     topic_key_arn: pulumi.Input[str]
     """The alert topic's key (the classifier encrypts what it publishes)."""
-    drill_schedule_names: Sequence[pulumi.Input[str]]
-    """The restore drill's schedules, watched beside the tables' export schedules."""
 
 
 class AlertRouting(pulumi.ComponentResource):
@@ -81,17 +81,16 @@ class AlertRouting(pulumi.ComponentResource):
     def _classifier(self, dlq: aws.sqs.Queue) -> aws.lambda_.Function:
         args, tasks = self._args, self._tasks
         logs = tasks.log_group("classifier")
-        export_prefixes = [t.export_prefix for t in args.tables]
         policy = pulumi.Output.all(
             topic_arn=args.topic_arn,
             topic_key_arn=args.topic_key_arn,
-            table_arns=table_arns(args.tables),
             bucket_arn=args.bucket_arn,
             kms_key_arn=args.kms_key_arn,
             region=args.region,
+            account_id=args.account_id,
             log_group_arn=tasks.log_group_arn(logs),
             dead_letter_arn=dlq.arn,
-        ).apply(lambda a: json.dumps(classifier_policy(**a, export_prefixes=export_prefixes)))
+        ).apply(lambda a: json.dumps(classifier_policy(**a, stack_tag=args.stack_tag)))
         fn = tasks.function(
             "classifier",
             handler="handlers.watch.entrypoints.classify_handler",
@@ -115,31 +114,20 @@ class AlertRouting(pulumi.ComponentResource):
     def _rules(self, classifier: aws.lambda_.Function, dlq: aws.sqs.Queue) -> None:
         """One EventBridge rule per danger -> the classifier (retried, then dead-lettered)."""
         name, args, tasks = self._name, self._args, self._tasks
-        watched = pulumi.Output.all(
-            table_arns=table_arns(args.tables),
-            export_schedule_arns=pulumi.Output.all(*[t.schedule_arn for t in args.tables]),
-            drill_schedule_names=pulumi.Output.all(*args.drill_schedule_names),
-            bucket_name=args.bucket_name,
-            kms_key_arn=args.kms_key_arn,
-        ).apply(
-            lambda a: WatchedResources(
-                table_names=[t.physical_name for t in args.tables],
-                table_arns=list(a["table_arns"]),
-                bucket_name=a["bucket_name"],
-                kms_key_arn=a["kms_key_arn"],
-                schedule_names=[schedule_name(arn) for arn in a["export_schedule_arns"]]
-                + list(a["drill_schedule_names"]),
-            )
+        vault = pulumi.Output.all(bucket_name=args.bucket_name, kms_key_arn=args.kms_key_arn).apply(
+            lambda a: VaultResources(**a)
         )
         rule_arns = []
-        # The rule set is static (schedules always exist); only the patterns' values are Outputs.
-        for rule_name in watch_patterns(_placeholder_resources(len(args.tables))):
+        # The rule set is static; only the vault's names in its patterns are Outputs.
+        for rule_name in RULE_NAMES:
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{rule_name}",
                 description=f"safetynet {args.stack}: {rule_name} (CloudTrail)",
-                event_pattern=watched.apply(functools.partial(_pattern_json, rule=rule_name)),
+                event_pattern=vault.apply(functools.partial(_pattern_json, rule=rule_name)),
                 tags=args.tags,
-                opts=tasks.opts(),
+                # After the classifier: an update that widens a pattern (by event name instead of
+                # by table) takes effect once the code that keeps only the stack's own is deployed.
+                opts=tasks.opts(depends_on=[classifier]),
             )
             aws.cloudwatch.EventTarget(
                 f"{name}-{rule_name}-target",
@@ -162,16 +150,5 @@ class AlertRouting(pulumi.ComponentResource):
         )
 
 
-def _pattern_json(resources: WatchedResources, rule: str) -> str:
-    return json.dumps(watch_patterns(resources)[rule])
-
-
-def _placeholder_resources(n: int) -> WatchedResources:
-    """Resources of the right shape, only to enumerate the rule names at declaration time."""
-    return WatchedResources(
-        table_names=[f"t{i}" for i in range(n)],
-        table_arns=[f"arn:aws:dynamodb:r:0:table/t{i}" for i in range(n)],
-        bucket_name="b",
-        kms_key_arn="arn:aws:kms:r:0:key/k",
-        schedule_names=["s"],
-    )
+def _pattern_json(vault: VaultResources, rule: str) -> str:
+    return json.dumps(watch_patterns(vault)[rule])

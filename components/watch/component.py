@@ -2,27 +2,31 @@
 that its backups restore. A composition of small parts, each its own component:
 
     AlertTopic       topic.py      encrypted SNS topic ─> e-mail / HTTPS
-    AlertRouting     alerts.py     CloudTrail ─> EventBridge rules (one per danger, scoped to this
-                                   stack's resources) ─> classifier Lambda ─> topic (retries;
-                                   undeliverable events -> dead-letter queue + alarm)
+    AlertRouting     alerts.py     CloudTrail ─> EventBridge rules (one per danger, by event name;
+                                   only the vault is named) ─> classifier Lambda (keeps this
+                                   stack's resources; alerts on unprotected new tables) ─> topic
+                                   (retries; undeliverable events -> dead-letter queue + alarm)
     ExportFreshness  freshness.py  hourly ─> freshness Lambda ─> metrics (namespace safetynet,
-                                   dimension Table) ─> per-table alarms ─> topic
+                                   dimensions Table and Stack; the account's unprotected tables)
+                                   ─> per-table alarms, the coverage alarm ─> topic
     RestoreDrill     drill.py      weekly ─> drill state machine (data files checked by a
                                    Distributed Map, ImportTable into a scratch table, verify,
                                    delete) ─> metrics
-    WatchDashboard   overview.py   alarms, export age, items over time, drill results
+    WatchDashboard   overview.py   stack-wide alarms and numbers, the ten worst tables per metric
     AuditTrail       trail.py      a multi-region trail (only with alerts.createTrail)
 
 Every task (classifier, freshness, drill) runs the same code archive, with the context document
-built here inside it. Event patterns, IAM documents, the state machine and the dashboard body are
-pure functions in patterns.py, policies.py, state_machine.py and dashboard.py; what the parts
-share (task args, log groups, roles, functions, alarms) is in parts.py.
+built here inside it: what the stack owns (tables, schedules, vault, its tag, the coverage
+exclusions) is known to the code, so no pattern, policy or dashboard lists the tables. Event
+patterns, IAM documents, the state machine and the dashboard body are pure functions in
+patterns.py, policies.py, state_machine.py and dashboard.py; what the parts share (task args, log
+groups, roles, functions, alarms) is in parts.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -39,6 +43,7 @@ from components.watch.parts import WatchedTableArgs, alarm_prefix, table_arns
 from components.watch.patterns import schedule_name
 from components.watch.topic import AlertTopic, AlertTopicArgs
 from components.watch.trail import AuditTrail, AuditTrailArgs
+from conventions.tags import STACK_TAG
 from conventions.watch import CONTEXT_ARCHIVE_PATH, WatchContext, WatchedTable, schedule_interval_hours
 
 
@@ -48,6 +53,8 @@ class DisasterWatchArgs:
 
     stack: str
     """The stack name (alert texts, alarm names, restore-plan commands)."""
+    stack_tag: str
+    """The `safetynet:stack` tag value of the stack's tables (`<project>/<stack>`)."""
     tables: list[WatchedTableArgs]
     """The protected tables (at least one)."""
     bucket_name: pulumi.Input[str]
@@ -70,6 +77,10 @@ class DisasterWatchArgs:
     """Stack-wide tags."""
     dependency_layer_arn: pulumi.Input[str]
     """The stack's dependency layer (components.common.lambda_package.dependency_layer)."""
+    coverage_exclude: Sequence[str] = ()
+    """`safetynet:coverage.exclude` patterns: tables knowingly left without safetynet."""
+    owned_table_names: Sequence[str] = field(default_factory=list)
+    """Other tables the stack declares (restored copies beside their original)."""
 
 
 class DisasterWatch(pulumi.ComponentResource):
@@ -105,9 +116,15 @@ class DisasterWatch(pulumi.ComponentResource):
             ),
             opts=part,
         )
+        # The drill's schedules are declared by RestoreDrill, which runs the code this context
+        # ships in: their names reach the context through a deferred Output, resolved below.
+        drill_schedules: pulumi.Output[list[str]]
+        resolve_drill_schedules: Callable[[pulumi.Output[list[str]]], None]
+        drill_schedules, resolve_drill_schedules = pulumi.deferred_output()
         context_json = pulumi.Output.all(
             arns=table_arns(args.tables),
             schedule_arns=pulumi.Output.all(*[t.schedule_arn for t in args.tables]),
+            drill_schedule_names=drill_schedules,
             vault_bucket=args.bucket_name,
             kms_key_arn=args.kms_key_arn,
             topic_arn=topic.topic_arn,
@@ -117,6 +134,7 @@ class DisasterWatch(pulumi.ComponentResource):
         # together, so a warm task never runs with another deploy's context.
         task: dict[str, Any] = {
             "stack": args.stack,
+            "stack_tag": args.stack_tag,
             "tables": args.tables,
             "bucket_arn": args.bucket_arn,
             "kms_key_arn": args.kms_key_arn,
@@ -138,24 +156,20 @@ class DisasterWatch(pulumi.ComponentResource):
             opts=part,
         )
         drill = RestoreDrill(name, RestoreDrillArgs(**task, schedule=args.drill.schedule), opts=part)
+        resolve_drill_schedules(pulumi.Output.all(*drill.schedule_names))
         routing = AlertRouting(
             name,
-            AlertRoutingArgs(
-                **task,
-                bucket_name=args.bucket_name,
-                topic_key_arn=topic.key_arn,
-                drill_schedule_names=drill.schedule_names,
-            ),
+            AlertRoutingArgs(**task, bucket_name=args.bucket_name, topic_key_arn=topic.key_arn),
             opts=part,
         )
         dashboard = WatchDashboard(
             name,
             WatchDashboardArgs(
                 stack=args.stack,
-                tables=[t.physical_name for t in args.tables],
-                alarm_arns=[*freshness.alarm_arns, *routing.alarm_arns],
+                alarm_arns=[*routing.alarm_arns, freshness.coverage_alarm_arn],
                 export_limit_hours=export_limit,
                 drill_limit_hours=drill_limit,
+                max_item_drop_ratio=args.alerts.max_item_drop_ratio,
                 region=args.region,
             ),
             opts=part,
@@ -184,12 +198,14 @@ def watch_context(
     *,
     arns: Sequence[str],
     schedule_arns: Sequence[str],
+    drill_schedule_names: Sequence[str],
     vault_bucket: str,
     kms_key_arn: str,
     topic_arn: str,
 ) -> WatchContext:
     """The context every DisasterWatch task reads (conventions.watch), from resolved values:
-    the tables' ARNs and export schedule ARNs (in `args.tables` order), the vault and the topic."""
+    the tables' ARNs, export schedule ARNs and drill schedule names (in `args.tables` order), the
+    vault and the topic."""
     return WatchContext(
         stack=args.stack,
         tables=[
@@ -206,8 +222,9 @@ def watch_context(
                     if a["AttributeName"] in {k["AttributeName"] for k in t.key_schema}
                 ],
                 schedule_name=schedule_name(s),
+                drill_schedule_name=drill,
             )
-            for t, arn, s in zip(args.tables, arns, schedule_arns, strict=True)
+            for t, arn, s, drill in zip(args.tables, arns, schedule_arns, drill_schedule_names, strict=True)
         ],
         vault_bucket=vault_bucket,
         kms_key_arn=kms_key_arn,
@@ -218,7 +235,27 @@ def watch_context(
         max_item_drop_ratio=args.alerts.max_item_drop_ratio,
         drill_max_age_days=args.drill.max_age_days,
         drill_sample_size=args.drill.sample_size,
+        stack_tag=args.stack_tag,
+        coverage_exclude=list(args.coverage_exclude),
+        owned_table_names=list(args.owned_table_names),
     )
+
+
+def coverage_exclude_patterns(cfg: StackConfig) -> list[str]:
+    """`safetynet:coverage.exclude` patterns of the stack (empty where the section is absent)."""
+    # Read defensively: the section's model (components/config/coverage.py) is newer than this.
+    coverage = getattr(cfg, "coverage", None)
+    return [str(rule.pattern) for rule in getattr(coverage, "exclude", None) or []]
+
+
+def owned_table_names(cfg: StackConfig) -> list[str]:
+    """The physical names of the tables a restore declares beside their original
+    (`safetynet:restore.<table>.targetSuffix`)."""
+    return [
+        cfg.physical_name(spec) + restore.target_suffix
+        for spec in cfg.tables
+        if (restore := cfg.restore.get(spec.name)) is not None and restore.target_suffix is not None
+    ]
 
 
 def watch_enabled(cfg: StackConfig) -> bool:
@@ -244,10 +281,13 @@ def build_disaster_watch(
         return None
     if dependency_layer_arn is None:
         raise ValueError("DisasterWatch needs the stack's dependency layer (lambda_package.dependency_layer)")
+    if STACK_TAG not in tags:
+        raise ValueError(f"DisasterWatch needs the stack's tags with {STACK_TAG} (components.stack.stack_tags)")
     watch = DisasterWatch(
         "watch",
         DisasterWatchArgs(
             stack=stack,
+            stack_tag=tags[STACK_TAG],
             tables=[
                 WatchedTableArgs(
                     name=spec.name,
@@ -270,6 +310,8 @@ def build_disaster_watch(
             region=region,
             tags=tags,
             dependency_layer_arn=dependency_layer_arn,
+            coverage_exclude=coverage_exclude_patterns(cfg),
+            owned_table_names=owned_table_names(cfg),
         ),
     )
     return {

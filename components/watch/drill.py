@@ -10,10 +10,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.watch.parts import TaskChildren, WatchTaskArgs, table_arns
+from components.watch.parts import TaskChildren, WatchTaskArgs
 from components.watch.policies import drill_state_machine_policy, drill_task_policy, start_drill_policy
 from components.watch.state_machine import drill_definition
-from conventions.vault import drill_record_prefix
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,24 +34,19 @@ class RestoreDrill(pulumi.ComponentResource):
     state_machine_arn: pulumi.Output[str]
     """The drill state machine."""
     schedule_names: list[pulumi.Output[str]]
-    """The per-table drill schedules (destructive-event rules watch them), in the tables' order."""
+    """The per-table drill schedules (the classifier watches them), in the tables' order."""
 
     def __init__(self, name: str, args: RestoreDrillArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("safetynet:watch:RestoreDrill", name, None, opts)
         tasks = TaskChildren(self, name, args, opts)
-        export_prefixes = [t.export_prefix for t in args.tables]
-        drill_prefixes = [drill_record_prefix(t.physical_name) for t in args.tables]
         logs = tasks.log_group("drill")
         task_policy = pulumi.Output.all(
-            table_arns=table_arns(args.tables),
             bucket_arn=args.bucket_arn,
             kms_key_arn=args.kms_key_arn,
             region=args.region,
             account_id=args.account_id,
             log_group_arn=tasks.log_group_arn(logs),
-        ).apply(
-            lambda a: json.dumps(drill_task_policy(**a, export_prefixes=export_prefixes, drill_prefixes=drill_prefixes))
-        )
+        ).apply(lambda a: json.dumps(drill_task_policy(**a, stack_tag=args.stack_tag)))
         task_role = tasks.role("drill-task", "lambda.amazonaws.com", task_policy)
         # Prepare reads the export listing and the manifests only; each data file is read by a
         # ValidateFiles map child: one file within Lambda's longest timeout.
@@ -99,7 +93,6 @@ class RestoreDrill(pulumi.ComponentResource):
                         ],
                         state_machine_name=machine_name,
                         bucket_arn=a["bucket_arn"],
-                        export_prefixes=export_prefixes,
                         kms_key_arn=a["kms_key_arn"],
                         region=a["region"],
                         account_id=a["account_id"],

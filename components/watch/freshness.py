@@ -1,6 +1,8 @@
 """ExportFreshness: an hourly task publishes how old each table's newest export and newest
-verified restore are; five alarms per table notify the alert topic when either is too old or
-something failed."""
+verified restore are (per table, and for the whole stack); five alarms per table notify the alert
+topic when either is too old or something failed. The same task counts the account's tables that
+no stack protects and nobody excluded (`UnprotectedTables`); one alarm fires when that count stays
+above 0 for a day."""
 
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.watch.parts import TaskChildren, WatchTaskArgs, table_arns
+from components.watch.parts import TaskChildren, WatchTaskArgs
 from components.watch.policies import freshness_policy
-from conventions.vault import drill_record_prefix
+from conventions.watch import STACK_DIMENSION, UNPROTECTED_TABLES_METRIC
 
 FRESHNESS_SCHEDULE = "rate(1 hour)"
+# The coverage alarm: unprotected tables in each of the last 24 hourly counts.
+COVERAGE_PERIODS = 24
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,22 +39,20 @@ class ExportFreshness(pulumi.ComponentResource):
     alarm_arns: list[pulumi.Output[str]]
     """Each table's alarms (export-stale, items-dropped, export-failed, restore-unverified,
     drill-failed), table after table."""
+    coverage_alarm_arn: pulumi.Output[str]
+    """The stack-wide alarm `unprotected-tables`."""
 
     def __init__(self, name: str, args: ExportFreshnessArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("safetynet:watch:ExportFreshness", name, None, opts)
         tasks = TaskChildren(self, name, args, opts)
         logs = tasks.log_group("freshness")
-        export_prefixes = [t.export_prefix for t in args.tables]
-        drill_prefixes = [drill_record_prefix(t.physical_name) for t in args.tables]
         policy = pulumi.Output.all(
-            table_arns=table_arns(args.tables),
             bucket_arn=args.bucket_arn,
             kms_key_arn=args.kms_key_arn,
             region=args.region,
+            account_id=args.account_id,
             log_group_arn=tasks.log_group_arn(logs),
-        ).apply(
-            lambda a: json.dumps(freshness_policy(**a, export_prefixes=export_prefixes, drill_prefixes=drill_prefixes))
-        )
+        ).apply(lambda a: json.dumps(freshness_policy(**a, stack_tag=args.stack_tag)))
         fn = tasks.function(
             "freshness",
             handler="handlers.watch.entrypoints.freshness_handler",
@@ -60,8 +62,22 @@ class ExportFreshness(pulumi.ComponentResource):
         )
         tasks.on_schedule("freshness", fn, FRESHNESS_SCHEDULE)
         alarms = [alarm for t in args.tables for alarm in _table_alarms(tasks, t.physical_name, args)]
+        coverage = tasks.alarm(
+            "unprotected-tables",
+            f"Tables of this account and region that no stack protects and safetynet:coverage.exclude "
+            f"does not name, for {COVERAGE_PERIODS} hours (safetynet coverage -s {args.stack} lists them)",
+            metric=UNPROTECTED_TABLES_METRIC,
+            dimensions={STACK_DIMENSION: args.stack},
+            threshold=0,
+            # A missing count (the task failed) breaks the streak: the export-stale alarms, which
+            # treat missing data as breaching, report a task that stopped.
+            missing="notBreaching",
+            evaluation_periods=COVERAGE_PERIODS,
+            datapoints_to_alarm=COVERAGE_PERIODS,
+        )
         self.alarm_arns = [a.arn for a in alarms]
-        self.register_outputs({"alarmArns": self.alarm_arns})
+        self.coverage_alarm_arn = coverage.arn
+        self.register_outputs({"alarmArns": self.alarm_arns, "coverageAlarmArn": coverage.arn})
 
 
 def _table_alarms(tasks: TaskChildren, table: str, args: ExportFreshnessArgs) -> list[aws.cloudwatch.MetricAlarm]:

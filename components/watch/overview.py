@@ -1,5 +1,6 @@
-"""WatchDashboard: the stack's CloudWatch dashboard, the picture an on-call engineer opens first
-(its body is the pure function in components/watch/dashboard.py)."""
+"""WatchDashboard: the stack's CloudWatch dashboard, the picture an on-call engineer opens first,
+the same size at any number of tables (its body is the pure function in
+components/watch/dashboard.py)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,14 @@ class WatchDashboardArgs:
 
     stack: str
     """The stack name (the dashboard is `safetynet-<stack>`)."""
-    tables: Sequence[str]
-    """The protected tables' names in AWS (one row each)."""
     alarm_arns: Sequence[pulumi.Input[str]]
-    """The alarms the dashboard shows, in its order."""
+    """The stack-wide alarms the dashboard shows (at most 100; each table's are found by name)."""
     export_limit_hours: float
-    """The export age limit (a line on each table's export age graph)."""
+    """The export age limit (a line on the export age graphs)."""
     drill_limit_hours: float
-    """The verified restore age limit (a line on each table's drill graph)."""
+    """The verified restore age limit (a line on the drill graph)."""
+    max_item_drop_ratio: float
+    """The item drop alarm's threshold (a line on the drop graphs)."""
     region: pulumi.Input[str]
     """This region (the widgets' metrics)."""
 
@@ -48,10 +49,10 @@ class WatchDashboard(pulumi.ComponentResource):
                     dashboard_body(
                         stack=args.stack,
                         region=a["region"],
-                        tables=list(args.tables),
                         alarm_arns=list(a["alarm_arns"]),
                         export_limit_hours=args.export_limit_hours,
                         drill_limit_hours=args.drill_limit_hours,
+                        max_item_drop_ratio=args.max_item_drop_ratio,
                     )
                 )
             ),

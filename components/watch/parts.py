@@ -52,6 +52,9 @@ class WatchTaskArgs:
 
     stack: str
     """The stack name (descriptions, log group and alarm names)."""
+    stack_tag: str
+    """The stack's `safetynet:stack` tag value (`<project>/<stack>`): IAM grants on the stack's
+    tables are conditioned on it, so no policy lists a table."""
     tables: Sequence[WatchedTableArgs]
     """The protected tables."""
     bucket_arn: pulumi.Input[str]
@@ -203,8 +206,10 @@ class TaskChildren(Children):
         comparison: str = "GreaterThanThreshold",
         period: int = 3600,
         evaluation_periods: int = 1,
+        datapoints_to_alarm: int = 1,
     ) -> aws.cloudwatch.MetricAlarm:
-        """An alarm `<alarm_prefix><suffix>` that notifies the alert topic of ALARM and OK."""
+        """An alarm `<alarm_prefix><suffix>` that notifies the alert topic of ALARM and OK: in
+        ALARM when `datapoints_to_alarm` of the last `evaluation_periods` periods breach."""
         topic = self._args.topic_arn
         return aws.cloudwatch.MetricAlarm(
             f"{self._name}-{suffix}",
@@ -216,7 +221,7 @@ class TaskChildren(Children):
             statistic=statistic,
             period=period,
             evaluation_periods=evaluation_periods,
-            datapoints_to_alarm=1,
+            datapoints_to_alarm=datapoints_to_alarm,
             threshold=threshold,
             comparison_operator=comparison,
             treat_missing_data=missing,

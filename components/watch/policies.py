@@ -1,17 +1,29 @@
 """IAM documents of DisasterWatch, as pure functions returning dicts (see policies.py).
 
-Every role gets exactly what its task calls, scoped by ARN: the classifier reads PITR windows and
-the vault listing and publishes to the alert topic; the freshness task reads exports and writes
-metrics in the `safetynet` namespace only; drill tasks touch live tables read-only and scratch
-tables (`safetynet-drill-*`) only; the state machine may import into, describe and delete scratch
-tables, invoke its tasks, read manifest-files.json for its ValidateFiles map and run that map's
-child executions (of itself only).
+Every role gets exactly what its task calls, and no document grows with the number of tables
+(IAM allows 10,240 characters of inline policy per role, whitespace excluded):
+
+- DynamoDB tables by tag: `aws:ResourceTag/safetynet:stack` = the stack's `<project>/<stack>`
+  (conventions.tags.STACK_TAG, on every table the stack declares), for each action whose `table`
+  resource lists that condition key in the Service Authorization Reference ("Actions, resources,
+  and condition keys for Amazon DynamoDB"). Where it lists none (the `export` and `import`
+  resource types), the narrowest pattern that does not grow, said at each statement.
+- The vault by prefix: `exports/*` and `drills/*` of the stack's own bucket.
+- Drill scratch tables by name prefix (`safetynet-drill-*`): ImportTable creates them without tags.
+
+The classifier reads PITR windows and the vault's exports and publishes to the alert topic; the
+freshness task reads exports, drill records and the account's table names, and writes metrics in
+the `safetynet` namespace only; drill tasks read live tables and scratch tables and record drills;
+the state machine may import into, describe and delete scratch tables, invoke its tasks, read
+manifest-files.json for its ValidateFiles map and run that map's child executions (of itself only).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from conventions.tags import STACK_TAG
+from conventions.vault import DRILL_RECORD_ROOT, EXPORTS_ROOT
 from conventions.watch import METRIC_NAMESPACE, SCRATCH_PREFIX
 
 Policy = dict[str, Any]
@@ -37,20 +49,39 @@ def _logs(log_group_arn: str) -> dict[str, Any]:
     }
 
 
-def _read_vault(bucket_arn: str, prefixes: list[str], kms_key_arn: str, region: str) -> list[dict[str, Any]]:
+def tables_arn(region: str, account_id: str) -> str:
+    """Every table of the account and region: only ever granted with `stack_tables`' condition."""
+    return f"arn:aws:dynamodb:{region}:{account_id}:table/*"
+
+
+def stack_tables(sid: str, actions: list[str], *, region: str, account_id: str, stack_tag: str) -> dict[str, Any]:
+    """`actions` on the tables tagged `safetynet:stack=<stack_tag>`, whatever their number. Each
+    action's `table` resource lists aws:ResourceTag/${TagKey} in the Service Authorization Reference.
+    Tables untagged, or tagged for another stack, are not granted (with DynamoDB ABAC off in the
+    account, which AWS has on by default, no table is: the tasks then report AccessDenied)."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": [tables_arn(region, account_id)],
+        "Condition": {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": stack_tag}},
+    }
+
+
+def _read_vault(bucket_arn: str, roots: list[str], kms_key_arn: str, region: str) -> list[dict[str, Any]]:
     return [
         {
             "Sid": "ListVault",
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
             "Resource": [bucket_arn],
-            "Condition": {"StringLike": {"s3:prefix": [f"{p}/*" for p in prefixes]}},
+            "Condition": {"StringLike": {"s3:prefix": [f"{root}/*" for root in roots]}},
         },
         {
             "Sid": "ReadVault",
             "Effect": "Allow",
             "Action": ["s3:GetObject"],
-            "Resource": [f"{bucket_arn}/{p}/*" for p in prefixes],
+            "Resource": [f"{bucket_arn}/{root}/*" for root in roots],
         },
         {
             "Sid": "DecryptVaultThroughS3",
@@ -77,16 +108,16 @@ def classifier_policy(
     *,
     topic_arn: str,
     topic_key_arn: str,
-    table_arns: list[str],
+    stack_tag: str,
     bucket_arn: str,
-    export_prefixes: list[str],
     kms_key_arn: str,
     region: str,
+    account_id: str,
     log_group_arn: str,
     dead_letter_arn: str,
 ) -> Policy:
-    """The classifier: PITR windows of the tables, the vault's export listing, publish alerts,
-    hand events it failed on to the dead-letter queue (Lambda's on-failure destination)."""
+    """The classifier: PITR windows of the stack's tables, the vault's export listing, publish
+    alerts, hand events it failed on to the dead-letter queue (Lambda's on-failure destination)."""
     return _doc(
         {"Sid": "PublishAlerts", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": [topic_arn]},
         {
@@ -96,13 +127,14 @@ def classifier_policy(
             "Resource": [topic_key_arn],
             "Condition": {"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}},
         },
-        {
-            "Sid": "ReadPitrWindows",
-            "Effect": "Allow",
-            "Action": ["dynamodb:DescribeContinuousBackups"],
-            "Resource": table_arns,
-        },
-        *_read_vault(bucket_arn, export_prefixes, kms_key_arn, region),
+        stack_tables(
+            "ReadPitrWindows",
+            ["dynamodb:DescribeContinuousBackups"],
+            region=region,
+            account_id=account_id,
+            stack_tag=stack_tag,
+        ),
+        *_read_vault(bucket_arn, [EXPORTS_ROOT], kms_key_arn, region),
         {
             "Sid": "DeadLetterFailedEvents",
             "Effect": "Allow",
@@ -115,31 +147,39 @@ def classifier_policy(
 
 def freshness_policy(
     *,
-    table_arns: list[str],
+    stack_tag: str,
     bucket_arn: str,
-    export_prefixes: list[str],
-    drill_prefixes: list[str],
     kms_key_arn: str,
     region: str,
+    account_id: str,
     log_group_arn: str,
 ) -> Policy:
-    """The freshness task: list and describe the tables' exports, read the vault, put metrics."""
+    """The freshness task: list and describe the stack's tables' exports, read the vault's exports
+    and drill records, list the account's table names (the coverage count), put metrics."""
     return _doc(
-        {
-            "Sid": "ListExports",
-            "Effect": "Allow",
-            # ListExports has no resource type in IAM (it lists by the TableArn parameter), so it
-            # can only be granted on "*"; it reveals export ARNs and states, nothing of the data.
-            "Action": ["dynamodb:ListExports"],
-            "Resource": "*",
-        },
+        # ListExports names `table` as an optional resource with aws:ResourceTag; the task always
+        # passes TableArn, so the stack's tables are all it needs.
+        stack_tables(
+            "ListTableExports", ["dynamodb:ListExports"], region=region, account_id=account_id, stack_tag=stack_tag
+        ),
         {
             "Sid": "DescribeTableExports",
             "Effect": "Allow",
+            # DescribeExport's `export` resource lists no condition keys in the Service
+            # Authorization Reference, so no tag can scope it: every export of this account and
+            # region. Read-only (state, item count, failure message), nothing of the data.
             "Action": ["dynamodb:DescribeExport"],
-            "Resource": [f"{arn}/export/*" for arn in table_arns],
+            "Resource": [f"{tables_arn(region, account_id)}/export/*"],
         },
-        *_read_vault(bucket_arn, [*export_prefixes, *drill_prefixes], kms_key_arn, region),
+        {
+            "Sid": "CountTables",
+            "Effect": "Allow",
+            # ListTables has no resource type (Service Authorization Reference): "*" is the only
+            # form IAM accepts. Names only; nothing is described.
+            "Action": ["dynamodb:ListTables"],
+            "Resource": "*",
+        },
+        *_read_vault(bucket_arn, [EXPORTS_ROOT, DRILL_RECORD_ROOT], kms_key_arn, region),
         _metrics(),
         _logs(log_group_arn),
     )
@@ -152,10 +192,8 @@ def scratch_table_arn(region: str, account_id: str) -> str:
 
 def drill_task_policy(
     *,
-    table_arns: list[str],
+    stack_tag: str,
     bucket_arn: str,
-    export_prefixes: list[str],
-    drill_prefixes: list[str],
     kms_key_arn: str,
     region: str,
     account_id: str,
@@ -164,12 +202,12 @@ def drill_task_policy(
     """Drill tasks: validate exports (read), sample scratch vs live tables (read), record the
     result under `drills/` (write), publish drill metrics."""
     return _doc(
-        *_read_vault(bucket_arn, [*export_prefixes, *drill_prefixes], kms_key_arn, region),
+        *_read_vault(bucket_arn, [EXPORTS_ROOT, DRILL_RECORD_ROOT], kms_key_arn, region),
         {
             "Sid": "RecordDrills",
             "Effect": "Allow",
             "Action": ["s3:PutObject"],
-            "Resource": [f"{bucket_arn}/{p}/*" for p in drill_prefixes],
+            "Resource": [f"{bucket_arn}/{DRILL_RECORD_ROOT}/*"],
         },
         {
             "Sid": "EncryptDrillRecords",
@@ -181,10 +219,13 @@ def drill_task_policy(
         {
             "Sid": "SampleScratchTables",
             "Effect": "Allow",
+            # Scratch tables carry no tags (ImportTable creates them untagged): by name prefix.
             "Action": ["dynamodb:Scan"],
             "Resource": [scratch_table_arn(region, account_id)],
         },
-        {"Sid": "LookUpLiveItems", "Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": table_arns},
+        stack_tables(
+            "LookUpLiveItems", ["dynamodb:GetItem"], region=region, account_id=account_id, stack_tag=stack_tag
+        ),
         _metrics(),
         _logs(log_group_arn),
     )
@@ -195,7 +236,6 @@ def drill_state_machine_policy(
     function_arns: list[str],
     state_machine_name: str,
     bucket_arn: str,
-    export_prefixes: list[str],
     kms_key_arn: str,
     region: str,
     account_id: str,
@@ -203,7 +243,7 @@ def drill_state_machine_policy(
     """The drill state machine: invoke its tasks, ImportTable into scratch tables (reading the
     exports from the vault, logging import errors as DynamoDB does), describe and delete them;
     run the ValidateFiles Distributed Map (its ItemReader reads manifest-files.json from the
-    export prefixes granted below; its children are executions of this same state machine)."""
+    vault's exports; its children are executions of this same state machine)."""
     scratch = scratch_table_arn(region, account_id)
     machine = f"arn:aws:states:{region}:{account_id}:stateMachine:{state_machine_name}"
     return _doc(
@@ -236,16 +276,20 @@ def drill_state_machine_policy(
         {
             "Sid": "ImportIntoScratchTables",
             "Effect": "Allow",
+            # ImportTable, DeleteTable and DescribeTable list aws:ResourceTag for `table`, but the
+            # scratch table ImportTable creates has no tags (TableCreationParameters take none):
+            # by name prefix, which no stack table can have.
             "Action": ["dynamodb:ImportTable", "dynamodb:DeleteTable", "dynamodb:DescribeTable"],
             "Resource": [scratch],
         },
         {
             "Sid": "WatchImports",
             "Effect": "Allow",
+            # DescribeImport's `import` resource lists no condition keys: the scratch prefix.
             "Action": ["dynamodb:DescribeImport"],
             "Resource": [f"{scratch}/import/*"],
         },
-        *_read_vault(bucket_arn, export_prefixes, kms_key_arn, region),
+        *_read_vault(bucket_arn, [EXPORTS_ROOT], kms_key_arn, region),
         {
             "Sid": "ImportErrorLogs",
             "Effect": "Allow",

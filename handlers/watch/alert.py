@@ -1,7 +1,9 @@
-"""The classifier flow: classify a destructive CloudTrail event, gather what the on-call engineer
-needs first about each affected table (its last good export, PITR window and restore command,
-read through `handlers.watch.aws`), and publish the alert. A fact that cannot be read is named in
-the alert; it never stops it.
+"""The classifier flow: decide whether a CloudTrail event the rules delivered is this stack's
+business (`handlers.watch.scope`), classify it, gather what the on-call engineer needs first about
+each affected table (its last good export, PITR window and restore command, read through
+`handlers.watch.aws`), and publish the alert. A fact that cannot be read is named in the alert; it
+never stops it. Events about other stacks' resources (the rules match by event name, not by table)
+are logged and not published.
 """
 
 from __future__ import annotations
@@ -14,14 +16,8 @@ from aws_lambda_powertools import Logger
 
 from conventions.watch import WatchContext
 from handlers.watch.aws import AWS_ERRORS, error_text, last_export_facts, pitr_window, publish
-from handlers.watch.classifier import (
-    Classification,
-    TableFacts,
-    affected_tables,
-    build_alert,
-    classify,
-    restore_plan_command,
-)
+from handlers.watch.classifier import Classification, TableFacts, build_alert, classify, restore_plan_command
+from handlers.watch.scope import affected_tables, ignore_reason
 
 logger = Logger(service="safetynet-watch", child=True)
 
@@ -58,10 +54,15 @@ def gather_facts(event: Any, ctx: WatchContext, *, ddb: Any, s3: Any, now: datet
 
 def classify_and_publish(
     event: Any, ctx: WatchContext, *, ddb: Any, s3: Any, sns: Any, now: datetime
-) -> tuple[Classification, str]:
-    """Classify, enrich, publish. Returns the verdict and the SNS message id."""
+) -> tuple[Classification, str | None]:
+    """Classify, enrich, publish. Returns the verdict and the SNS message id (None when the event
+    concerns nothing of this stack: logged with the reason, not published)."""
     verdict = classify(event, ctx.deploy_principals)
     log = {"classification": verdict.label, "reason": verdict.reason, "eventName": verdict.event_name}
+    ignored = ignore_reason(event, ctx)
+    if ignored is not None:
+        logger.info("event ignored", extra={**log, "ignored": ignored})
+        return verdict, None
     if verdict.label == "unknown":
         logger.warning("unreadable event published as unknown", extra={**log, "event": event})
     else:

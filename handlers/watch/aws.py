@@ -55,6 +55,15 @@ def pitr_window(ddb: Any, table: str) -> dict[str, str]:
     return out
 
 
+def list_table_names(ddb: Any) -> list[str]:
+    """Every table name of the client's account and region (ListTables, all pages; names only,
+    no DescribeTable: the coverage count reads nothing of a table that is not the stack's)."""
+    names: list[str] = []
+    for page in ddb.get_paginator("list_tables").paginate():
+        names.extend(page.get("TableNames", []))
+    return names
+
+
 def deletion_protection(ddb: Any, table: str) -> bool:
     """Whether DynamoDB deletion protection is on."""
     return bool(ddb.describe_table(TableName=table)["Table"].get("DeletionProtectionEnabled", False))

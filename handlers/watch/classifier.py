@@ -1,11 +1,15 @@
 """Disaster recognition: classify a destructive CloudTrail event and turn it into an alert.
 
-Pure logic. `classify` decides *intended* (the caller is one of `safetynet:alerts.deployPrincipals`,
-e.g. the CI role that runs `pulumi up`), *unexpected* (anyone else) or *unknown* (the event cannot
-be read); `build_alert` renders the SNS message with everything an on-call engineer needs first:
-what happened to which resource, who did it from where, the last good export, the PITR window
-and the ready-to-run restore-plan command. Facts are gathered by `handlers.watch.alert`, which
-publishes the alert too.
+Pure logic. The EventBridge rules match event names and dangerous request parameters, not
+tables (components/watch/patterns.py): `ignore_reason` decides from the context shipped with the
+code whether an event concerns this stack at all (its tables, backups, schedules, vault and key;
+a CreateTable of a table that is neither the stack's nor excluded) and is at least as precise about
+the request as the patterns. `classify` decides *intended* (the caller is one of
+`safetynet:alerts.deployPrincipals`, e.g. the CI role that runs `pulumi up`), *unexpected* (anyone
+else) or *unknown* (the event cannot be read); `build_alert` renders the SNS message with
+everything an on-call engineer needs first: what happened to which resource, who did it from
+where, the last good export, the PITR window and the ready-to-run restore-plan (or adopt) command.
+Facts are gathered by `handlers.watch.alert`, which publishes the alert too.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from conventions.watch import CLOUDTRAIL_DETAIL_TYPE, WatchContext, WatchedTable
+from conventions.watch import CLOUDTRAIL_DETAIL_TYPE, WatchContext, adopt_command
+from handlers.watch.scope import request_of, resource_of, schedule_tables, table_name_of
 
 Label = Literal["intended", "unexpected", "unknown"]
 Severity = Literal["HIGH", "MEDIUM", "INFO"]
@@ -42,7 +47,15 @@ WATCHED_CALLS: dict[str, str] = {
     "DisableKey": "vault KMS key disabled",
     "DeleteSchedule": "nightly export schedule deleted",
     "UpdateSchedule": "nightly export schedule disabled",
+    "CreateTable": "unprotected table created",
 }
+# The same calls on a restore drill's schedule.
+DRILL_SCHEDULE_CALLS: dict[str, str] = {
+    "DeleteSchedule": "restore drill schedule deleted",
+    "UpdateSchedule": "restore drill schedule disabled",
+}
+# Calls that open a gap in coverage rather than destroy anything: at most MEDIUM.
+COVERAGE_CALLS = frozenset({"CreateTable"})
 
 
 @dataclass(frozen=True)
@@ -83,7 +96,10 @@ class Classification:
 
     @property
     def severity(self) -> Severity:
-        """unexpected HIGH, unknown MEDIUM, intended INFO."""
+        """unexpected HIGH, unknown MEDIUM, intended INFO; an unprotected table is a gap to close,
+        not a loss: MEDIUM at most."""
+        if self.event_name in COVERAGE_CALLS and self.label == "unexpected":
+            return "MEDIUM"
         return SEVERITY[self.label]
 
 
@@ -154,40 +170,6 @@ def classify(event: Any, deploy_principals: Sequence[str]) -> Classification:
     return Classification("unexpected", reason, event_name=name, caller=caller)
 
 
-# -- which of the stack's resources the event touches ----------------------------------------
-
-
-def _request(event: Mapping[str, Any]) -> Mapping[str, Any]:
-    detail = event.get("detail")
-    req = detail.get("requestParameters") if isinstance(detail, Mapping) else None
-    return req if isinstance(req, Mapping) else {}
-
-
-def resource_of(event: Mapping[str, Any]) -> str:
-    """The resource the call named (table, backup, bucket, key or schedule), as sent."""
-    req = _request(event)
-    for k in ("tableName", "backupArn", "resourceArn", "bucketName", "keyId", "name", "Name"):
-        if isinstance(req.get(k), str):
-            return str(req[k])
-    return "?"
-
-
-def affected_tables(event: Mapping[str, Any], ctx: WatchContext) -> list[WatchedTable]:
-    """The tables whose safety net the event weakens: the named table, the schedule's table, or
-    every table for vault-wide events (bucket, key)."""
-    ref = resource_of(event)
-    for t in ctx.tables:
-        if ref in (t.physical_name, t.arn) or ref.startswith(f"{t.arn}/"):
-            return [t]
-        if t.schedule_name and ref == t.schedule_name:
-            return [t]
-    detail = event.get("detail")
-    source = detail.get("eventSource") if isinstance(detail, Mapping) else None
-    if source in ("s3.amazonaws.com", "kms.amazonaws.com"):
-        return list(ctx.tables)
-    return []
-
-
 # -- the alert -------------------------------------------------------------------------------
 
 
@@ -237,11 +219,21 @@ def restore_plan_command(stack: str, table: str, vault_bucket: str | None = None
     return f"{command} --vault-bucket {vault_bucket}" if vault_bucket else command
 
 
+def _what(event: Any, verdict: Classification, ctx: WatchContext) -> str:
+    """What the call endangers, in words (a drill schedule's calls in their own)."""
+    name = verdict.event_name or ""
+    if name in DRILL_SCHEDULE_CALLS and isinstance(event, Mapping):
+        tables, drill = schedule_tables(resource_of(event), request_of(event), ctx)
+        if tables and drill:
+            return DRILL_SCHEDULE_CALLS[name]
+    return WATCHED_CALLS.get(name, verdict.event_name or "unreadable event")
+
+
 def build_alert(event: Any, verdict: Classification, ctx: WatchContext, facts: Sequence[TableFacts]) -> Alert:
     """The SNS subject, message and attributes for one classified event."""
     detail = event.get("detail") if isinstance(event, Mapping) else None
     detail = detail if isinstance(detail, Mapping) else {}
-    what = WATCHED_CALLS.get(verdict.event_name or "", verdict.event_name or "unreadable event")
+    what = _what(event, verdict, ctx)
     resource = resource_of(event) if isinstance(event, Mapping) else "?"
     failed = detail.get("errorCode")
     subject = f"[{verdict.severity}] safetynet {ctx.stack}: {verdict.label}: {what}"
@@ -249,10 +241,23 @@ def build_alert(event: Any, verdict: Classification, ctx: WatchContext, facts: S
         subject += f" ({resource.rsplit('/', 1)[-1]})"
     if failed:
         subject += " - attempt refused"
+    created = verdict.event_name == "CreateTable" and resource != "?"
+    # An unprotected table: who created it and the command that brings it under protection.
+    next_steps = [adopt_command(ctx.stack, table_name_of(resource))] if created else [f.restore_plan for f in facts]
     message: dict[str, Any] = {
-        "summary": f"{verdict.label.upper()}: {what} on {resource}"
+        "summary": (
+            f"{verdict.label.upper()}: {what}: {table_name_of(resource)}"
+            if created
+            else f"{verdict.label.upper()}: {what} on {resource}"
+        )
         + (f" by {verdict.caller.display}" if verdict.caller else "")
-        + (f" (the call failed: {failed})" if failed else ""),
+        + (f" (the call failed: {failed})" if failed else "")
+        + (
+            f"; it has no export, no alarm and no drill: adopt it ({next_steps[0]}) or exclude it "
+            "in safetynet:coverage.exclude"
+            if created
+            else ""
+        ),
         "classification": verdict.label,
         "severity": verdict.severity,
         "reason": verdict.reason,
@@ -276,7 +281,7 @@ def build_alert(event: Any, verdict: Classification, ctx: WatchContext, facts: S
             "userAgent": detail.get("userAgent"),
         },
         "tables": [asdict(f) for f in facts],
-        "next": [f.restore_plan for f in facts],
+        "next": next_steps,
     }
     if verdict.label == "unknown":
         # Never dropped: the raw event travels with the alert so nothing is lost.

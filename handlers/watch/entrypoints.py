@@ -2,7 +2,7 @@
 context, and call the logic modules with clients from the access layer.
 
     handlers.watch.entrypoints.classify_handler    EventBridge rule target (destructive events)
-    handlers.watch.entrypoints.freshness_handler   scheduled hourly
+    handlers.watch.entrypoints.freshness_handler   scheduled hourly (also counts unprotected tables)
     handlers.watch.entrypoints.drill_prepare_handler / drill_verify_handler   Step Functions tasks
     handlers.watch.entrypoints.drill_validate_file_handler   child of the drill's ValidateFiles map
 """
@@ -37,8 +37,8 @@ def _context() -> WatchContext:
 
 
 @logger.inject_lambda_context
-def classify_handler(event: Any, _lambda_context: Any) -> dict[str, str]:
-    """EventBridge -> classify -> SNS."""
+def classify_handler(event: Any, _lambda_context: Any) -> dict[str, str | None]:
+    """EventBridge -> classify -> SNS (messageId None: the event was not this stack's business)."""
     ctx = _context()
     verdict, message_id = classify_and_publish(
         event, ctx, ddb=client("dynamodb"), s3=client("s3"), sns=client("sns"), now=datetime.now(UTC)
@@ -53,12 +53,15 @@ def classify_handler(event: Any, _lambda_context: Any) -> dict[str, str]:
 def freshness_handler(_event: Any, _lambda_context: Any) -> dict[str, Any]:
     """Scheduled: export age, item count, drop ratio, failed exports, drill age -> CloudWatch."""
     ctx = _context()
-    reports = freshness.run(
+    result = freshness.run_all(
         ctx, ddb=client("dynamodb"), s3=client("s3"), cw=client("cloudwatch"), now=datetime.now(UTC)
     )
-    for r in reports:
+    for r in result.reports:
         logger.info("freshness", extra=r.to_json())
-    return {"tables": [r.to_json() for r in reports]}
+    (logger.warning if result.stack.unprotected_tables or result.stack.problems else logger.info)(
+        "stack health", extra=result.stack.to_json()
+    )
+    return {"tables": [r.to_json() for r in result.reports], "stack": result.stack.to_json()}
 
 
 # -- restore drill (Step Functions tasks) -----------------------------------------------------

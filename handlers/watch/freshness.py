@@ -9,7 +9,19 @@ the last drill record it computes the numbers the CloudWatch alarms watch:
     ExportFailed                FAILED exports started within the freshness limit
     LastVerifiedRestoreAgeHours hours since the last successful restore drill
 
-`run` gathers the inputs with the access layer and publishes the metrics (dimension Table).
+`run` gathers the inputs with the access layer and publishes the metrics (dimension Table), and
+the same numbers for the whole stack (dimension Stack, `stack_health`), one of each whatever the
+number of tables (what the dashboard shows):
+
+    StaleExportTables           tables without a complete export within the limit
+    OldestExportAgeHours        the oldest of the tables' newest exports
+    FailedExports               FAILED exports within the limit, all tables
+    MaxItemDropRatio            the largest drop ratio
+    UnverifiedRestoreTables     tables without a successful drill within drill.maxAgeDays
+    FailedDrillTables           tables whose last drill failed
+    UnprotectedTables           tables of the account and region that are neither the stack's, nor
+                                excluded (safetynet:coverage.exclude), nor drill scratch tables
+                                (ListTables only: names, never another table's settings)
 """
 
 from __future__ import annotations
@@ -19,12 +31,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from conventions.watch import WatchContext, WatchedTable
+from conventions.watch import STACK_DIMENSION, UNPROTECTED_TABLES_METRIC, WatchContext, WatchedTable
 from handlers.exports.layout import parse_time
 from handlers.watch.aws import (
     AWS_ERRORS,
     error_text,
     export_statuses,
+    list_table_names,
     put_metrics,
     read_drill_record,
     vault_exports,
@@ -171,16 +184,106 @@ def gather(
     return points, failed, record, problems
 
 
-def run(ctx: WatchContext, *, ddb: Any, s3: Any, cw: Any, now: datetime) -> list[FreshnessReport]:
-    """Assess every table and publish the metrics."""
+@dataclass
+class StackHealth:
+    """The stack-wide numbers of one freshness run (dimension Stack)."""
+
+    stack: str
+    stale_export_tables: int
+    oldest_export_age_hours: float | None
+    failed_exports: int
+    max_item_drop_ratio: float | None
+    unverified_restore_tables: int
+    failed_drill_tables: int
+    unprotected_tables: list[str] | None
+    """Unprotected table names, or None when ListTables failed (then no count is published)."""
+    problems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def stack_health(
+    ctx: WatchContext,
+    reports: Sequence[FreshnessReport],
+    drill_records: Sequence[dict[str, Any] | None],
+    table_names: Sequence[str] | None,
+) -> StackHealth:
+    """Pure: the stack-wide numbers from every table's report and last drill record, and the
+    account's table names (None when unreadable)."""
+    ages = [r.age_hours for r in reports if r.age_hours is not None]
+    drops = [r.drop_ratio for r in reports if r.drop_ratio is not None]
+    drill_limit = ctx.drill_max_age_days * 24.0
+    return StackHealth(
+        stack=ctx.stack,
+        stale_export_tables=sum(1 for r in reports if r.stale),
+        oldest_export_age_hours=max(ages) if ages else None,
+        failed_exports=sum(len(r.failed_exports) for r in reports),
+        max_item_drop_ratio=max(drops) if drops else None,
+        unverified_restore_tables=sum(
+            1 for r in reports if r.restore_age_hours is None or r.restore_age_hours > drill_limit
+        ),
+        failed_drill_tables=sum(1 for d in drill_records if d is not None and d.get("ok") is False),
+        unprotected_tables=(
+            None if table_names is None else sorted(n for n in table_names if ctx.coverage_of(n) is None)
+        ),
+    )
+
+
+def stack_metric_data(h: StackHealth, now: datetime) -> list[dict[str, Any]]:
+    """PutMetricData entries of the stack-wide numbers; unknown values are not published."""
+    dims = [{"Name": STACK_DIMENSION, "Value": h.stack}]
+    unprotected = float(len(h.unprotected_tables)) if h.unprotected_tables is not None else None
+    values: list[tuple[str, float | None, str]] = [
+        ("StaleExportTables", float(h.stale_export_tables), "Count"),
+        ("OldestExportAgeHours", h.oldest_export_age_hours, "None"),
+        ("FailedExports", float(h.failed_exports), "Count"),
+        ("MaxItemDropRatio", h.max_item_drop_ratio, "None"),
+        ("UnverifiedRestoreTables", float(h.unverified_restore_tables), "Count"),
+        ("FailedDrillTables", float(h.failed_drill_tables), "Count"),
+        (UNPROTECTED_TABLES_METRIC, unprotected, "Count"),
+    ]
+    return [
+        {"MetricName": name, "Dimensions": dims, "Timestamp": now, "Value": value, "Unit": unit}
+        for name, value, unit in values
+        if value is not None
+    ]
+
+
+@dataclass
+class FreshnessRun:
+    """What one run of the freshness task measured."""
+
+    reports: list[FreshnessReport]
+    stack: StackHealth
+
+
+def run_all(ctx: WatchContext, *, ddb: Any, s3: Any, cw: Any, now: datetime) -> FreshnessRun:
+    """Assess every table and the stack, count the account's unprotected tables, publish it all."""
     limit = ctx.schedule_hours + ctx.freshness_grace_hours
-    reports = []
+    reports: list[FreshnessReport] = []
+    records: list[dict[str, Any] | None] = []
     data: list[dict[str, Any]] = []
     for table in ctx.tables:
         points, failed, record, problems = gather(ctx, table, ddb=ddb, s3=s3)
         report = assess(table, points, failed, record, now=now, limit_hours=limit)
         report.problems += problems
         reports.append(report)
+        records.append(record)
         data += metric_data(report, now)
-    put_metrics(cw, data)
-    return reports
+    names: list[str] | None = None
+    problems = []
+    try:
+        names = list_table_names(ddb)
+    except AWS_ERRORS as exc:
+        problems.append(f"ListTables failed, unprotected tables not counted: {error_text(exc)}")
+    health = stack_health(ctx, reports, records, names)
+    health.problems += problems
+    put_metrics(cw, data + stack_metric_data(health, now))
+    return FreshnessRun(reports=reports, stack=health)
+
+
+def run(ctx: WatchContext, *, ddb: Any, s3: Any, cw: Any, now: datetime) -> list[FreshnessReport]:
+    """Assess every table and publish the metrics (and the stack's, see `run_all`)."""
+    return run_all(ctx, ddb=ddb, s3=s3, cw=cw, now=now).reports

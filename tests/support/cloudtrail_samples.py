@@ -3,14 +3,29 @@ CloudTrail"), for the DisasterWatch pattern and classifier tests.
 
 Shapes follow CloudTrail's record format (eventVersion 1.09): `userIdentity` per identity type,
 `requestParameters` as the caller sent them (DynamoDB and KMS lowerCamel, S3 with its XML bodies
-decoded, `Host` and the sub-resource flag), `tlsDetails`, `eventCategory` Management.
+decoded, `Host` and the sub-resource flag), `tlsDetails`, `eventCategory` Management. The
+CreateTable record is the one the DynamoDB Developer Guide shows ("Understanding DynamoDB log
+file entries": provisionedThroughput, keySchema, attributeDefinitions in the request, the
+CREATING tableDescription in the response), with this module's identity, account and region.
+
+Three families of samples: `sample` (the dangerous calls on this stack's resources: each reaches
+its rule and alerts), `harmless_samples` (calls whose request parameters make them harmless, or
+on another vault: no rule matches) and `other_stack_samples` (the dangerous calls on another
+stack's table, backup or schedule: the rules match them by event name, the classifier, which
+knows the stack's resources from its context, stays quiet).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import uuid
+from dataclasses import replace
 from typing import Any
+
+import boto3
+
+from conventions.watch import WatchContext, WatchedTable
 
 ACCOUNT = "123456789012"
 REGION = "eu-central-1"
@@ -21,6 +36,9 @@ BUCKET = "vault-abc1234"
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{KEY_ID}"
 SCHEDULE = "orders-export-schedule-9f1c2d3"
+DRILL_SCHEDULE = "watch-drill-orders-5e6f7a8"
+STACK_TAG_VALUE = "safetynet/prod"
+NEW_TABLE = "reports"
 
 
 def assumed_role(role: str = "ci-deploy", session: str = "gh-actions-1234", path: str = "/") -> dict[str, Any]:
@@ -205,6 +223,43 @@ _WATCHED: dict[str, tuple[str, str, dict[str, Any]]] = {
             },
         },
     ),
+    "CreateTable": (
+        "aws.dynamodb",
+        "dynamodb.amazonaws.com",
+        {
+            "provisionedThroughput": {"writeCapacityUnits": 10, "readCapacityUnits": 10},
+            "tableName": NEW_TABLE,
+            "keySchema": [
+                {"attributeName": "Artist", "keyType": "HASH"},
+                {"attributeName": "SongTitle", "keyType": "RANGE"},
+            ],
+            "attributeDefinitions": [
+                {"attributeType": "S", "attributeName": "Artist"},
+                {"attributeType": "S", "attributeName": "SongTitle"},
+            ],
+        },
+    ),
+}
+
+# What DynamoDB answers a CreateTable with (recorded in responseElements).
+_CREATED = {
+    "tableDescription": {
+        "tableName": NEW_TABLE,
+        "attributeDefinitions": [
+            {"attributeType": "S", "attributeName": "Artist"},
+            {"attributeType": "S", "attributeName": "SongTitle"},
+        ],
+        "itemCount": 0,
+        "provisionedThroughput": {"writeCapacityUnits": 10, "numberOfDecreasesToday": 0, "readCapacityUnits": 10},
+        "creationDateTime": "Nov 27, 2026 10:02:03 AM",
+        "keySchema": [
+            {"attributeName": "Artist", "keyType": "HASH"},
+            {"attributeName": "SongTitle", "keyType": "RANGE"},
+        ],
+        "tableStatus": "CREATING",
+        "tableSizeBytes": 0,
+        "tableArn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{NEW_TABLE}",
+    }
 }
 
 # The rule each watched sample must reach (and only that one).
@@ -225,13 +280,14 @@ EXPECTED_RULE = {
     "DisableKey": "vault-key-disabled",
     "DeleteSchedule": "schedule-deleted",
     "UpdateSchedule": "schedule-disabled",
+    "CreateTable": "table-created",
 }
 
 
 def sample(event_name: str, identity: dict[str, Any] | None = None) -> dict[str, Any]:
     """The EventBridge event (as a target receives it) of one watched API call."""
     source, event_source, request = _WATCHED[event_name]
-    return {
+    event = {
         "version": "0",
         "id": "0f3b4a2c-6d7e-8f90-1a2b-3c4d5e6f7a8b",
         "detail-type": "AWS API Call via CloudTrail",
@@ -244,6 +300,10 @@ def sample(event_name: str, identity: dict[str, Any] | None = None) -> dict[str,
             event_source, event_name, copy.deepcopy(request), identity or assumed_role("developer", "alice")
         ),
     }
+    if event_name == "CreateTable":
+        event["detail"]["responseElements"] = copy.deepcopy(_CREATED)
+        event["detail"]["userAgent"] = "console.amazonaws.com"
+    return event
 
 
 def with_request(event: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -253,24 +313,37 @@ def with_request(event: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return out
 
 
-def benign_samples() -> dict[str, dict[str, Any]]:
-    """Calls on watched resources (or watched calls on other resources) that must not alert."""
+def created_table(
+    name: str, *, tags: dict[str, str] | None = None, identity: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The CreateTable event of a table `name` (with `tags` in the request, as CloudTrail writes them)."""
+    event = with_request(sample("CreateTable", identity), tableName=name)
+    event["detail"]["responseElements"]["tableDescription"]["tableName"] = name
+    if tags is not None:
+        event["detail"]["requestParameters"]["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+    return event
+
+
+def harmless_samples() -> dict[str, dict[str, Any]]:
+    """Calls of watched names that do not do the dangerous thing, or on another stack's vault:
+    no rule matches them (and the classifier, handed one anyway, stays quiet)."""
     capacity = sample("UpdateTable")
     capacity["detail"]["requestParameters"] = {
         "tableName": TABLE,
         "provisionedThroughput": {"readCapacityUnits": 20, "writeCapacityUnits": 10},
     }
+    # The DynamoDB Developer Guide's UpdateTable record: a capacity change that names no table.
+    doc_capacity = sample("UpdateTable")
+    doc_capacity["detail"]["requestParameters"] = {
+        "provisionedThroughput": {"writeCapacityUnits": 25, "readCapacityUnits": 25}
+    }
     return {
         "UpdateTable capacity": capacity,
+        "UpdateTable capacity (developer guide record)": doc_capacity,
         "UpdateTable protection on": with_request(sample("UpdateTable"), deletionProtectionEnabled=True),
         "PITR on": with_request(
             sample("UpdateContinuousBackups"),
             pointInTimeRecoverySpecification={"pointInTimeRecoveryEnabled": True},
-        ),
-        "DeleteTable other table": with_request(sample("DeleteTable"), tableName=OTHER_TABLE),
-        "DeleteBackup other table": with_request(
-            sample("DeleteBackup"),
-            backupArn=f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{OTHER_TABLE}/backup/01732699123456-a1b2c3d4",
         ),
         "Versioning enabled": with_request(
             sample("PutBucketVersioning"),
@@ -279,7 +352,37 @@ def benign_samples() -> dict[str, dict[str, Any]]:
         "Policy on other bucket": with_request(sample("PutBucketPolicy"), bucketName="someone-elses-bucket"),
         "Other key disabled": with_request(sample("DisableKey"), keyId="ffffffff-0000-0000-0000-000000000000"),
         "Schedule enabled": with_request(sample("UpdateSchedule"), state="ENABLED"),
+    }
+
+
+def other_stack_samples() -> dict[str, dict[str, Any]]:
+    """The dangerous calls on resources of another stack (or of none): the rules match them by
+    event name and dangerous parameters, the classifier knows they are not this stack's."""
+    other_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{OTHER_TABLE}"
+    return {
+        "DeleteTable other table": with_request(sample("DeleteTable"), tableName=OTHER_TABLE),
+        "DeleteTable other table by ARN": with_request(sample("DeleteTable"), tableName=other_arn),
+        "DeleteTable same name, other region": with_request(
+            sample("DeleteTable"), tableName=TABLE_ARN.replace(REGION, "us-west-2")
+        ),
+        "DeleteTable drill scratch table": with_request(
+            sample("DeleteTable"), tableName="safetynet-drill-orders-01732699123456-a1b2c3d4-20261127T050000"
+        ),
+        "protection off other table": with_request(sample("UpdateTable"), tableName=OTHER_TABLE),
+        "PITR off other table": with_request(sample("UpdateContinuousBackups"), tableName=OTHER_TABLE),
+        "DeleteBackup other table": with_request(
+            sample("DeleteBackup"), backupArn=f"{other_arn}/backup/01732699123456-a1b2c3d4"
+        ),
+        "DeleteBackup of a table whose name starts alike": with_request(
+            sample("DeleteBackup"), backupArn=f"{TABLE_ARN}-archive/backup/01732699123456-a1b2c3d4"
+        ),
+        "PutResourcePolicy other table": with_request(sample("PutResourcePolicy"), resourceArn=other_arn),
+        "DeleteResourcePolicy other stream": with_request(
+            sample("DeleteResourcePolicy"), resourceArn=f"{other_arn}/stream/2026-01-01T00:00:00.000"
+        ),
         "Other schedule deleted": with_request(sample("DeleteSchedule"), name="someone-elses-schedule"),
+        "Other schedule disabled": with_request(sample("UpdateSchedule"), name="someone-elses-schedule"),
+        "Namesake schedule in another group": with_request(sample("DeleteSchedule"), groupName="team-etl"),
     }
 
 
@@ -295,3 +398,68 @@ def put_events_entry(event: dict[str, Any]) -> dict[str, Any]:
 
 def watched_event_names() -> list[str]:
     return list(_WATCHED)
+
+
+def stack_context(**changes: Any) -> WatchContext:
+    """The context (as DisasterWatch ships it with the classifier's code) of the stack these
+    samples are about: `orders` and `customers`, the vault bucket and key, the stack tag and one
+    coverage exclusion (`etl-scratch-*`)."""
+    tables = [
+        WatchedTable(
+            name=TABLE,
+            physical_name=TABLE,
+            arn=TABLE_ARN,
+            export_prefix=f"exports/{TABLE}",
+            schedule_name=SCHEDULE,
+            drill_schedule_name=DRILL_SCHEDULE,
+        ),
+        WatchedTable(
+            name="customers",
+            physical_name="customers",
+            arn=f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/customers",
+            export_prefix="exports/customers",
+            schedule_name="customers-export-schedule-0a1b2c3",
+            drill_schedule_name="watch-drill-customers-4d5e6f7",
+        ),
+    ]
+    ctx = WatchContext(
+        stack="prod",
+        tables=tables,
+        vault_bucket=BUCKET,
+        kms_key_arn=KEY_ARN,
+        stack_tag=STACK_TAG_VALUE,
+        coverage_exclude=["etl-scratch-*"],
+    )
+    return replace(ctx, **changes)
+
+
+def route(events: list[dict[str, Any]], patterns: dict[str, str]) -> dict[str, set[str]]:
+    """Put every event on moto's default bus (needs the `aws` fixture) with one rule (-> its own
+    queue) per pattern (JSON text by rule name); return, per event id (each event gets a fresh
+    one), the rules whose queue received it."""
+    events_client = boto3.client("events", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    queues = {}
+    for name, pattern in patterns.items():
+        url = sqs.create_queue(QueueName=f"watch-{name}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events_client.put_rule(Name=f"watch-{name}", EventPattern=pattern)
+        events_client.put_targets(Rule=f"watch-{name}", Targets=[{"Id": "q", "Arn": arn}])
+        queues[name] = url
+    ids = []
+    for event in events:
+        event["detail"]["eventID"] = str(uuid.uuid4())
+        ids.append(event["detail"]["eventID"])
+    for i in range(0, len(events), 10):
+        resp = events_client.put_events(Entries=[put_events_entry(e) for e in events[i : i + 10]])
+        assert resp["FailedEntryCount"] == 0
+    routed: dict[str, set[str]] = {i: set() for i in ids}
+    for name, url in queues.items():
+        while True:
+            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not msgs:
+                break
+            for m in msgs:
+                routed[json.loads(m["Body"])["detail"]["eventID"]].add(name)
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return routed

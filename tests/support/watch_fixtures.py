@@ -74,6 +74,7 @@ def make_account(*, specs: tuple[TableSpec, ...] = (SPEC, SPEC2), stack: str = "
                 key_schema=spec.key_schema(),
                 attribute_definitions=spec.attribute_definitions(),
                 schedule_name=f"{spec.name}-export-schedule-1a2b3c4",
+                drill_schedule_name=f"watch-drill-{spec.name}-5d6e7f8",
             )
         )
     s3.create_bucket(Bucket=VAULT)

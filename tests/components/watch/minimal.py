@@ -13,6 +13,7 @@ from tests.support.pulumi_mocks import REGION
 
 ACCOUNT = "123456789012"
 STACK = "unit"
+STACK_TAG_VALUE = "safetynet/unit"
 TAGS = {"team": "unit"}
 BUCKET = "vault-unit"
 BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"
@@ -48,6 +49,7 @@ def task_fields(**overrides: Any) -> dict[str, Any]:
     """The fields every task part's args have (WatchTaskArgs), for two tables."""
     fields: dict[str, Any] = {
         "stack": STACK,
+        "stack_tag": STACK_TAG_VALUE,
         "tables": TABLES,
         "bucket_arn": BUCKET_ARN,
         "kms_key_arn": KEY_ARN,

@@ -10,29 +10,25 @@ import pulumi
 
 from components.watch.alerts import AlertRouting, AlertRoutingArgs
 from components.watch.patterns import RULE_NAMES
-from tests.components.watch.minimal import BUCKET, KEY_ARN, TABLES, TOPIC_ARN, task_fields
+from tests.components.watch.minimal import BUCKET, KEY_ARN, STACK_TAG_VALUE, TABLES, TOPIC_ARN, task_fields
 from tests.support.pulumi_mocks import REGION, RecordingMocks
 
 TOPIC_KEY_ARN = f"arn:aws:kms:{REGION}:123456789012:key/topic-key"
-DRILL_SCHEDULES = ["watch-drill-orders-1a2b3c4", "watch-drill-customers-5d6e7f8"]
 RULE = "aws:cloudwatch/eventRule:EventRule"
 
 
-def _routing() -> AlertRouting:
+def _routing(**fields: Any) -> AlertRouting:
     return AlertRouting(
-        "watch",
-        AlertRoutingArgs(
-            **task_fields(), bucket_name=BUCKET, topic_key_arn=TOPIC_KEY_ARN, drill_schedule_names=DRILL_SCHEDULES
-        ),
+        "watch", AlertRoutingArgs(**task_fields(**fields), bucket_name=BUCKET, topic_key_arn=TOPIC_KEY_ARN)
     )
 
 
-def _build(mocks: RecordingMocks) -> list[str]:
+def _build(mocks: RecordingMocks, **fields: Any) -> list[str]:
     alarm_arns: list[str] = []
 
     @pulumi.runtime.test
     def check() -> Any:
-        return pulumi.Output.all(*_routing().alarm_arns).apply(alarm_arns.extend)
+        return pulumi.Output.all(*_routing(**fields).alarm_arns).apply(alarm_arns.extend)
 
     check()
     return alarm_arns
@@ -60,18 +56,29 @@ def test_it_declares_one_rule_target_and_permission_per_danger_and_one_classifie
     assert sorted(r.name for r in pulumi_mocks.of_type(RULE)) == sorted(f"watch-{n}" for n in RULE_NAMES)
 
 
-def test_rules_watch_the_tables_the_vault_and_every_schedule(pulumi_mocks: RecordingMocks) -> None:
+def test_rules_name_the_vault_and_no_table(pulumi_mocks: RecordingMocks) -> None:
     _build(pulumi_mocks)
 
     def pattern(rule: str) -> dict[str, Any]:
         return dict(json.loads(pulumi_mocks.one(RULE, f"watch-{rule}").inputs["eventPattern"]))
 
-    tables = pattern("table-deleted")["detail"]["requestParameters"]["tableName"]
-    assert tables == [t.physical_name for t in TABLES] + [t.arn for t in TABLES]
     assert pattern("vault-changed")["detail"]["requestParameters"]["bucketName"] == [BUCKET]
     assert KEY_ARN in pattern("vault-key-disabled")["detail"]["requestParameters"]["keyId"]
-    names = pattern("schedule-deleted")["detail"]["requestParameters"]["$or"][0]["name"]
-    assert names == ["orders-export-schedule-0a1b2c3", "customers-export-schedule-0a1b2c3", *DRILL_SCHEDULES]
+    assert pattern("table-deleted")["detail"] == {
+        "eventSource": ["dynamodb.amazonaws.com"],
+        "eventName": ["DeleteTable"],
+    }
+    assert pattern("table-created")["detail"]["eventName"] == ["CreateTable"]
+    every = " ".join(r.inputs["eventPattern"] for r in pulumi_mocks.of_type(RULE))
+    assert not any(t.physical_name in every or t.arn in every for t in TABLES)
+
+
+def test_the_rules_are_the_same_for_one_table_or_many(pulumi_mocks: RecordingMocks) -> None:
+    _build(pulumi_mocks, tables=TABLES[:1])
+    one = {r.name: r.inputs["eventPattern"] for r in pulumi_mocks.of_type(RULE)}
+    pulumi_mocks.registrations.clear()
+    _build(pulumi_mocks, tables=TABLES * 50)
+    assert {r.name: r.inputs["eventPattern"] for r in pulumi_mocks.of_type(RULE)} == one
 
 
 def test_events_reach_the_classifier_retried_then_dead_lettered(pulumi_mocks: RecordingMocks) -> None:
@@ -100,7 +107,10 @@ def test_the_classifier_may_publish_to_the_topic_and_dead_letter_only(pulumi_moc
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     assert by_sid["PublishAlerts"]["Resource"] == [TOPIC_ARN]
     assert by_sid["EncryptAlerts"]["Resource"] == [TOPIC_KEY_ARN]
-    assert by_sid["ReadPitrWindows"]["Resource"] == [t.arn for t in TABLES]
+    assert by_sid["ReadPitrWindows"]["Resource"] == [f"arn:aws:dynamodb:{REGION}:123456789012:table/*"]
+    assert by_sid["ReadPitrWindows"]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/safetynet:stack": STACK_TAG_VALUE}
+    }
     assert by_sid["DeadLetterFailedEvents"]["Resource"][0].startswith("arn:aws:sqs:")
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 
 from components.watch.drill import RestoreDrill, RestoreDrillArgs
-from tests.components.watch.minimal import TABLES, task_fields
+from tests.components.watch.minimal import BUCKET_ARN, TABLES, task_fields
 from tests.support.pulumi_mocks import REGION, RecordingMocks
 
 SCHEDULE = "aws:scheduler/schedule:Schedule"
@@ -17,12 +17,12 @@ MACHINE_ARN = f"arn:aws:states:{REGION}:123456789012:stateMachine:safetynet-unit
 WEEKLY = "cron(0 5 ? * SUN *)"
 
 
-def _build(mocks: RecordingMocks) -> dict[str, Any]:
+def _build(mocks: RecordingMocks, **fields: Any) -> dict[str, Any]:
     exposed: dict[str, Any] = {}
 
     @pulumi.runtime.test
     def check() -> Any:
-        drill = RestoreDrill("watch", RestoreDrillArgs(**task_fields(), schedule=WEEKLY))
+        drill = RestoreDrill("watch", RestoreDrillArgs(**task_fields(**fields), schedule=WEEKLY))
         return pulumi.Output.all(
             state_machine_arn=drill.state_machine_arn, schedule_names=pulumi.Output.all(*drill.schedule_names)
         ).apply(exposed.update)
@@ -80,12 +80,21 @@ def test_each_table_is_drilled_weekly_by_a_schedule_that_may_only_start_the_dril
     assert _policy(pulumi_mocks, "drill-schedule")["Statement"][0]["Resource"] == [MACHINE_ARN]
 
 
-def test_the_tasks_may_write_drill_records_of_their_tables_only(pulumi_mocks: RecordingMocks) -> None:
+def test_the_tasks_may_write_drill_records_only(pulumi_mocks: RecordingMocks) -> None:
     _build(pulumi_mocks)
 
     statements = _policy(pulumi_mocks, "drill-task")["Statement"]
     writes = [r for s in statements if "s3:PutObject" in s["Action"] for r in s["Resource"]]
-    assert writes and all(any(f"/drills/{t.physical_name}/" in r for t in TABLES) for r in writes)
+    assert writes == [f"{BUCKET_ARN}/drills/*"]
+
+
+def test_no_policy_grows_with_the_tables(pulumi_mocks: RecordingMocks) -> None:
+    _build(pulumi_mocks)
+    docs = {r.name: r.inputs["policy"] for r in pulumi_mocks.of_type("aws:iam/rolePolicy:RolePolicy")}
+    pulumi_mocks.registrations.clear()
+    _build(pulumi_mocks, tables=TABLES[:1])
+    assert {r.name: r.inputs["policy"] for r in pulumi_mocks.of_type("aws:iam/rolePolicy:RolePolicy")} == docs
+    assert not any(t.physical_name in doc for t in TABLES for doc in docs.values())
 
 
 def test_it_exposes_the_machine_and_the_schedules_in_table_order(pulumi_mocks: RecordingMocks) -> None:

@@ -15,7 +15,7 @@ from tests.support.pulumi_mocks import REGION, RecordingMocks
 ALARMS = [f"arn:aws:cloudwatch:{REGION}:123456789012:alarm:a{i}" for i in range(3)]
 
 
-def test_one_dashboard_whose_body_shows_the_given_alarms_and_tables(pulumi_mocks: RecordingMocks) -> None:
+def test_one_dashboard_whose_body_shows_the_given_alarms(pulumi_mocks: RecordingMocks) -> None:
     exposed: dict[str, Any] = {}
 
     @pulumi.runtime.test
@@ -24,10 +24,10 @@ def test_one_dashboard_whose_body_shows_the_given_alarms_and_tables(pulumi_mocks
             "watch",
             WatchDashboardArgs(
                 stack=STACK,
-                tables=["unit-orders"],
                 alarm_arns=[pulumi.Output.from_input(a) for a in ALARMS],
                 export_limit_hours=30,
                 drill_limit_hours=192,
+                max_item_drop_ratio=0.2,
                 region=REGION,
             ),
         )
@@ -41,8 +41,8 @@ def test_one_dashboard_whose_body_shows_the_given_alarms_and_tables(pulumi_mocks
     assert json.loads(dashboard.inputs["dashboardBody"]) == dashboard_body(
         stack=STACK,
         region=REGION,
-        tables=["unit-orders"],
         alarm_arns=ALARMS,
         export_limit_hours=30,
         drill_limit_hours=192,
+        max_item_drop_ratio=0.2,
     )

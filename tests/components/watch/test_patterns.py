@@ -1,79 +1,62 @@
 """DisasterWatch's EventBridge patterns, routed through moto's EventBridge with realistic
-CloudTrail samples: every watched call reaches exactly its rule, benign calls reach none."""
+CloudTrail samples: every watched call reaches exactly its rule, harmless calls reach none, and
+the patterns name no table, so their size does not depend on the stack."""
 
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
-import boto3
 import pytest
 
-from components.watch.patterns import RULE_NAMES, WatchedResources, key_id, watch_patterns
+from components.watch.patterns import RULE_NAMES, VaultResources, key_id, watch_patterns
 from tests.support import cloudtrail_samples as ct
 
-RESOURCES = WatchedResources(
-    table_names=[ct.TABLE, "customers"],
-    table_arns=[ct.TABLE_ARN, f"arn:aws:dynamodb:{ct.REGION}:{ct.ACCOUNT}:table/customers"],
-    bucket_name=ct.BUCKET,
-    kms_key_arn=ct.KEY_ARN,
-    schedule_names=[ct.SCHEDULE],
-)
+RESOURCES = VaultResources(bucket_name=ct.BUCKET, kms_key_arn=ct.KEY_ARN)
+# EventBridge's default quota for one event pattern (L-664C5505).
+PATTERN_QUOTA = 2048
 
 
-def _route(events: list[dict[str, Any]]) -> dict[str, set[str]]:
-    """Put every event on moto's default bus with one rule (-> its own queue) per pattern;
-    return, per event id, the rules whose queue received it."""
-    events_client = boto3.client("events", region_name=ct.REGION)
-    sqs = boto3.client("sqs", region_name=ct.REGION)
-    queues = {}
-    for name, pattern in watch_patterns(RESOURCES).items():
-        url = sqs.create_queue(QueueName=f"watch-{name}")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events_client.put_rule(Name=f"watch-{name}", EventPattern=json.dumps(pattern))
-        events_client.put_targets(Rule=f"watch-{name}", Targets=[{"Id": "q", "Arn": arn}])
-        queues[name] = url
-    ids = []
-    for event in events:
-        event["detail"]["eventID"] = str(uuid.uuid4())
-        ids.append(event["detail"]["eventID"])
-    for i in range(0, len(events), 10):
-        resp = events_client.put_events(Entries=[ct.put_events_entry(e) for e in events[i : i + 10]])
-        assert resp["FailedEntryCount"] == 0
-    routed: dict[str, set[str]] = {i: set() for i in ids}
-    for name, url in queues.items():
-        while True:
-            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-            if not msgs:
-                break
-            for m in msgs:
-                routed[json.loads(m["Body"])["detail"]["eventID"]].add(name)
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return routed
+def route(events: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Routed through moto's EventBridge with this module's patterns."""
+    return ct.route(events, {name: json.dumps(p) for name, p in watch_patterns(RESOURCES).items()})
 
 
 @pytest.mark.usefixtures("aws")
 def test_every_watched_call_reaches_exactly_its_rule() -> None:
-    # Given one realistic CloudTrail event per watched API call on this stack's resources
+    # Given one realistic CloudTrail event per watched API call (CreateTable included)
     names = ct.watched_event_names()
     events = [ct.sample(n) for n in names]
     # When they are put on the bus with DisasterWatch's rules
-    routed = _route(events)
+    routed = route(events)
     # Then each event reached its intended rule and no other
     got = {n: routed[e["detail"]["eventID"]] for n, e in zip(names, events, strict=True)}
     assert got == {n: {ct.EXPECTED_RULE[n]} for n in names}
+    assert set(ct.EXPECTED_RULE.values()) == set(RULE_NAMES)
 
 
 @pytest.mark.usefixtures("aws")
-def test_benign_calls_reach_no_rule() -> None:
-    # Given calls that do not endanger anything (or touch other resources)
-    benign = ct.benign_samples()
+def test_harmless_calls_reach_no_rule() -> None:
+    # Given calls that do not do the dangerous thing (capacity, protection or PITR turned on,
+    # versioning enabled, a schedule enabled) or touch another vault
+    harmless = ct.harmless_samples()
     # When routed
-    routed = _route(list(benign.values()))
+    routed = route(list(harmless.values()))
     # Then no rule matched any of them
-    got = {label: routed[e["detail"]["eventID"]] for label, e in benign.items()}
-    assert got == {label: set() for label in benign}
+    got = {label: routed[e["detail"]["eventID"]] for label, e in harmless.items()}
+    assert got == {label: set() for label in harmless}
+
+
+@pytest.mark.usefixtures("aws")
+def test_dangerous_calls_on_other_stacks_reach_the_classifier() -> None:
+    # Given dangerous calls on tables, backups and schedules that are not this stack's
+    others = ct.other_stack_samples()
+    # When routed
+    routed = route(list(others.values()))
+    # Then the rules match them by name (no table is named in a pattern); the classifier decides
+    # (tests/handlers/watch/test_scope.py)
+    got = {label: routed[e["detail"]["eventID"]] for label, e in others.items()}
+    assert got == {label: {ct.EXPECTED_RULE[e["detail"]["eventName"]]} for label, e in others.items()}
 
 
 @pytest.mark.usefixtures("aws")
@@ -81,7 +64,7 @@ def test_table_referenced_by_arn_is_matched() -> None:
     # Given DeleteTable called with the table's ARN as TableName (DynamoDB accepts both)
     event = ct.with_request(ct.sample("DeleteTable"), tableName=ct.TABLE_ARN)
     # When routed / Then the table-deleted rule matches
-    assert _route([event]) == {event["detail"]["eventID"]: {"table-deleted"}}
+    assert route([event]) == {event["detail"]["eventID"]: {"table-deleted"}}
 
 
 @pytest.mark.usefixtures("aws")
@@ -91,7 +74,7 @@ def test_failed_attempt_is_still_matched() -> None:
     event["detail"]["errorCode"] = "ValidationException"
     event["detail"]["errorMessage"] = "Resource cannot be deleted as it is currently protected against deletion."
     # When routed / Then it still alerts: someone tried
-    assert _route([event]) == {event["detail"]["eventID"]: {"table-deleted"}}
+    assert route([event]) == {event["detail"]["eventID"]: {"table-deleted"}}
 
 
 @pytest.mark.usefixtures("aws")
@@ -103,8 +86,8 @@ def test_scheduler_calls_match_in_either_casing() -> None:
     disabled["detail"]["requestParameters"] = {"Name": ct.SCHEDULE, "State": "DISABLED"}
     enabled = ct.sample("UpdateSchedule")
     enabled["detail"]["requestParameters"] = {"Name": ct.SCHEDULE, "State": "ENABLED"}
-    # When routed / Then they reach their rules (and enabling stays benign)
-    routed = _route([deleted, disabled, enabled])
+    # When routed / Then they reach their rules (and enabling stays harmless)
+    routed = route([deleted, disabled, enabled])
     assert [routed[e["detail"]["eventID"]] for e in (deleted, disabled, enabled)] == [
         {"schedule-deleted"},
         {"schedule-disabled"},
@@ -116,11 +99,16 @@ def test_rule_names_cover_every_pattern() -> None:
     assert list(watch_patterns(RESOURCES)) == RULE_NAMES
 
 
-def test_scheduler_rules_are_left_out_without_schedules() -> None:
-    # EventBridge rejects an empty list as a pattern value.
-    r = WatchedResources(RESOURCES.table_names, RESOURCES.table_arns, ct.BUCKET, ct.KEY_ARN, [])
-    assert "schedule-deleted" not in watch_patterns(r)
-    assert all(v != [] for p in watch_patterns(r).values() for v in p["detail"]["requestParameters"].values())
+def test_patterns_name_no_table_and_stay_far_under_the_quota() -> None:
+    # Only the vault bucket and key (one each per stack) are named; no pattern value is empty
+    # (EventBridge rejects an empty list).
+    patterns = watch_patterns(RESOURCES)
+    text = json.dumps(patterns)
+    assert ct.TABLE not in text and ct.SCHEDULE not in text
+    for name, pattern in patterns.items():
+        size = len(json.dumps(pattern))
+        assert size <= PATTERN_QUOTA // 4, (name, size)
+    assert all(v != [] for p in patterns.values() for v in p["detail"].get("requestParameters", {}).values())
 
 
 def test_key_id_from_arn() -> None:

@@ -12,19 +12,7 @@ from typing import Any
 import pytest
 
 from components.common.lambda_package import archive_files, handler_files
-from components.watch.dashboard import dashboard_body
 from components.watch.patterns import RULE_NAMES
-from components.watch.policies import (
-    classifier_policy,
-    dead_letter_queue_policy,
-    drill_state_machine_policy,
-    drill_task_policy,
-    freshness_policy,
-    lambda_trust_policy,
-    start_drill_policy,
-    topic_key_policy,
-    trail_bucket_policy,
-)
 from components.watch.state_machine import FILE_CONCURRENCY, drill_definition
 from conventions.watch import WatchContext
 from handlers.watch import entrypoints as watch_lambdas
@@ -37,19 +25,28 @@ WATCH = "safetynet:watch:DisasterWatch::watch"
 PARTS = ["AlertTopic", "AlertRouting", "ExportFreshness", "RestoreDrill", "WatchDashboard"]
 
 
+# 40 tables with long names: what no longer fits in a Lambda environment, patterns or policies.
+MANY_TABLES = [
+    {"name": f"a-rather-long-table-name-number-{i:02d}", "hashKey": {"name": "id", "type": "S"}} for i in range(40)
+]
+
+
+@pytest.fixture(scope="module")
+def many_tables() -> Any:
+    return synth_stack("prod", config_overrides={"tables": MANY_TABLES, "alerts": ALERTS})
+
+
+ALERTS = {
+    "deployPrincipals": ["arn:aws:iam::123456789012:role/ci-deploy"],
+    "email": ["oncall@example.com"],
+    "https": ["https://hooks.example.com/safetynet"],
+    "createTrail": True,
+}
+
+
 @pytest.fixture(scope="module")
 def prod() -> Any:
-    return synth_stack(
-        "prod",
-        config_overrides={
-            "alerts": {
-                "deployPrincipals": ["arn:aws:iam::123456789012:role/ci-deploy"],
-                "email": ["oncall@example.com"],
-                "https": ["https://hooks.example.com/safetynet"],
-                "createTrail": True,
-            }
-        },
-    )
+    return synth_stack("prod", config_overrides={"alerts": ALERTS})
 
 
 def _children(result: Any, typ: str) -> list[dict[str, Any]]:
@@ -85,33 +82,36 @@ def test_other_environments_have_none() -> None:
     assert "watch" not in dev.outputs
 
 
-def test_one_rule_per_danger_scoped_to_this_stacks_resources(prod: Any) -> None:
+def test_one_rule_per_danger_naming_only_the_vault(prod: Any) -> None:
     rules = {
         r["name"]: r for r in _children(prod, "aws:cloudwatch/eventRule:EventRule") if "eventPattern" in r["inputs"]
     }
     assert sorted(rules) == sorted(f"watch-{n}" for n in RULE_NAMES)
     deleted = json.loads(rules["watch-table-deleted"]["inputs"]["eventPattern"])
-    arns = [t["arn"] for t in prod.outputs["tables"].values()]
-    assert deleted["detail"]["requestParameters"]["tableName"] == ["orders", "customers", "inventory", *arns]
+    assert deleted["detail"] == {"eventSource": ["dynamodb.amazonaws.com"], "eventName": ["DeleteTable"]}
     vault = json.loads(rules["watch-vault-changed"]["inputs"]["eventPattern"])
     assert vault["detail"]["requestParameters"]["bucketName"] == [prod.outputs["vaultBucketName"]]
     key = json.loads(rules["watch-vault-key-disabled"]["inputs"]["eventPattern"])
     assert prod.outputs["kmsKeyArn"] in key["detail"]["requestParameters"]["keyId"]
+    every = " ".join(r["inputs"]["eventPattern"] for r in rules.values())
+    assert not any(t["arn"] in every or name in every for name, t in prod.outputs["tables"].items())
+    # A pattern widened to every table takes effect only once the classifier that keeps the
+    # stack's own is deployed
+    assert all("watch-classifier" in r["options"]["dependsOn"] for r in rules.values())
 
 
-def test_schedule_rules_watch_export_and_drill_schedules(prod: Any) -> None:
-    rule = prod.one("aws:cloudwatch/eventRule:EventRule", "watch-schedule-disabled")
-    either = json.loads(rule["inputs"]["eventPattern"])["detail"]["requestParameters"]["$or"]
-    names = either[0]["name"]
-    assert either[1]["Name"] == names
-    export_names = [t["exportScheduleArn"].rsplit("/", 1)[-1] for t in prod.outputs["tables"].values()]
-    assert names[:3] == export_names
-    # Then the three drill schedules (auto-named by the provider from their resource names)
-    assert sorted(n.rsplit("-", 1)[0] for n in names[3:]) == [
-        "watch-drill-customers",
-        "watch-drill-inventory",
-        "watch-drill-orders",
-    ]
+def test_the_context_names_each_tables_export_and_drill_schedule(prod: Any) -> None:
+    # The schedule rules match DeleteSchedule/UpdateSchedule by name; the classifier keeps the
+    # stack's schedules, which its context names.
+    [fn] = [f for f in _children(prod, "aws:lambda/function:Function") if f["name"] == "watch-classifier"]
+    ctx = WatchContext.from_json(fn["inputs"]["code"]["archive"]["handlers/watch/watch_context.json"]["text"])
+    export_names = {n: t["exportScheduleArn"].rsplit("/", 1)[-1] for n, t in prod.outputs["tables"].items()}
+    assert {t.name: t.schedule_name for t in ctx.tables} == export_names
+    # The drill schedules are auto-named by the provider from their resource names
+    assert {t.name: (t.drill_schedule_name or "").rsplit("-", 1)[0] for t in ctx.tables} == {
+        n: f"watch-drill-{n}" for n in export_names
+    }
+    assert ctx.stack_tag == "safetynet/prod"
 
 
 def test_every_rule_targets_the_classifier_with_retries_and_dead_letter(prod: Any) -> None:
@@ -164,6 +164,7 @@ def test_lambda_handlers_exist_and_read_their_context(prod: Any) -> None:
         assert module == "handlers.watch.entrypoints" and callable(getattr(watch_lambdas, func))
         ctx = WatchContext.from_json(f["inputs"]["code"]["archive"]["handlers/watch/watch_context.json"]["text"])
         assert [t.name for t in ctx.tables] == ["orders", "customers", "inventory"]
+        assert (ctx.stack_tag, ctx.coverage_exclude) == ("safetynet/prod", [])
         assert ctx.deploy_principals == ["arn:aws:iam::123456789012:role/ci-deploy"]
         assert ctx.schedule_hours + ctx.freshness_grace_hours == 30
         assert f["inputs"]["layers"][0].startswith("arn:aws:lambda:eu-central-1:017000801446:layer:AWSLambdaPowertools")
@@ -198,7 +199,12 @@ def test_alarms_per_table_with_configured_limits(prod: Any) -> None:
     restore = alarms["safetynet-prod-orders-restore-unverified"]
     assert (restore["metricName"], restore["threshold"]) == ("LastVerifiedRestoreAgeHours", 8 * 24)
     assert len([n for n in alarms if n.startswith("safetynet-prod-orders-")]) == 5
-    assert {"safetynet-prod-alerts-undelivered", "safetynet-prod-classifier-errors"} <= set(alarms)
+    assert {
+        "safetynet-prod-alerts-undelivered",
+        "safetynet-prod-classifier-errors",
+        "safetynet-prod-unprotected-tables",
+    } <= set(alarms)
+    assert len(alarms) == 3 * 5 + 3
     topic = prod.outputs["watch"]["topicArn"]
     assert all(a["alarmActions"] == [topic] for a in alarms.values())
 
@@ -220,12 +226,25 @@ def test_trail_is_declared_only_on_request(prod: Any, prod_synth: Any) -> None:
     assert prod_synth.of_type("aws:cloudtrail/trail:Trail") == []
 
 
-def test_dashboard_shows_alarms_and_each_table(prod: Any) -> None:
+def test_dashboard_shows_the_stack_wide_alarms_and_numbers(prod: Any) -> None:
     body = json.loads(prod.one("aws:cloudwatch/dashboard:Dashboard")["inputs"]["dashboardBody"])
     [alarm_widget] = [w for w in body["widgets"] if w["type"] == "alarm"]
-    assert len(alarm_widget["properties"]["alarms"]) == 3 * 5 + 2
-    titles = [w["properties"].get("title", "") for w in body["widgets"] if w["type"] == "metric"]
-    assert "orders: newest export age (hours)" in titles and "inventory: restore drill" in titles
+    alarms = {a["inputs"]["name"]: a for a in _children(prod, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    names = [n for n in alarms if not n.startswith(("safetynet-prod-orders", "safetynet-prod-customers"))]
+    assert sorted(n for n in names if not n.startswith("safetynet-prod-inventory")) == [
+        "safetynet-prod-alerts-undelivered",
+        "safetynet-prod-classifier-errors",
+        "safetynet-prod-unprotected-tables",
+    ]
+    assert len(alarm_widget["properties"]["alarms"]) == 3
+    assert len(body["widgets"]) == 8
+
+
+def test_the_dashboard_is_the_same_for_3_tables_or_40(prod: Any, many_tables: Any) -> None:
+    def body(result: Any) -> str:
+        return str(result.one("aws:cloudwatch/dashboard:Dashboard")["inputs"]["dashboardBody"])
+
+    assert body(many_tables) == body(prod)
 
 
 # -- IAM ----------------------------------------------------------------------------------------
@@ -242,7 +261,7 @@ def test_every_watch_role_policy_is_least_privilege(prod: Any) -> None:
                 # Only actions IAM cannot scope to a resource; metrics are scoped by namespace.
                 assert stmt["Action"] in (
                     ["cloudwatch:PutMetricData"],
-                    ["dynamodb:ListExports"],
+                    ["dynamodb:ListTables"],
                     ["logs:DescribeLogGroups"],
                 ), stmt
                 if stmt["Action"] == ["cloudwatch:PutMetricData"]:
@@ -258,71 +277,6 @@ def test_resource_policies_are_clean(prod: Any) -> None:
         json.loads(prod.one("aws:s3/bucketPolicy:BucketPolicy", "watch-trail-bucket-policy")["inputs"]["policy"]),
         resource_policy=True,
     )
-
-
-ARGS = {"region": "eu-central-1", "kms_key_arn": "arn:aws:kms:eu-central-1:123456789012:key/k-1"}
-TABLE = "arn:aws:dynamodb:eu-central-1:123456789012:table/orders"
-BUCKET = "arn:aws:s3:::vault-1"
-LOGS = "arn:aws:logs:eu-central-1:123456789012:log-group:/safetynet/prod/x"
-
-
-@pytest.mark.parametrize(
-    "doc",
-    [
-        classifier_policy(
-            topic_arn="arn:aws:sns:eu-central-1:123456789012:t",
-            topic_key_arn=ARGS["kms_key_arn"],
-            table_arns=[TABLE],
-            bucket_arn=BUCKET,
-            export_prefixes=["exports/orders"],
-            log_group_arn=LOGS,
-            dead_letter_arn="arn:aws:sqs:eu-central-1:123456789012:undelivered",
-            **ARGS,
-        ),
-        freshness_policy(
-            table_arns=[TABLE],
-            bucket_arn=BUCKET,
-            export_prefixes=["exports/orders"],
-            drill_prefixes=["drills/orders"],
-            log_group_arn=LOGS,
-            **ARGS,
-        ),
-        drill_task_policy(
-            table_arns=[TABLE],
-            bucket_arn=BUCKET,
-            export_prefixes=["exports/orders"],
-            drill_prefixes=["drills/orders"],
-            account_id="123456789012",
-            log_group_arn=LOGS,
-            **ARGS,
-        ),
-        drill_state_machine_policy(
-            function_arns=["arn:aws:lambda:eu-central-1:123456789012:function:p"],
-            state_machine_name="safetynet-prod-drill",
-            bucket_arn=BUCKET,
-            export_prefixes=["exports/orders"],
-            account_id="123456789012",
-            **ARGS,
-        ),
-        start_drill_policy("arn:aws:states:eu-central-1:123456789012:stateMachine:drill"),
-    ],
-    ids=["classifier", "freshness", "drill-task", "drill-sfn", "drill-schedule"],
-)
-def test_policy_documents_lint_clean(doc: dict[str, Any]) -> None:
-    assert_clean(doc)
-
-
-def test_drill_touches_only_scratch_tables_for_writes() -> None:
-    doc = drill_state_machine_policy(
-        function_arns=["f"],
-        state_machine_name="safetynet-prod-drill",
-        bucket_arn=BUCKET,
-        export_prefixes=["exports/orders"],
-        account_id="123456789012",
-        **ARGS,
-    )
-    [stmt] = [s for s in doc["Statement"] if "dynamodb:DeleteTable" in s["Action"]]
-    assert stmt["Resource"] == ["arn:aws:dynamodb:eu-central-1:123456789012:table/safetynet-drill-*"]
 
 
 def _statements(prod: Any, policy: str) -> list[dict[str, Any]]:
@@ -373,17 +327,6 @@ def test_map_children_may_record_rejected_files_only_under_their_tables_drill_fo
     assert not _allows(stmts, "s3:PutObject", f"{bucket}/exports/orders/AWSDynamoDB/x/manifest-files.json")
     [listing] = [s for s in stmts if s["Action"] == ["s3:ListBucket"]]
     assert any(fnmatch.fnmatchcase(folder, p) for p in listing["Condition"]["StringLike"]["s3:prefix"])
-
-
-def test_trust_and_resource_policies_name_their_principals() -> None:
-    assert lambda_trust_policy()["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
-    key = topic_key_policy("123456789012", "eu-central-1")
-    cw = next(s for s in key["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"})
-    assert cw["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
-    dlq = dead_letter_queue_policy("arn:aws:sqs:r:1:q", ["arn:aws:events:r:1:rule/a"])
-    assert dlq["Statement"][0]["Condition"] == {"ArnEquals": {"aws:SourceArn": ["arn:aws:events:r:1:rule/a"]}}
-    trail = trail_bucket_policy(BUCKET, "arn:aws:cloudtrail:r:1:trail/t", "1")
-    assert_clean(trail, resource_policy=True)
 
 
 # -- the state machine --------------------------------------------------------------------------
@@ -464,36 +407,46 @@ def test_outcome_fails_the_execution_when_the_drill_failed() -> None:
     assert outcome["Default"] == "DrillFailed" and DEF["States"]["DrillFailed"]["Type"] == "Fail"
 
 
-def test_dashboard_body_is_pure_and_complete() -> None:
-    body = dashboard_body(
-        stack="prod",
-        region="eu-central-1",
-        tables=["a", "b"],
-        alarm_arns=["x", "y"],
-        export_limit_hours=30,
-        drill_limit_hours=192,
-    )
-    assert [w["type"] for w in body["widgets"]] == ["text", "alarm"] + ["metric"] * 6
-    assert all(w["x"] + w["width"] <= 24 for w in body["widgets"])
-    age = body["widgets"][2]["properties"]
-    assert age["metrics"][0][:4] == ["safetynet", "ExportAgeHours", "Table", "a"]
-    assert age["annotations"]["horizontal"][0]["value"] == 30
-
-
 def test_handler_package_has_no_pulumi_import() -> None:
     for path in archive_files().values():
         text = Path(path).read_text()
         assert "import pulumi" not in text and "from pulumi" not in text, path
 
 
-def test_many_tables_ship_their_context_with_the_code_not_in_the_environment() -> None:
+def test_many_tables_ship_their_context_with_the_code_not_in_the_environment(many_tables: Any) -> None:
     # 40 tables: a context of ~20 KB, far past Lambda's 4 KB environment.
-    tables = [
-        {"name": f"a-rather-long-table-name-number-{i:02d}", "hashKey": {"name": "id", "type": "S"}} for i in range(40)
-    ]
-    result = synth_stack("prod", config_overrides={"tables": tables})
-    for f in result.of_type("aws:lambda/function:Function"):
+    for f in many_tables.of_type("aws:lambda/function:Function"):
         doc = f["inputs"]["code"]["archive"]["handlers/watch/watch_context.json"]["text"]
         assert len(doc) > 4096
-        assert [t.name for t in WatchContext.from_json(doc).tables] == [t["name"] for t in tables]
+        assert [t.name for t in WatchContext.from_json(doc).tables] == [t["name"] for t in MANY_TABLES]
         assert len(json.dumps(f["inputs"]["environment"]["variables"])) < 4096
+
+
+def test_patterns_and_policies_do_not_grow_with_the_tables(prod: Any, many_tables: Any) -> None:
+    def sizes(result: Any) -> dict[str, int]:
+        rules = {
+            r["name"]: len(r["inputs"]["eventPattern"])
+            for r in _children(result, "aws:cloudwatch/eventRule:EventRule")
+            if "eventPattern" in r["inputs"]
+        }
+        docs = {p["name"]: len(p["inputs"]["policy"]) for p in _children(result, "aws:iam/rolePolicy:RolePolicy")}
+        return {**rules, **docs}
+
+    assert sizes(many_tables) == sizes(prod)
+
+
+def test_the_context_knows_the_coverage_exclusions_and_restored_copies() -> None:
+    # Given exclusions and a table restored beside its original
+    result = synth_stack(
+        "prod",
+        config_overrides={
+            "coverage": {"exclude": [{"pattern": "etl-scratch-*", "reason": "rebuilt from S3 every night"}]},
+            "restore": {"orders": {"latestRestorableTime": True, "targetSuffix": "-restored"}},
+        },
+    )
+    fn = result.one("aws:lambda/function:Function", "watch-freshness")
+    ctx = WatchContext.from_json(fn["inputs"]["code"]["archive"]["handlers/watch/watch_context.json"]["text"])
+    # Then neither counts as unprotected, and the rest of the account still does
+    assert ctx.coverage_exclude == ["etl-scratch-*"]
+    assert ctx.owned_table_names == ["orders-restored"]
+    assert [n for n in ("orders-restored", "etl-scratch-1", "reports") if ctx.coverage_of(n) is None] == ["reports"]

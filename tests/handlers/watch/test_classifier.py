@@ -256,3 +256,63 @@ def test_refused_attempt_says_so(account: tuple[WatchContext, str]) -> None:
     note = _received(inbox)[0]
     assert note["Subject"].endswith("- attempt refused")
     assert "the call failed: ValidationException" in json.loads(note["Message"])["summary"]
+
+
+# -- what is not this stack's business, and coverage ---------------------------------------------
+
+
+def test_dangerous_calls_on_other_stacks_are_not_published(account: tuple[WatchContext, str]) -> None:
+    # Given the rules delivered a DeleteTable and a DeleteBackup of another stack's table
+    ctx, inbox = account
+    others = ct.other_stack_samples()
+    for label in ("DeleteTable other table", "DeleteBackup other table", "Other schedule deleted"):
+        # When classified / Then nothing is published
+        verdict, message_id = _publish(ctx, others[label])
+        assert message_id is None, label
+        assert verdict.label == "unexpected"
+    assert _received(inbox) == []
+
+
+def test_unprotected_table_alert_names_who_and_the_adopt_command(account: tuple[WatchContext, str]) -> None:
+    # Given a developer creates a table that no stack protects (the Developer Guide's record)
+    ctx, inbox = account
+    event = ct.created_table("reports", identity=ct.assumed_role("developer", "alice"))
+    # When classified
+    verdict, message_id = _publish(ctx, event)
+    # Then one MEDIUM alert says who created which table and how to adopt it
+    [note] = _received(inbox)
+    assert message_id and verdict.label == "unexpected"
+    assert note["Subject"] == "[MEDIUM] safetynet prod: unexpected: unprotected table created (reports)"
+    assert note["MessageAttributes"]["eventName"]["Value"] == "CreateTable"
+    body = json.loads(note["Message"])
+    assert body["next"] == ["safetynet adopt -s prod --table reports"]
+    assert body["summary"] == (
+        f"UNEXPECTED: unprotected table created: reports by arn:aws:sts::{ACCT}:assumed-role/developer/alice "
+        f"(role arn:aws:iam::{ACCT}:role/developer); it has no export, no alarm and no drill: adopt it "
+        "(safetynet adopt -s prod --table reports) or exclude it in safetynet:coverage.exclude"
+    )
+    assert body["who"]["principal"] == f"arn:aws:sts::{ACCT}:assumed-role/developer/alice"
+    assert body["who"]["sessionIssuer"] == f"arn:aws:iam::{ACCT}:role/developer"
+    assert body["tables"] == []
+
+
+def test_a_deploy_principal_creating_an_unprotected_table_is_info(account: tuple[WatchContext, str]) -> None:
+    ctx, inbox = account
+    _publish(ctx, ct.created_table("reports", identity=ct.assumed_role("ci-deploy", "run-9")))
+    [note] = _received(inbox)
+    assert note["Subject"].startswith("[INFO] safetynet prod: intended: unprotected table created (reports)")
+
+
+def test_creating_the_stacks_own_table_is_not_published(account: tuple[WatchContext, str]) -> None:
+    ctx, inbox = account
+    _, message_id = _publish(ctx, ct.created_table("customers"))
+    assert message_id is None and _received(inbox) == []
+
+
+def test_a_drill_schedule_alert_says_it_is_the_drills(account: tuple[WatchContext, str]) -> None:
+    ctx, inbox = account
+    event = ct.with_request(ct.sample("DeleteSchedule"), name=ctx.tables[0].drill_schedule_name)
+    _publish(ctx, event)
+    body = json.loads(_received(inbox)[0]["Message"])
+    assert body["summary"].startswith("UNEXPECTED: restore drill schedule deleted on watch-drill-orders-")
+    assert [t["table"] for t in body["tables"]] == ["orders"]

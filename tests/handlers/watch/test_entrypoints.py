@@ -53,10 +53,16 @@ def test_classify_handler_publishes(deployed: WatchContext) -> None:
     assert json.loads(msg["Body"])["Subject"].startswith("[HIGH]")
 
 
-def test_freshness_handler_reports_every_table(deployed: WatchContext) -> None:
+def test_classify_handler_publishes_nothing_for_other_stacks(deployed: WatchContext) -> None:
+    out = watch_lambdas.classify_handler(ct.other_stack_samples()["DeleteTable other table"], LAMBDA_CONTEXT)
+    assert out == {"classification": "unexpected", "messageId": None}
+
+
+def test_freshness_handler_reports_every_table_and_the_stack(deployed: WatchContext) -> None:
     out = watch_lambdas.freshness_handler({}, LAMBDA_CONTEXT)
     assert [t["table"] for t in out["tables"]] == ["orders", "customers"]
     assert all(t["stale"] for t in out["tables"])
+    assert (out["stack"]["stale_export_tables"], out["stack"]["unprotected_tables"]) == (2, [])
 
 
 def test_drill_tasks_prepare_then_record(deployed: WatchContext) -> None:

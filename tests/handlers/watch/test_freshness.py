@@ -9,9 +9,11 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from conventions.watch import WatchContext, WatchedTable, schedule_interval_hours
+from conventions.watch import STACK_METRICS, WatchContext, WatchedTable, schedule_interval_hours
 from handlers.watch import freshness
+from handlers.watch.aws import write_drill_record
 from handlers.watch.freshness import ExportPoint, FailedExport, assess
 from tests.support.watch_fixtures import NOW, REGION, VAULT, add_export, customer, item, make_account
 
@@ -169,3 +171,144 @@ def test_unreadable_vault_is_a_problem_not_a_crash() -> None:
     [orders, _] = _run(ctx)
     assert orders.stale
     assert any(p.startswith("vault listing failed: NoSuchBucket") for p in orders.problems)
+
+
+# -- the stack's numbers and the coverage count --------------------------------------------------
+
+
+def _stack_metric(cw: Any, name: str, stack: str = "prod") -> float | None:
+    stats = cw.get_metric_statistics(
+        Namespace="safetynet",
+        MetricName=name,
+        Dimensions=[{"Name": "Stack", "Value": stack}],
+        StartTime=NOW - timedelta(hours=1),
+        EndTime=NOW + timedelta(hours=1),
+        Period=3600,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    return stats[0]["Maximum"] if stats else None
+
+
+def _create(ddb: Any, name: str) -> None:
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _calls(client: Any) -> list[str]:
+    """The DynamoDB operations `client` makes from now on."""
+    seen: list[str] = []
+    client.meta.events.register("before-call.dynamodb.*", lambda model, **_: seen.append(model.name))
+    return seen
+
+
+@pytest.mark.usefixtures("aws")
+def test_stack_numbers_aggregate_every_table() -> None:
+    # Given orders exported 2h ago after a 40% drop, its last drill failed, and customers last
+    # exported 40h ago (stale) and never drilled
+    ctx = make_account(schedule_hours=24, freshness_grace_hours=6)
+    orders, customers = ctx.tables
+    add_export(orders, [item(i) for i in range(20)], age_hours=26)
+    add_export(orders, [item(i) for i in range(12)], age_hours=2)
+    add_export(customers, [customer(i) for i in range(3)], age_hours=40)
+    s3 = boto3.client("s3", region_name=REGION)
+    write_drill_record(s3, VAULT, orders.physical_name, {"ok": False, "lastSuccessAt": None})
+    # When the freshness task runs
+    result = freshness.run_all(
+        ctx,
+        ddb=boto3.client("dynamodb", region_name=REGION),
+        s3=s3,
+        cw=boto3.client("cloudwatch", region_name=REGION),
+        now=NOW,
+    )
+    # Then the stack's numbers say it in one value each (dimension Stack)
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    assert {m: _stack_metric(cw, m) for m in STACK_METRICS} == {
+        "StaleExportTables": 1.0,
+        "OldestExportAgeHours": 40.0,
+        "FailedExports": 0.0,
+        "MaxItemDropRatio": 0.4,
+        "UnverifiedRestoreTables": 2.0,
+        "FailedDrillTables": 1.0,
+        "UnprotectedTables": 0.0,
+    }
+    assert result.stack.unprotected_tables == []
+
+
+@pytest.mark.usefixtures("aws")
+def test_unprotected_tables_are_counted_from_names_alone() -> None:
+    # Given, beside the stack's two tables, a drill's scratch table, an excluded table and two
+    # tables nobody protects
+    ctx = make_account(coverage_exclude=["etl-scratch-*"])
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    for name in ("reports", "sessions", "etl-scratch-1", "safetynet-drill-orders-0179-abc-20261127T050000"):
+        _create(ddb, name)
+    calls = _calls(ddb)
+    # When the freshness task runs
+    result = freshness.run_all(
+        ctx,
+        ddb=ddb,
+        s3=boto3.client("s3", region_name=REGION),
+        cw=boto3.client("cloudwatch", region_name=REGION),
+        now=NOW,
+    )
+    # Then the two are counted and named, from ListTables alone (nothing of theirs is described)
+    assert result.stack.unprotected_tables == ["reports", "sessions"]
+    assert _stack_metric(boto3.client("cloudwatch", region_name=REGION), "UnprotectedTables") == 2.0
+    assert "ListTables" in calls and "DescribeTable" not in calls
+
+
+@pytest.mark.usefixtures("aws")
+def test_the_count_reads_every_page_of_list_tables() -> None:
+    # Given more unprotected tables than one ListTables page holds (100)
+    ctx = make_account()
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    for i in range(103):
+        _create(ddb, f"legacy-{i:03d}")
+    calls = _calls(ddb)
+    # When counted / Then every one is
+    result = freshness.run_all(
+        ctx,
+        ddb=ddb,
+        s3=boto3.client("s3", region_name=REGION),
+        cw=boto3.client("cloudwatch", region_name=REGION),
+        now=NOW,
+    )
+    assert result.stack.unprotected_tables is not None and len(result.stack.unprotected_tables) == 103
+    assert calls.count("ListTables") == 2
+
+
+class _NoListTables:
+    """A DynamoDB client whose ListTables is denied (the role lacks it, or the API failed)."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def get_paginator(self, name: str) -> Any:
+        if name == "list_tables":
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "ListTables")
+        return self._real.get_paginator(name)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+@pytest.mark.usefixtures("aws")
+def test_an_unreadable_table_list_publishes_no_count() -> None:
+    ctx = make_account()
+    result = freshness.run_all(
+        ctx,
+        ddb=_NoListTables(boto3.client("dynamodb", region_name=REGION)),
+        s3=boto3.client("s3", region_name=REGION),
+        cw=boto3.client("cloudwatch", region_name=REGION),
+        now=NOW,
+    )
+    # A missing count breaks the alarm's streak; a made-up 0 would hide the gap.
+    assert result.stack.unprotected_tables is None
+    assert result.stack.problems == ["ListTables failed, unprotected tables not counted: AccessDeniedException: no"]
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    assert _stack_metric(cw, "UnprotectedTables") is None
+    assert _stack_metric(cw, "StaleExportTables") == 2.0
