@@ -8,6 +8,7 @@ resource whose own name says staging (`is_staging`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from fnmatch import fnmatchcase
 from typing import Any
 
 from conventions.tags import STACK_TAG, STAGING_TARGET_TAG
@@ -116,6 +117,21 @@ def _tag_gated(stmt: Mapping[str, Any]) -> bool:
     return False
 
 
+# Actions that only create a table (and fail on an existing one): no tag condition can hold for
+# them (the table has no tags yet), so a name pattern may scope them (`_pattern_of_targets`).
+CREATE_ONLY_ACTIONS = frozenset(a.lower() for a in ("dynamodb:ImportTable",))
+
+
+def _pattern_of_targets(name: str, writes: Sequence[str], tables: Mapping[Any, Resource]) -> bool:
+    """A create-only grant on a table name pattern with a fixed part, matching at least one of the
+    stack's staging targets and none of its prod tables. (Matching a table that exists does not
+    matter: a create-only action fails on it.)"""
+    if not all(w.lower() in CREATE_ONLY_ACTIONS for w in writes) or not name.strip("*"):
+        return False
+    matched = [t for n, t in tables.items() if isinstance(n, str) and fnmatchcase(n, name)]
+    return any(_is_staging_target(t.props) for t in matched) and not any(is_protected_table(t.props) for t in matched)
+
+
 def _why_not_a_target(name: str | None, table: Resource | None) -> str:
     if not name:
         return "resources beyond named tables"
@@ -151,6 +167,8 @@ def staging_writes_only_staging_targets(resources: Sequence[Resource]) -> list[F
                     name = table_name_of_arn(arn)
                     table = tables.get(name) if name and "*" not in name else None
                     if table is not None and (_is_staging_target(table.props) or _is_staging_state(table, writes)):
+                        continue
+                    if name and "*" in name and _pattern_of_targets(name, writes, tables):
                         continue
                     why = _why_not_a_target(name, table)
                     findings.append(

@@ -11,8 +11,10 @@
 For each reader the stack grants those roles read access to exactly the selected tables' export
 prefixes (vault bucket policy) and decryption through S3 (vault key policy), and forwards the
 exports' `manifest-summary.json` "Object Created" events to the reader account's default event
-bus. A test stack in this stack's own account needs none of it: its role policies suffice and it
-sees the S3 events on the shared default bus.
+bus. Without `tables`, the whole `exports/` prefix is granted and forwarded: a fixed size, however
+many tables the stack has (a selection grows with its tables, and must fit EventBridge's pattern
+size: components/staging/readers.py). A test stack in this stack's own account needs none of it:
+its role policies suffice and it sees the S3 events on the shared default bus.
 
 Like every config module this one imports no Pulumi.
 """
@@ -61,7 +63,9 @@ class StagingReaderSpec(ConfigModel):
 
     account: str = Field(description="The test stack's 12-digit account id (quoted in YAML).")
     role_arns: list[str] = Field(description="The test stack's outputs taskRoleArn and stateMachineRoleArn.")
-    tables: list[str] | None = Field(default=None, description="Logical table names; default every table.")
+    tables: list[str] | None = Field(
+        default=None, description="Logical table names; default every table (the whole exports prefix)."
+    )
     region: str | None = Field(default=None, description="The test stack's region; default this stack's.")
 
     @field_validator("account", mode="before")

@@ -1,8 +1,13 @@
 """The test stack: StagingPipeline (state machine, task Lambda, masking bucket, ledger, topic,
-least-privilege roles) and one StagedTable per table (the test table plus its trigger).
+least-privilege roles, and the one EventBridge rule that starts it for every completed prod
+export) and one StagedTable per table (the test table plus its staging target, registered in the
+pipeline's ledger).
 
 Prod's facts (vault bucket and key, each table's ARN, export prefix and schema) come from prod's
-stack outputs through a StackReference and arrive here as Outputs.
+stack outputs through a StackReference and arrive here as Outputs. Nothing here grows with the
+number of tables where AWS limits a size or a count: one rule and one pattern for every export,
+policies scoped by name pattern, tag and prefix (components/staging/policies.py), and a target per
+table as an item of the ledger, where the first task looks the export's table up.
 """
 
 from __future__ import annotations
@@ -22,76 +27,20 @@ from components.common.lambda_package import RUNTIME, handlers_archive, powertoo
 from components.common.policies import assume_role_policy
 from components.config.staging import StagingSpec
 from components.config.tables import TableSpec
-from components.staging.policies import (
-    MASK_PREFIX,
-    ExportSource,
-    staging_task_policy,
-    start_execution_policy,
-    state_machine_policy,
-)
+from components.staging.policies import staging_task_policy, start_execution_policy, state_machine_policy
 from components.staging.state_machine import staging_definition
+from components.staging.targets import (
+    LEDGER_KEY,
+    TRIGGER_INPUT_TEMPLATE,
+    summary_event_pattern,
+    target_document,
+    target_item,
+)
 from conventions.tags import STAGING_TARGET_TAG
+from conventions.vault import EXPORTS_ROOT, MASK_PREFIX
 
 MASKED_RETENTION_DAYS = 7
 LOG_RETENTION_DAYS = 90
-
-
-def summary_event_pattern(bucket_name: str, *export_prefixes: str) -> dict[str, Any]:
-    """S3 "Object Created" (EventBridge notifications) of a manifest-summary.json under a table's
-    export prefix (any of several: prod forwards one reader's tables with one rule): written last
-    by DynamoDB, so the export is complete when it fires."""
-    if not export_prefixes:
-        raise ValueError("summary_event_pattern needs at least one export prefix")
-    return {
-        "source": ["aws.s3"],
-        "detail-type": ["Object Created"],
-        "detail": {
-            "bucket": {"name": [bucket_name]},
-            "object": {"key": [{"wildcard": f"{p}/AWSDynamoDB/*/manifest-summary.json"} for p in export_prefixes]},
-        },
-    }
-
-
-def target_document(
-    *,
-    spec: TableSpec,
-    physical_name: str,
-    stack: str,
-    prod_table: Mapping[str, Any],
-    staging: StagingSpec,
-    tags: Mapping[str, str],
-) -> dict[str, Any]:
-    """The TargetTable JSON (handlers.staging.target.TargetTable) for one test table: prod's schema with
-    the test table's name, and everything a replace must put back. Raises ValueError when the
-    test table's configured schema drifted from prod's."""
-    prod_schema = dict(prod_table["schema"])
-    own = spec.create_table_request(physical_name)
-    if {**prod_schema, "TableName": physical_name} != own:
-        raise ValueError(
-            f"safetynet:tables '{spec.name}': the test table's schema differs from prod's "
-            f"tables.{spec.name}.schema output; copy the table's keys, indexes and billing from prod's config"
-        )
-    return {
-        "name": physical_name,
-        "logicalName": spec.name,
-        "stack": stack,
-        "schema": {**prod_schema, "TableName": physical_name},
-        "sourceTableArn": prod_table["arn"],
-        "mode": staging.mode_for(spec.name),
-        "ttlAttribute": spec.ttl_attribute,
-        "pointInTimeRecoveryDays": spec.point_in_time_recovery_days,
-        "deletionProtection": False,
-        "tags": dict(tags),
-        "mask": [
-            {"path": r.path, "action": r.action, **({"value": r.value} if r.value is not None else {})}
-            for r in staging.rules_for(spec.name)
-        ],
-    }
-
-
-def input_template(target: Mapping[str, Any]) -> str:
-    """EventBridge input template: the static target plus the event's bucket and key."""
-    return '{"target": ' + json.dumps(target, sort_keys=True) + ', "bucket": <bucket>, "key": <key>}'
 
 
 @dataclass(frozen=True)
@@ -105,9 +54,11 @@ class StagingPipelineArgs:
     staging: StagingSpec
     """`safetynet:staging`."""
     test_tables: Sequence[str]
-    """Physical names of the tables this pipeline may change."""
+    """Physical names of the tables this pipeline may change (the policies name them by the scope
+    they share, `policies.table_name_scope`, and their staging-target tag)."""
     sources: pulumi.Input[Sequence[Mapping[str, str]]]
-    """Prod's export locations `[{bucketArn, prefix}]` per table, from the StackReference."""
+    """Prod's export locations `[{bucketArn, prefix}]` per table, from the StackReference: the
+    vault bucket the trigger listens to and the roles read (under `exports/`)."""
     vault_key_arn: pulumi.Input[str]
     """Prod's vault key (decrypt only)."""
     masking_key: pulumi.Input[str] | None
@@ -120,12 +71,17 @@ class StagingPipelineArgs:
 
 
 class StagingPipeline(pulumi.ComponentResource):
-    """Step Functions state machine + task Lambda + masking bucket + ledger + SNS topic."""
+    """Step Functions state machine + task Lambda + masking bucket + ledger + SNS topic, and the
+    EventBridge rule that starts the machine for every completed export in prod's vault."""
 
     state_machine_arn: pulumi.Output[str]
     """The staging state machine."""
     events_role_arn: pulumi.Output[str]
-    """Role EventBridge rules use to start it."""
+    """Role the trigger uses to start it."""
+    rule_arn: pulumi.Output[str]
+    """The trigger: every prod export's manifest-summary.json."""
+    ledger_table_name: pulumi.Output[str]
+    """The ledger: run records, and the targets StagedTables register (`target_item`)."""
     mask_bucket_name: pulumi.Output[str]
     """Bucket of masked copies."""
     topic_arn: pulumi.Output[str]
@@ -172,8 +128,8 @@ class StagingPipeline(pulumi.ComponentResource):
         ledger = aws.dynamodb.Table(
             f"{name}-ledger",
             name=f"safetynet-staging-ledger-{env}",
-            hash_key="table",
-            attributes=[{"name": "table", "type": "S"}],
+            hash_key=LEDGER_KEY,
+            attributes=[{"name": LEDGER_KEY, "type": "S"}],
             billing_mode="PAY_PER_REQUEST",
             point_in_time_recovery={"enabled": True},
             server_side_encryption={"enabled": True},
@@ -202,8 +158,8 @@ class StagingPipeline(pulumi.ComponentResource):
             )
             secret_arn = secret.arn
 
-        # Prod's export locations, as the policies take them (converted once for both roles).
-        sources = pulumi.Output.from_input(args.sources).apply(_sources)
+        # Prod's vault, as the trigger and the policies take it (resolved once).
+        vault_arn = pulumi.Output.from_input(args.sources).apply(vault_bucket_arn)
 
         # -- the task Lambda
         function_name = f"safetynet-staging-{env}"
@@ -224,7 +180,7 @@ class StagingPipeline(pulumi.ComponentResource):
             policy=pulumi.Output.all(
                 region=args.region,
                 account=args.account_id,
-                sources=sources,
+                vault_bucket_arn=vault_arn,
                 vault_key_arn=args.vault_key_arn,
                 ledger_arn=ledger.arn,
                 mask_bucket_arn=bucket.arn,
@@ -287,7 +243,7 @@ class StagingPipeline(pulumi.ComponentResource):
             policy=pulumi.Output.all(
                 region=args.region,
                 account=args.account_id,
-                sources=sources,
+                vault_bucket_arn=vault_arn,
                 vault_key_arn=args.vault_key_arn,
                 mask_bucket_arn=bucket.arn,
                 staging_key_arn=key.arn,
@@ -320,8 +276,9 @@ class StagingPipeline(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[sfn_policy]),
         )
 
-        # -- EventBridge's role to start it
-        events_role, _ = service_role(
+        # -- the trigger: one rule for every export (a rule per table would meet EventBridge's 300
+        # rules and 30 wildcard rules per bus); the first task finds the export's table
+        events_role, events_policy = service_role(
             f"{name}-events",
             description=f"EventBridge: start safetynet staging ({env})",
             trust_policy=pulumi.Output.from_input(args.account_id).apply(
@@ -335,9 +292,30 @@ class StagingPipeline(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-trigger",
+            description="a prod export is complete (its manifest-summary.json) -> stage it if its table is staged here",
+            event_pattern=vault_arn.apply(lambda arn: json.dumps(summary_event_pattern(bucket_name_of(arn)))),
+            tags=tags,
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-start",
+            rule=rule.name,
+            arn=machine.arn,
+            role_arn=events_role.arn,
+            input_transformer={
+                "input_paths": {"bucket": "$.detail.bucket.name", "key": "$.detail.object.key"},
+                "input_template": TRIGGER_INPUT_TEMPLATE,
+            },
+            retry_policy={"maximum_retry_attempts": 185, "maximum_event_age_in_seconds": 86400},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[events_policy]),
+        )
 
         self.state_machine_arn = machine.arn
         self.events_role_arn = events_role.arn
+        self.rule_arn = rule.arn
+        self.ledger_table_name = ledger.name
         self.mask_bucket_name = bucket.bucket
         self.topic_arn = topic.arn
         self.task_role_arn = task_role.arn
@@ -350,13 +328,33 @@ class StagingPipeline(pulumi.ComponentResource):
                 "topicArn": topic.arn,
                 "taskRoleArn": task_role.arn,
                 "stateMachineRoleArn": sfn_role.arn,
+                "ruleArn": rule.arn,
+                "ledgerTableName": ledger.name,
             }
         )
 
 
-def _sources(raw: Sequence[Any]) -> list[ExportSource]:
-    # Output.all hands dataclasses through unchanged; dicts come from StackReference outputs.
-    return [s if isinstance(s, ExportSource) else ExportSource(s["bucketArn"], s["prefix"]) for s in raw]
+def vault_bucket_arn(sources: Sequence[Mapping[str, str]]) -> str:
+    """Prod's vault bucket, from the export locations of the staged tables: one bucket, every
+    prefix under `exports/` (what the trigger and the roles cover). Raises ValueError otherwise."""
+    if not sources:
+        raise ValueError(
+            "safetynet:tables is empty: a test stack stages prod's tables into its own; list at least one table"
+        )
+    buckets = sorted({s["bucketArn"] for s in sources})
+    outside = sorted(s["prefix"] for s in sources if not s["prefix"].startswith(f"{EXPORTS_ROOT}/"))
+    if len(buckets) > 1 or outside:
+        raise ValueError(
+            f"prod's tables.<name>.exportPrefix outputs must all lie under {EXPORTS_ROOT}/ in one vault bucket "
+            f"(buckets: {', '.join(buckets)}; prefixes outside: {', '.join(outside) or 'none'}); "
+            "update the prod stack first"
+        )
+    return buckets[0]
+
+
+def bucket_name_of(bucket_arn: str) -> str:
+    """`arn:<partition>:s3:::<name>` -> `<name>`."""
+    return bucket_arn.split(":::", 1)[1]
 
 
 @dataclass(frozen=True)
@@ -374,20 +372,20 @@ class StagedTableArgs:
     """Stack-wide tags; the table's own and the staging-target tag are added."""
     prod_table: pulumi.Input[Mapping[str, Any]]
     """Prod's `tables.<name>` output: {name, arn, exportPrefix, schema, ...}."""
-    vault_bucket_name: pulumi.Input[str]
-    """Prod's vault bucket (the trigger's event source)."""
-    state_machine_arn: pulumi.Input[str]
-    events_role_arn: pulumi.Input[str]
+    ledger_table_name: pulumi.Input[str]
+    """The pipeline's ledger, where the table registers as the target of its prod table's exports."""
 
 
 class StagedTable(pulumi.ComponentResource):
     """A test table with prod's schema (environment-named, no deletion protection, no protect,
-    tagged as this stack's staging target), bundled with its trigger: an EventBridge rule on the
-    prod export's manifest-summary.json that starts the staging state machine for this table."""
+    tagged as this stack's staging target), bundled with its staging target: an item of the
+    pipeline's ledger, keyed by the prod table's export prefix, that tells the state machine which
+    test table an export of that prefix goes to and how (schema, mode, masking, what to restore)."""
 
     table_name: pulumi.Output[str]
     table_arn: pulumi.Output[str]
-    rule_arn: pulumi.Output[str]
+    export_prefix: pulumi.Output[str]
+    """The prod export prefix this table stages (its target item's key)."""
 
     def __init__(self, name: str, args: StagedTableArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("safetynet:staging:StagedTable", name, None, opts)
@@ -400,38 +398,30 @@ class StagedTable(pulumi.ComponentResource):
             **table_inputs(spec, args.physical_name, deletion_protection=False),
         )
         prod = pulumi.Output.from_input(args.prod_table)
-        rule = aws.cloudwatch.EventRule(
-            f"{name}-trigger",
-            description=f"prod export of {spec.name} complete -> stage it into {args.physical_name}",
-            event_pattern=pulumi.Output.all(bucket=args.vault_bucket_name, prod_table=prod).apply(
-                lambda a: json.dumps(summary_event_pattern(a["bucket"], a["prod_table"]["exportPrefix"]))
-            ),
-            tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        target = prod.apply(
-            lambda p: target_document(
-                spec=spec,
-                physical_name=args.physical_name,
-                stack=args.stack,
-                prod_table=p,
-                staging=args.staging,
-                tags=tags,
+        export_prefix = prod.apply(lambda p: str(p["exportPrefix"]))
+        item = prod.apply(
+            lambda p: json.dumps(
+                target_item(
+                    str(p["exportPrefix"]),
+                    target_document(
+                        spec=spec,
+                        physical_name=args.physical_name,
+                        stack=args.stack,
+                        prod_table=p,
+                        staging=args.staging,
+                        tags=tags,
+                    ),
+                )
             )
         )
-        aws.cloudwatch.EventTarget(
-            f"{name}-start",
-            rule=rule.name,
-            arn=args.state_machine_arn,
-            role_arn=args.events_role_arn,
-            input_transformer={
-                "input_paths": {"bucket": "$.detail.bucket.name", "key": "$.detail.object.key"},
-                "input_template": target.apply(input_template),
-            },
-            retry_policy={"maximum_retry_attempts": 185, "maximum_event_age_in_seconds": 86400},
+        aws.dynamodb.TableItem(
+            f"{name}-target",
+            table_name=args.ledger_table_name,
+            hash_key=LEDGER_KEY,
+            item=item,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.table_name = table.name
         self.table_arn = table.arn
-        self.rule_arn = rule.arn
-        self.register_outputs({"tableName": table.name, "tableArn": table.arn, "ruleArn": rule.arn})
+        self.export_prefix = export_prefix
+        self.register_outputs({"tableName": table.name, "tableArn": table.arn, "exportPrefix": export_prefix})

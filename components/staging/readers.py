@@ -5,8 +5,14 @@ Prod grants each reader's staging roles read access to its tables' export prefix
 bucket and key policies, declared by BackupVault from `staging_readers(cfg)`), and forwards the S3
 "Object Created" events of those exports' `manifest-summary.json` - which S3 sends to PROD's default
 event bus only - to the reader account's default bus (`ExportForwarding`). The test stack lets the
-prod account put events on its default bus (`ProdExportEvents`); its StagedTable triggers then match
-the forwarded events exactly as they would match prod's own.
+prod account put events on its default bus (`ProdExportEvents`); its pipeline's trigger then matches
+the forwarded events exactly as it would match prod's own.
+
+A reader of every table (no `tables`) costs a fixed size wherever AWS limits one: its grants name
+the whole `exports/` prefix and its forwarding rule one wildcard, however many tables prod has. A
+reader that selects tables gets exactly those prefixes, so its grants and pattern grow with its
+selection; `staging_readers` refuses a selection whose forwarding pattern would not fit
+EventBridge's pattern size.
 """
 
 from __future__ import annotations
@@ -24,25 +30,55 @@ from components.common.policies import assume_role_policy
 from components.config.readers import reader_path
 from components.config.stack import StackConfig
 from components.config.staging import CrossAccountSpec
-from components.staging.component import summary_event_pattern
 from components.staging.policies import StagingReader, event_bus_arn, forward_exports_policy
-from conventions.vault import export_prefix
+from components.staging.targets import summary_event_pattern
+from conventions.vault import EXPORTS_ROOT, export_prefix
+
+# EventBridge's event pattern size (quota L-664C5505, 2,048 characters by default); the AWS
+# provider sends patterns as compact JSON.
+EVENT_PATTERN_CHARS = 2048
+# S3 bucket names have at most 63 characters: a selection that fits with the longest fits with any.
+LONGEST_BUCKET_NAME = "b" * 63
 
 
 def staging_readers(cfg: StackConfig) -> list[StagingReader]:
-    """`safetynet:stagingReaders` resolved against the stack's tables: each reader's export prefixes
-    (of its selected tables' physical names), in config order."""
+    """`safetynet:stagingReaders` resolved against the stack's tables, in config order: a reader of
+    every table gets no prefixes (the whole exports prefix), one that selects tables the export
+    prefixes of their physical names. Raises ValueError, naming the reader, when a selection's
+    forwarding pattern would exceed EventBridge's pattern size."""
     by_name = {t.name: t for t in cfg.tables}
-    return [
-        StagingReader(
-            where=reader_path(i),
-            account=r.account,
-            role_arns=tuple(r.role_arns),
-            prefixes=tuple(export_prefix(cfg.physical_name(by_name[n])) for n in r.selected(by_name)),
-            region=r.region,
+    readers = []
+    for i, r in enumerate(cfg.staging_readers):
+        prefixes = None
+        if r.tables is not None:
+            prefixes = tuple(export_prefix(cfg.physical_name(by_name[n])) for n in r.selected(by_name))
+            _check_selection(reader_path(i), prefixes)
+        readers.append(
+            StagingReader(
+                where=reader_path(i),
+                account=r.account,
+                role_arns=tuple(r.role_arns),
+                prefixes=prefixes,
+                region=r.region,
+            )
         )
-        for i, r in enumerate(cfg.staging_readers)
-    ]
+    return readers
+
+
+def forwarding_pattern_chars(prefixes: Sequence[str] | None) -> int:
+    """Characters of a reader's forwarding pattern as EventBridge counts them, with the longest
+    bucket name S3 allows."""
+    return len(json.dumps(summary_event_pattern(LONGEST_BUCKET_NAME, prefixes), separators=(",", ":")))
+
+
+def _check_selection(where: str, prefixes: Sequence[str]) -> None:
+    chars = forwarding_pattern_chars(prefixes)
+    if chars > EVENT_PATTERN_CHARS:
+        raise ValueError(
+            f"{where}.tables selects {len(prefixes)} tables: forwarding their exports' events takes an event "
+            f"pattern of up to {chars} characters, over EventBridge's {EVENT_PATTERN_CHARS} (quota L-664C5505); "
+            "select fewer tables, or omit tables to grant and forward every table's exports (a fixed size)"
+        )
 
 
 @dataclass(frozen=True)
@@ -62,8 +98,8 @@ class ExportForwardingArgs:
 
 class ExportForwarding(pulumi.ComponentResource):
     """One reader account's forwarding: an EventBridge rule on this account's default bus matching
-    the reader's tables' `manifest-summary.json` "Object Created" events, targeting the reader
-    account's default bus through a role that may only put events on that bus."""
+    the reader's tables' (or every table's) `manifest-summary.json` "Object Created" events,
+    targeting the reader account's default bus through a role that may only put events on it."""
 
     rule_arn: pulumi.Output[str]
     role_arn: pulumi.Output[str]
@@ -82,7 +118,7 @@ class ExportForwarding(pulumi.ComponentResource):
             f"{name}-rule",
             description=f"completed exports of the tables staged by account {reader.account} -> its default bus",
             event_pattern=pulumi.Output.from_input(args.vault_bucket_name).apply(
-                lambda bucket: json.dumps(summary_event_pattern(bucket, *reader.prefixes))
+                lambda bucket: json.dumps(summary_event_pattern(bucket, reader.prefixes))
             ),
             tags=dict(args.tags),
             opts=child,
@@ -137,7 +173,8 @@ def build_export_forwarding(
         )
         accounts[reader.account] = {
             "roleArns": list(reader.role_arns),
-            "exportPrefixes": list(reader.prefixes),
+            # Every table: the exports root itself.
+            "exportPrefixes": list(reader.prefixes) if reader.prefixes is not None else [EXPORTS_ROOT],
             "eventBusArn": forwarding.bus_arn,
             "forwardRuleArn": forwarding.rule_arn,
             "forwardRoleArn": forwarding.role_arn,

@@ -15,12 +15,14 @@ Safety, in order: an export is validated completely before any table is touched
 then one Distributed Map child per data file, `files`); every task refuses a table that is not
 tagged as a staging target of this stack, and any prod-tagged table (`target.guard_table`); a
 ledger record per table makes duplicate events and exports older than the last staged one
-no-ops (`ledger.claim`).
+no-ops (`ledger.claim`). The test stack's one trigger sees every prod export: an export of a table
+the stack does not stage (no target registered for its prefix) is refused first (`targets`).
 
 The modules, one concept each (clients are passed in; none creates one):
 
     entrypoints  the Lambda entrypoint: one thin `task` per state of the state machine
     plan         the validate step's decisions: mode, the data to load, the sizes
+    targets      which test table an export goes to (the targets the stack registered)
     target       the test table (TargetTable), the mode it gets, and the guard on its tags
     ledger       idempotency and order of runs, and the problems recorded for the notification
     replace      delete the table, ImportTable, re-apply what an import does not carry

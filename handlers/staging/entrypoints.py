@@ -6,7 +6,7 @@ Thin by design: parse the event, read the environment once, call the logic modul
 
 Environment (validated on cold start):
     STAGING_STACK          project/stack of the test stack (the staging-target tag value)
-    LEDGER_TABLE           the idempotency/order ledger table
+    LEDGER_TABLE           the idempotency/order ledger table, also holding the registered targets
     MASK_BUCKET            the test stack's bucket for masked copies
     MASK_KMS_KEY_ARN       key of the masking bucket (optional; bucket default encryption otherwise)
     MASKING_KEY_SECRET_ARN Secrets Manager secret holding safetynet:maskingKey (when masking)
@@ -33,6 +33,7 @@ from handlers.staging.plan import validate_and_plan
 from handlers.staging.refill import delete_extra_items, refill_file
 from handlers.staging.replace import delete_for_replace, finish_replace, start_import
 from handlers.staging.target import TargetTable, guard_table
+from handlers.staging.targets import resolve
 from handlers.staging.verify import require_verified, verify_table
 
 logger = Logger(service="safetynet-staging")
@@ -79,7 +80,10 @@ def _ref(doc: Mapping[str, Any]) -> exports.ExportRef:
 
 
 def _target(event: Mapping[str, Any], env: Env) -> TargetTable:
-    target = TargetTable.from_json(event["target"])
+    return _this_stacks(TargetTable.from_json(event["target"]), env)
+
+
+def _this_stacks(target: TargetTable, env: Env) -> TargetTable:
     if target.stack != env.stack:
         raise StagingError(f"target {target.name} belongs to {target.stack}, this pipeline to {env.stack}")
     return target
@@ -95,6 +99,15 @@ def _masker(target: TargetTable, env: Env) -> Masker:
 
 
 # -- tasks ---------------------------------------------------------------------------------------
+
+
+def task_resolve(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """Which test table the export of the event goes to, among the targets this stack registered
+    in the ledger; an export of a table not staged here is refused (`staged` false, the reason)."""
+    found = resolve(_client("dynamodb"), env.ledger_table, str(event["bucket"]), str(event["key"]))
+    if found.target is None:
+        return {"staged": False, "reason": found.reason}
+    return {"staged": True, "reason": found.reason, "target": _this_stacks(found.target, env).to_json()}
 
 
 def task_claim(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
@@ -295,6 +308,7 @@ def task_record(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
 
 
 TASKS: dict[str, Callable[[Mapping[str, Any], Env], dict[str, Any]]] = {
+    "resolve": task_resolve,
     "claim": task_claim,
     "validate": task_validate,
     "validate_file": task_validate_file,

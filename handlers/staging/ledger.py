@@ -1,5 +1,6 @@
 """The staging ledger: one record per test table, so runs are idempotent and in order, and so a
-failed run's notification can say which data files failed and why.
+failed run's notification can say which data files failed and why. (The same table holds the
+targets the stack registers, keyed by export prefix: `handlers.staging.targets`.)
 
 EventBridge delivers at least once and in any order: `claim` makes a duplicate event, and an
 export older than the last one staged, a no-op. A Distributed Map that fails reports only that its

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from handlers.staging.exceptions import StagingError
-from handlers.staging.target import TargetTable, guard_table
+from handlers.staging.target import TargetTable, guard_table, table_tags
 
 logger = Logger(service="safetynet-staging", child=True)
+
+# After TagResource: how long the tags may take to read back (polls x seconds).
+TAG_POLLS = 30
+TAG_POLL_SECONDS = 2.0
 
 
 def delete_for_replace(ddb: Any, target: TargetTable, *, force_untagged: bool = False) -> bool:
@@ -79,9 +83,10 @@ def start_import(
     return str(out["ImportTableDescription"]["ImportArn"])
 
 
-def finish_replace(ddb: Any, target: TargetTable) -> list[str]:
-    """Re-apply what ImportTable does not carry, so the table matches the stack again.
-    Returns the settings applied (for the log)."""
+def finish_replace(ddb: Any, target: TargetTable, *, sleep: Callable[[float], None] = time.sleep) -> list[str]:
+    """Re-apply what ImportTable does not carry, so the table matches the stack again: the tags
+    first (IAM lets the staging role change the table, and later scan it, only once it carries
+    this stack's staging-target tag), then the rest. Returns the settings applied (for the log)."""
     applied = []
     waiter = ddb.get_waiter("table_exists")
 
@@ -94,6 +99,7 @@ def finish_replace(ddb: Any, target: TargetTable) -> list[str]:
         tags = [{"Key": k, "Value": v} for k, v in sorted(target.tags.items())]
         for i in range(0, len(tags), 50):
             ddb.tag_resource(ResourceArn=arn, Tags=tags[i : i + 50])
+        wait_for_tags(ddb, arn, target.tags, sleep=sleep)
         applied.append("tags")
     stream = target.schema.get("StreamSpecification")
     if stream and stream.get("StreamEnabled"):
@@ -126,6 +132,30 @@ def finish_replace(ddb: Any, target: TargetTable) -> list[str]:
         applied.append("deletion protection")
     logger.info({"message": "re-applied table settings after import", "table": target.name, "applied": applied})
     return applied
+
+
+def wait_for_tags(
+    ddb: Any,
+    arn: str,
+    tags: Mapping[str, str],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    polls: int = TAG_POLLS,
+    seconds: float = TAG_POLL_SECONDS,
+) -> None:
+    """Block until every tag in `tags` reads back on the table: TagResource is eventually
+    consistent (DynamoDB API reference, TagResource), and what follows is allowed by IAM only on
+    a table tagged as this stack's target. Raises StagingError when they do not appear."""
+    for attempt in range(polls):
+        current = table_tags(ddb, arn)
+        if all(current.get(k) == v for k, v in tags.items()):
+            return
+        if attempt < polls - 1:
+            sleep(seconds)
+    raise StagingError(
+        f"the tags set on {arn} did not read back within {polls * seconds:.0f} s (TagResource is eventually "
+        "consistent); run the staging again"
+    )
 
 
 def wait_deleted(ddb: Any, table: str) -> None:

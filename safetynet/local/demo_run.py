@@ -150,8 +150,11 @@ def scan_all(ddb: Any, table: str) -> Iterator[dict[str, Any]]:
 
 
 def target_from_trigger(result: SynthResult, logical: str) -> dict[str, Any]:
-    """The TargetTable document the test stack's trigger passes to the state machine."""
-    [target] = [r for r in result.of_type("aws:cloudwatch/eventTarget:EventTarget") if r["name"] == f"{logical}-start"]
-    template = target["inputs"]["inputTransformer"]["inputTemplate"]
-    body = template.replace("<bucket>", '"b"').replace("<key>", '"k"')
-    return dict(json.loads(body)["target"])
+    """The TargetTable document the test stack registers for the table (its StagedTable's target
+    item in the staging ledger), which the state machine stages into."""
+    from handlers.staging.targets import target_document
+
+    [item] = [r for r in result.of_type("aws:dynamodb/tableItem:TableItem") if r["name"] == f"{logical}-target"]
+    doc = target_document(json.loads(item["inputs"]["item"]))
+    assert doc is not None, f"{logical}-target holds no target"
+    return doc

@@ -122,3 +122,30 @@ def test_prod_table_under_a_staging_component_gets_no_exception(prod_records: Re
     _add_pipeline_state_table(prod_records, env="prod")
     _set_task_statement(prod_records, ["dynamodb:PutItem"])
     assert messages(RULE, prod_records)
+
+
+# -- create-only actions on a name pattern ----------------------------------------------------------
+
+
+def test_import_on_a_pattern_of_staging_targets_is_allowed(prod_records: Records) -> None:
+    # ImportTable only creates a table: no tag condition can hold for it, a name pattern scopes it.
+    _tag_orders_as_staging_target(prod_records)
+    add_staging_policy(
+        prod_records, {"Effect": "Allow", "Action": "dynamodb:ImportTable", "Resource": TABLE_ARN + "ord*"}
+    )
+    assert messages(RULE, prod_records) == []
+
+
+@pytest.mark.parametrize(
+    ("action", "pattern"),
+    [
+        ("dynamodb:ImportTable", "*"),  # no fixed part: any table of the account
+        ("dynamodb:ImportTable", "cust*"),  # matches a prod table
+        ("dynamodb:ImportTable", "zzz*"),  # matches no staging target
+        ("dynamodb:DeleteTable", "ord*"),  # not create-only: needs the tag condition
+    ],
+)
+def test_other_patterns_or_actions_are_still_reported(prod_records: Records, action: str, pattern: str) -> None:
+    _tag_orders_as_staging_target(prod_records)
+    add_staging_policy(prod_records, {"Effect": "Allow", "Action": action, "Resource": TABLE_ARN + pattern})
+    assert len(messages(RULE, prod_records)) == 1

@@ -92,12 +92,13 @@ def test_the_bucket_policy_adds_exactly_each_readers_read_and_list_grants(grante
             "Resource": [arn],
             "Condition": {"StringLike": {"s3:prefix": ["exports/customers/*", "exports/orders/*"]}},
         },
+        # A reader of every table: the exports prefix, a fixed size however many tables prod has.
         {
             "Sid": f"StagingReadsExports{DR_ACCOUNT}",
             "Effect": "Allow",
             "Principal": {"AWS": [DR_ROLE]},
             "Action": ["s3:GetObject"],
-            "Resource": [f"{arn}/exports/{t}/*" for t in ("customers", "inventory", "orders")],
+            "Resource": [f"{arn}/exports/*"],
         },
         {
             "Sid": f"StagingListsExports{DR_ACCOUNT}",
@@ -105,9 +106,7 @@ def test_the_bucket_policy_adds_exactly_each_readers_read_and_list_grants(grante
             "Principal": {"AWS": [DR_ROLE]},
             "Action": ["s3:ListBucket"],
             "Resource": [arn],
-            "Condition": {
-                "StringLike": {"s3:prefix": [f"exports/{t}/*" for t in ("customers", "inventory", "orders")]}
-            },
+            "Condition": {"StringLike": {"s3:prefix": ["exports/*"]}},
         },
     ]
 
@@ -274,11 +273,29 @@ def test_the_forwarding_pattern_matches_only_the_selected_tables_summaries(
     assert [e["detail"]["object"]["key"] for e in got] == ([key] if matches else [])
 
 
-def test_a_reader_of_every_table_forwards_every_tables_summary(granted: SynthResult) -> None:
+@pytest.mark.parametrize(
+    ("key", "matches"),
+    [
+        (f"exports/inventory/{SUMMARY}", True),
+        (f"exports/a-table-added-later/{SUMMARY}", True),
+        ("exports/inventory/AWSDynamoDB/01700000000000-a1b2c3d4/data/abc.json.gz", False),
+        ("exports/inventory/AWSDynamoDB/01700000000000-a1b2c3d4/manifest-files.json", False),
+        (f"drills/inventory/runs/r1/{SUMMARY}", False),
+        (f"masked/inventory/{SUMMARY}", False),
+    ],
+)
+def test_a_reader_of_every_table_gets_every_exports_summary_and_nothing_else(
+    aws: None, granted: SynthResult, key: str, matches: bool
+) -> None:
+    pattern = granted.one(RULE, f"staging-reader-{DR_ACCOUNT}-rule")["inputs"]["eventPattern"]
+    got = delivered({"forward": pattern}, s3_object_created(str(granted.outputs["vaultBucketName"]), key))["forward"]
+    assert [e["detail"]["object"]["key"] for e in got] == ([key] if matches else [])
+
+
+def test_a_reader_of_every_table_forwards_every_tables_summary_with_one_wildcard(granted: SynthResult) -> None:
     pattern = json.loads(granted.one(RULE, f"staging-reader-{DR_ACCOUNT}-rule")["inputs"]["eventPattern"])
-    assert pattern["detail"]["object"]["key"] == [
-        {"wildcard": f"exports/{t}/AWSDynamoDB/*/manifest-summary.json"} for t in ("orders", "customers", "inventory")
-    ]
+    assert pattern["detail"]["object"]["key"] == [{"wildcard": "exports/*/AWSDynamoDB/*/manifest-summary.json"}]
+    assert granted.outputs["stagingReaders"]["accounts"][DR_ACCOUNT]["exportPrefixes"] == ["exports"]
 
 
 # -- a reader in prod's own account: refused at deploy time ---------------------------------------
@@ -347,9 +364,9 @@ def test_a_same_account_test_stack_changes_nothing_on_its_bus(prod_synth: SynthR
 def test_the_forwarded_events_match_the_test_stacks_trigger(
     aws: None, granted: SynthResult, cross_account_test_stack: SynthResult
 ) -> None:
-    # Given the test stack's trigger for customers on moto's EventBridge, against the vault whose
-    # events prod forwards (the same bucket name: both synths name the vault alike)
-    trigger = cross_account_test_stack.one(RULE, "customers-trigger")["inputs"]["eventPattern"]
+    # Given the test stack's trigger on moto's EventBridge, against the vault whose events prod
+    # forwards (the same bucket name: both synths name the vault alike)
+    trigger = cross_account_test_stack.one(RULE, "staging-trigger")["inputs"]["eventPattern"]
     assert json.loads(trigger)["detail"]["bucket"]["name"] == [granted.outputs["vaultBucketName"]]
     forward = granted.one(RULE, f"staging-reader-{TEST_ACCOUNT}-rule")["inputs"]["eventPattern"]
     # When a customers export completes

@@ -20,7 +20,6 @@ from tests.support.staging_fixtures import (
     MASK_BUCKET,
     VAULT,
     as_set,
-    create_test_table,
     customer_items,
     data_keys,
     gz,
@@ -31,7 +30,7 @@ from tests.support.staging_fixtures import (
     target_for,
     write_prod_export,
 )
-from tests.support.staging_machine import FakeContext, event, ledger, runner
+from tests.support.staging_machine import FakeContext, event, ledger, runner, staged_table
 
 # -- every data file checked by its own map child, before the table is touched ------------------
 
@@ -83,7 +82,7 @@ def test_a_damaged_data_file_fails_at_validate_files_naming_the_file_and_problem
     # Given a test table with data and an export whose manifests are fine but one data file is not
     s3, ddb = machine_env
     target = target_for(prod_spec("customers"), mode="replace")
-    create_test_table(ddb, target)
+    staged_table(ddb, target)
     ddb.put_item(TableName=target.name, Item={"customerId": {"S": "keep"}})
     created = ddb.describe_table(TableName=target.name)["Table"]["CreationDateTime"]
     ref = write_prod_export(s3, customer_items(60, big=False))
@@ -91,10 +90,17 @@ def test_a_damaged_data_file_fails_at_validate_files_naming_the_file_and_problem
     key = corrupt(s3, ref)
     # When the machine runs
     run = runner(s3, ddb)
-    status, out = run.run(event(target, ref))
+    status, out = run.run(event(ref))
     # Then the manifest step passed, the file map failed the run, and nothing touched the table
     assert status == "FAILED" and out["Error"] == "StagingFailed"
-    assert run.visited[: run.visited.index("ValidateFiles")] == ["Claim", "Claimed?", "Validate"]
+    assert run.visited[: run.visited.index("ValidateFiles")] == [
+        "Resolve",
+        "StagedHere?",
+        "Target",
+        "Claim",
+        "Claimed?",
+        "Validate",
+    ]
     assert run.failed_children == 1
     assert run.visited[-3:] == ["RecordFailure", "NotifyFailure", "Failed"]
     assert "PrepareReplace" not in run.visited and "Masked?" not in run.visited
@@ -113,12 +119,12 @@ def test_a_damaged_file_stops_a_masked_refill_before_any_masking(machine_env: tu
     # Given a masked refill target and an export with a flipped byte in one file
     s3, ddb = machine_env
     target = target_for(prod_spec("customers"), mode="refill", mask=MASK)
-    create_test_table(ddb, target)
+    staged_table(ddb, target)
     ref = write_prod_export(s3, customer_items(40, big=False))
     key = _flip_byte(s3, ref)
     # When the machine runs
     run = runner(s3, ddb)
-    status, _ = run.run(event(target, ref))
+    status, _ = run.run(event(ref))
     # Then it fails at ValidateFiles: no masked copy is written, no item reaches the table
     assert status == "FAILED" and "MaskFiles" not in run.visited and "RefillFiles" not in run.visited
     assert s3.list_objects_v2(Bucket=MASK_BUCKET).get("KeyCount") == 0
@@ -130,16 +136,16 @@ def test_a_retried_export_reports_only_its_own_new_problems(machine_env: tuple[A
     # Given a run that failed on a damaged file, then the file repaired and the export retried
     s3, ddb = machine_env
     target = target_for(prod_spec("customers"), mode="refill")
-    create_test_table(ddb, target)
+    staged_table(ddb, target)
     ref = write_prod_export(s3, customer_items(30, big=False))
     key = data_keys(s3, ref)[0]
     good = s3.get_object(Bucket=ref.bucket, Key=key)["Body"].read()
     _flip_byte(s3, ref)
-    assert runner(s3, ddb).run(event(target, ref))[0] == "FAILED"
+    assert runner(s3, ddb).run(event(ref))[0] == "FAILED"
     s3.put_object(Bucket=ref.bucket, Key=key, Body=good)
     # When the same export's event comes again
     run = runner(s3, ddb)
-    status, out = run.run(event(target, ref))
+    status, out = run.run(event(ref))
     # Then it is claimed again (a FAILED record may be), stages, and the old problems are gone
     assert status == "SUCCEEDED", out
     record = ledger(ddb, "customers")
@@ -155,7 +161,7 @@ def _stage_many_files(machine_env: tuple[Any, Any]) -> tuple[Any, Any, dict[str,
     Returns (target, ref, machine output, all data keys, data keys read by Verify)."""
     s3, ddb = machine_env
     target = target_for(prod_spec("customers"), mode="refill")
-    create_test_table(ddb, target)
+    staged_table(ddb, target)
     ref = write_prod_export(s3, customer_items(120, big=False), items_per_file=3)
     task = {"name": ""}
     reads: list[tuple[str, str]] = []
@@ -170,7 +176,7 @@ def _stage_many_files(machine_env: tuple[Any, Any]) -> tuple[Any, Any, dict[str,
         task["name"] = ev["task"]
 
     run = runner(s3, ddb, before=note_task)
-    status, out = run.run(event(target, ref))
+    status, out = run.run(event(ref))
     assert status == "SUCCEEDED", out
     return target, ref, out, data_keys(s3, ref), [key for name, key in reads if name == "verify"]
 
@@ -207,7 +213,7 @@ def test_a_refill_child_that_fails_names_its_file_in_the_notification(machine_en
     # Given an export that validates, then loses a data file before the refill map reaches it
     s3, ddb = machine_env
     target = target_for(prod_spec("customers"), mode="refill")
-    create_test_table(ddb, target)
+    staged_table(ddb, target)
     ref = write_prod_export(s3, customer_items(60, big=False))
     lost = data_keys(s3, ref)[1]
 
@@ -217,7 +223,7 @@ def test_a_refill_child_that_fails_names_its_file_in_the_notification(machine_en
 
     run = runner(s3, ddb, before=lose_a_file)
     # When the machine runs
-    status, _ = run.run(event(target, ref))
+    status, _ = run.run(event(ref))
     # Then the refill map fails the run, and the message names the file and the error
     assert status == "FAILED" and "RefillFiles" in run.visited and "Sweep" not in run.visited
     message = run.published[-1]["Message"]
@@ -237,7 +243,7 @@ def test_both_modes_count_the_table_in_segments_and_verify_the_sum(
     monkeypatch.setattr(count, "SEGMENT_BYTES", 4096)
     s3, ddb = machine_env
     target = target_for(prod_spec("customers"), mode=mode)
-    create_test_table(ddb, target)
+    staged_table(ddb, target)
     items = customer_items(60, big=False)
     ref = write_prod_export(s3, items)
     size = exports.read_summary(s3, ref).billed_size_bytes
@@ -245,7 +251,7 @@ def test_both_modes_count_the_table_in_segments_and_verify_the_sum(
     expected = -(-size // 4096)
     run = runner(s3, ddb)
     # When the machine stages the export
-    status, out = run.run(event(target, ref))
+    status, out = run.run(event(ref))
     # Then one Lambda counted each segment, the segments held every item once, and Verify used the sum
     assert status == "SUCCEEDED", out
     assert 1 < expected <= MAX_SEGMENTS
@@ -271,7 +277,7 @@ def test_a_table_count_off_by_one_fails_verify_with_both_counts_in_the_notificat
     # Sweep follows) or disappears (refill: fewer than the export, nothing to sweep)
     s3, ddb = machine_env
     target = target_for(prod_spec("customers"), mode=mode)
-    create_test_table(ddb, target)
+    staged_table(ddb, target)
     items = customer_items(30, big=False)
     ref = write_prod_export(s3, items)
 
@@ -283,7 +289,7 @@ def test_a_table_count_off_by_one_fails_verify_with_both_counts_in_the_notificat
 
     run = runner(s3, ddb, before=before)
     # When the machine runs
-    status, out = run.run(event(target, ref))
+    status, out = run.run(event(ref))
     # Then Verify fails on the count, and the notification and ledger give both numbers
     assert status == "FAILED" and out["Error"] == "StagingFailed"
     assert run.visited[run.visited.index("CountTable") :][:3] == ["CountTable", "CountSegment", "Counted?"]
@@ -298,7 +304,7 @@ def test_a_refill_with_an_item_not_in_the_export_is_swept_and_counted_again(mach
     # Given a refill during which an item not in the export is in the table when it is counted
     s3, ddb = machine_env
     target = target_for(prod_spec("customers"), mode="refill")
-    create_test_table(ddb, target)
+    staged_table(ddb, target)
     items = customer_items(30, big=False)
     ref = write_prod_export(s3, items)
     planned: list[int] = []
@@ -311,7 +317,7 @@ def test_a_refill_with_an_item_not_in_the_export_is_swept_and_counted_again(mach
 
     run = runner(s3, ddb, before=before)
     # When the machine runs
-    status, out = run.run(event(target, ref))
+    status, out = run.run(event(ref))
     # Then Sweep deleted it, the table was counted again, and Verify saw the new count
     assert status == "SUCCEEDED", out
     assert out["sweep"] == {"deleted": 1}
@@ -325,7 +331,7 @@ def test_a_segment_that_cannot_be_counted_fails_the_run_with_its_own_error(machi
     # Given a replace during which the table disappears once the count is planned
     s3, ddb = machine_env
     target = target_for(prod_spec("customers"), mode="replace")
-    create_test_table(ddb, target)
+    staged_table(ddb, target)
     ref = write_prod_export(s3, customer_items(10, big=False))
 
     def before(ev: dict[str, Any]) -> None:
@@ -334,7 +340,7 @@ def test_a_segment_that_cannot_be_counted_fails_the_run_with_its_own_error(machi
 
     run = runner(s3, ddb, before=before)
     # When the machine runs
-    status, _ = run.run(event(target, ref))
+    status, _ = run.run(event(ref))
     # Then the inline map fails with the segment's DynamoDB error (not a generic threshold error)
     assert status == "FAILED" and "Verify" not in run.visited
     assert run.visited[-4:] == ["CountSegment", "RecordFailure", "NotifyFailure", "Failed"]

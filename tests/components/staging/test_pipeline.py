@@ -1,9 +1,10 @@
 """StagingPipeline, declared alone from minimal arguments under Pulumi's mocks: state machine, task
-Lambda, masking bucket, ledger, topic and their roles."""
+Lambda, masking bucket, ledger, topic, their roles, and the one trigger for every export."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -11,14 +12,10 @@ import pytest
 from components.common.lambda_package import RUNTIME, powertools_layer
 from components.common.policies import assume_role_policy
 from components.config.staging import StagingSpec
-from components.staging.component import StagingPipeline, StagingPipelineArgs
-from components.staging.policies import (
-    ExportSource,
-    staging_task_policy,
-    start_execution_policy,
-    state_machine_policy,
-)
+from components.staging.component import StagingPipeline, StagingPipelineArgs, vault_bucket_arn
+from components.staging.policies import staging_task_policy, start_execution_policy, state_machine_policy
 from components.staging.state_machine import staging_definition
+from components.staging.targets import summary_event_pattern
 from safetynet.synth import fake_state
 from tests.support.pulumi_mocks import REGION, RecordingMocks
 from tests.support.pulumi_run import declared, resolved
@@ -42,8 +39,10 @@ BUCKET_TYPES = (
 )
 
 
-def declare(*, masking_key: str | None = MASKING_KEY) -> dict[str, Any]:
-    """Declare the pipeline `staging` of the test environment and resolve what it exposes."""
+def declare(*, masking_key: str | None = MASKING_KEY, tables: int = 1) -> dict[str, Any]:
+    """Declare the pipeline `staging` of the test environment (for `tables` test tables, `orders-test`
+    first) and resolve what it exposes."""
+    names = ["orders", *(f"table-{i:04d}" for i in range(tables - 1))]
 
     def build() -> dict[str, Any]:
         pipeline = StagingPipeline(
@@ -52,8 +51,8 @@ def declare(*, masking_key: str | None = MASKING_KEY) -> dict[str, Any]:
                 environment="test",
                 stack=STACK,
                 staging=StagingSpec.model_validate({"from": "acme/safetynet/prod", "maxConcurrency": 4}),
-                test_tables=["orders-test"],
-                sources=[{"bucketArn": VAULT_ARN, "prefix": "exports/orders"}],
+                test_tables=[f"{n}-test" for n in names],
+                sources=[{"bucketArn": VAULT_ARN, "prefix": f"exports/{n}"} for n in names],
                 vault_key_arn=VAULT_KEY,
                 masking_key=masking_key,
                 tags={"safetynet:environment": "test"},
@@ -69,6 +68,8 @@ def declare(*, masking_key: str | None = MASKING_KEY) -> dict[str, Any]:
             "topic_arn": pipeline.topic_arn,
             "task_role_arn": pipeline.task_role_arn,
             "state_machine_role_arn": pipeline.state_machine_role_arn,
+            "rule_arn": pipeline.rule_arn,
+            "ledger_table_name": pipeline.ledger_table_name,
         }
 
     return resolved(build)
@@ -109,6 +110,8 @@ def test_a_pipeline_declares_its_machine_task_bucket_ledger_topic_secret_and_rol
             ("aws:sfn/stateMachine:StateMachine", "staging-machine"),
             ("aws:iam/role:Role", "staging-events-role"),
             (ROLE_POLICY, "staging-events-policy"),
+            ("aws:cloudwatch/eventRule:EventRule", "staging-trigger"),
+            ("aws:cloudwatch/eventTarget:EventTarget", "staging-start"),
         ]
     )
 
@@ -177,7 +180,7 @@ def test_the_task_policy_is_scoped_to_prods_exports_and_this_pipelines_resources
         region=REGION,
         account=ACCOUNT,
         test_tables=["orders-test"],
-        sources=[ExportSource(VAULT_ARN, "exports/orders")],
+        vault_bucket_arn=VAULT_ARN,
         vault_key_arn=VAULT_KEY,
         ledger_arn=arn(pulumi_mocks, "aws:dynamodb/table:Table", "staging-ledger"),
         mask_bucket_arn=f"arn:aws:s3:::{out['mask_bucket_name']}",
@@ -195,7 +198,7 @@ def test_the_state_machine_policy_is_scoped_to_this_pipeline(pulumi_mocks: Recor
         state_machine_name=MACHINE_NAME,
         function_name="safetynet-staging-test",
         test_tables=["orders-test"],
-        sources=[ExportSource(VAULT_ARN, "exports/orders")],
+        vault_bucket_arn=VAULT_ARN,
         vault_key_arn=VAULT_KEY,
         mask_bucket_arn=f"arn:aws:s3:::{out['mask_bucket_name']}",
         staging_key_arn=arn(pulumi_mocks, "aws:kms/key:Key", "staging-key"),
@@ -216,3 +219,60 @@ def test_masked_copies_expire_from_a_hardened_bucket(pulumi_mocks: RecordingMock
     assert rule["expiration"] == {"days": 7}
     access = pulumi_mocks.one(BUCKET_TYPES[0], "staging-masked-public-access").inputs
     assert access["blockPublicPolicy"] is True
+
+
+# -- the trigger: one rule for every export --------------------------------------------------------
+
+
+def test_the_trigger_starts_the_machine_for_every_export_summary_in_the_vault(pulumi_mocks: RecordingMocks) -> None:
+    out = declare()
+    rule = pulumi_mocks.one("aws:cloudwatch/eventRule:EventRule", "staging-trigger").inputs
+    assert json.loads(rule["eventPattern"]) == summary_event_pattern("prod-vault")
+    target = pulumi_mocks.one("aws:cloudwatch/eventTarget:EventTarget", "staging-start").inputs
+    assert (target["arn"], target["roleArn"]) == (out["state_machine_arn"], out["events_role_arn"])
+    assert target["inputTransformer"] == {
+        "inputPaths": {"bucket": "$.detail.bucket.name", "key": "$.detail.object.key"},
+        "inputTemplate": '{"bucket": <bucket>, "key": <key>}',
+    }
+    assert target["retryPolicy"] == {"maximumRetryAttempts": 185, "maximumEventAgeInSeconds": 86400}
+    assert out["ledger_table_name"] == "safetynet-staging-ledger-test"
+
+
+@pytest.mark.parametrize("name", ["staging-task-policy", "staging-machine-policy"])
+def test_the_roles_and_the_trigger_do_not_grow_with_the_tables(pulumi_mocks: RecordingMocks, name: str) -> None:
+    # Given the pipeline for 1 table, then for 1,000
+    declare(tables=1)
+    one = json.dumps(role_policy(pulumi_mocks, name), separators=(",", ":"))
+    pulumi_mocks.registrations.clear()
+    declare(tables=1000)
+    many = json.dumps(role_policy(pulumi_mocks, name), separators=(",", ":"))
+    # Then it is no larger: the tables appear only through their name scope (orders-test alone,
+    # then *-test), never one by one
+    assert len(many) <= len(one)
+    assert ":table/*-test" in many and "table-0999" not in many
+    assert len(pulumi_mocks.of_type("aws:cloudwatch/eventRule:EventRule")) == 1
+
+
+@pytest.mark.parametrize(
+    ("sources", "problem"),
+    [
+        ([], "safetynet:tables is empty"),
+        (
+            [
+                {"bucketArn": VAULT_ARN, "prefix": "exports/a"},
+                {"bucketArn": "arn:aws:s3:::other", "prefix": "exports/b"},
+            ],
+            "buckets: arn:aws:s3:::other, arn:aws:s3:::prod-vault",
+        ),
+        ([{"bucketArn": VAULT_ARN, "prefix": "backups/a"}], "prefixes outside: backups/a"),
+    ],
+)
+def test_prods_exports_must_lie_under_one_vaults_exports_prefix(sources: list[dict[str, str]], problem: str) -> None:
+    # What the trigger and the roles cover; anything else would be staged by nothing.
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        vault_bucket_arn(sources)
+
+
+def test_the_vault_is_the_bucket_of_prods_exports() -> None:
+    sources = [{"bucketArn": VAULT_ARN, "prefix": f"exports/{t}"} for t in ("a", "b")]
+    assert vault_bucket_arn(sources) == VAULT_ARN

@@ -12,16 +12,17 @@ import pytest
 from components.common.policies import assume_role_policy
 from components.config.loading import parse_stack_config
 from components.config.staging import CrossAccountSpec
-from components.staging.component import summary_event_pattern
-from components.staging.policies import StagingReader, forward_exports_policy
+from components.staging.policies import StagingReader, forward_exports_policy, staging_reader_grants
 from components.staging.readers import (
     ExportForwarding,
     ExportForwardingArgs,
     ProdExportEvents,
     ProdExportEventsArgs,
     check_vault_account,
+    forwarding_pattern_chars,
     staging_readers,
 )
+from components.staging.targets import summary_event_pattern
 from tests.support.pulumi_mocks import REGION, RecordingMocks
 from tests.support.pulumi_run import declared, resolved
 
@@ -35,6 +36,7 @@ READER = StagingReader(
     prefixes=("exports/orders", "exports/customers"),
 )
 RULE = "aws:cloudwatch/eventRule:EventRule"
+KEY = "arn:aws:kms:eu-central-1:123456789012:key/0000vault"
 
 
 def forward(reader: StagingReader = READER) -> dict[str, Any]:
@@ -82,7 +84,7 @@ def test_a_reader_in_its_own_region_gets_the_events_on_that_regions_bus(pulumi_m
 def test_the_rule_matches_the_summaries_of_the_readers_tables_only(pulumi_mocks: RecordingMocks) -> None:
     forward()
     pattern = json.loads(pulumi_mocks.one(RULE, "staging-reader-rule").inputs["eventPattern"])
-    assert pattern == summary_event_pattern("prod-vault", "exports/orders", "exports/customers")
+    assert pattern == summary_event_pattern("prod-vault", ["exports/orders", "exports/customers"])
 
 
 def test_only_eventbridge_for_this_rule_may_put_events_on_the_readers_bus(pulumi_mocks: RecordingMocks) -> None:
@@ -135,14 +137,55 @@ def test_readers_resolve_to_the_export_prefixes_of_their_tables_physical_names()
     )
     assert staging_readers(cfg) == [
         StagingReader("safetynet:stagingReaders[0]", TEST_ACCOUNT, (TASK_ROLE,), ("exports/customers-dev",)),
+        # Every table: no prefixes (the whole exports prefix), whatever tables there are.
         StagingReader(
             "safetynet:stagingReaders[1]",
             "333333333333",
             ("arn:aws:iam::333333333333:role/r",),
-            ("exports/orders-dev", "exports/customers-dev"),
+            None,
             region="eu-west-1",
         ),
     ]
+
+
+def config_of(n: int, readers: list[dict[str, Any]]) -> Any:
+    return parse_stack_config(
+        {
+            "environment": "prod",
+            "tables": [{"name": f"table-{i:04d}", "hashKey": {"name": "id", "type": "S"}} for i in range(n)],
+            "stagingReaders": readers,
+        }
+    )
+
+
+EVERY_TABLE = {"account": "333333333333", "roleArns": ["arn:aws:iam::333333333333:role/r"]}
+
+
+def test_a_reader_of_every_table_gets_the_same_grants_and_pattern_at_any_table_count() -> None:
+    # Given prod with 3 tables, then with 1,000
+    few, many = (staging_readers(config_of(n, [EVERY_TABLE])) for n in (3, 1000))
+    # Then the reader's grants and forwarding pattern are the same
+    grants = [staging_reader_grants(bucket_arn="arn:aws:s3:::prod-vault", key_arn=KEY, readers=r) for r in (few, many)]
+    assert grants[0] == grants[1]
+    assert forwarding_pattern_chars(few[0].prefixes) == forwarding_pattern_chars(many[0].prefixes) < 300
+
+
+def test_a_selection_whose_forwarding_pattern_fits_is_granted_table_by_table() -> None:
+    selection = [f"table-{i:04d}" for i in range(20)]
+    (reader,) = staging_readers(config_of(1000, [{**EVERY_TABLE, "tables": selection}]))
+    assert reader.prefixes == tuple(f"exports/{t}" for t in selection)
+    assert forwarding_pattern_chars(reader.prefixes) <= 2048
+
+
+def test_a_selection_too_large_to_forward_in_one_pattern_is_refused_naming_the_reader() -> None:
+    selection = [f"table-{i:04d}" for i in range(100)]
+    with pytest.raises(ValueError) as exc:
+        staging_readers(
+            config_of(1000, [EVERY_TABLE, {"account": TEST_ACCOUNT, "roleArns": [TASK_ROLE], "tables": selection}])
+        )
+    message = str(exc.value)
+    assert message.startswith("safetynet:stagingReaders[1].tables selects 100 tables")
+    assert "over EventBridge's 2048" in message and "omit tables" in message
 
 
 def test_a_vault_account_equal_to_the_test_account_is_refused() -> None:

@@ -1,5 +1,5 @@
 """StagedTable, declared alone from minimal arguments under Pulumi's mocks: the test table with
-prod's schema and its trigger on prod's completed exports."""
+prod's schema and its staging target, registered in the pipeline's ledger."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from components.config.staging import StagingSpec
 from components.config.tables import TableSpec
-from components.staging.component import StagedTable, StagedTableArgs, summary_event_pattern
+from components.staging.component import StagedTable, StagedTableArgs
 from conventions.tags import STAGING_TARGET_TAG
 from tests.support.pulumi_mocks import REGION, RecordingMocks
 from tests.support.pulumi_run import declared, resolved
@@ -24,11 +24,9 @@ PROD_TABLE: dict[str, Any] = {
     "exportPrefix": "exports/orders",
     "schema": SPEC.create_table_request("orders"),
 }
-MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:safetynet-staging-test"
-EVENTS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/staging-events-role"
+LEDGER = "safetynet-staging-ledger-test"
 TABLE = "aws:dynamodb/table:Table"
-RULE = "aws:cloudwatch/eventRule:EventRule"
-TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+ITEM = "aws:dynamodb/tableItem:TableItem"
 
 
 def declare(staging: StagingSpec | None = None) -> dict[str, Any]:
@@ -44,24 +42,22 @@ def declare(staging: StagingSpec | None = None) -> dict[str, Any]:
                 staging=staging or StagingSpec.model_validate({"from": "acme/safetynet/prod"}),
                 tags={"safetynet:environment": "test"},
                 prod_table=PROD_TABLE,
-                vault_bucket_name="prod-vault",
-                state_machine_arn=MACHINE,
-                events_role_arn=EVENTS_ROLE,
+                ledger_table_name=LEDGER,
             ),
         )
-        return {"table_name": staged.table_name, "table_arn": staged.table_arn, "rule_arn": staged.rule_arn}
+        return {"table_name": staged.table_name, "table_arn": staged.table_arn, "export_prefix": staged.export_prefix}
 
     return resolved(build)
 
 
-def test_a_staged_table_is_the_test_table_and_its_trigger(pulumi_mocks: RecordingMocks) -> None:
+def test_a_staged_table_is_the_test_table_and_its_target(pulumi_mocks: RecordingMocks) -> None:
+    # No rule of its own: the pipeline's one trigger serves every table.
     declare()
     assert declared(pulumi_mocks) == sorted(
         [
             ("safetynet:staging:StagedTable", "orders"),
             (TABLE, "orders-table"),
-            (RULE, "orders-trigger"),
-            (TARGET, "orders-start"),
+            (ITEM, "orders-target"),
         ]
     )
 
@@ -70,7 +66,7 @@ def test_what_it_exposes_resolves(pulumi_mocks: RecordingMocks) -> None:
     out = declare()
     assert out["table_name"] == "orders-test"
     assert out["table_arn"] == f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders-test"
-    assert out["rule_arn"].startswith(f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:orders-trigger")
+    assert out["export_prefix"] == "exports/orders"
 
 
 def test_the_test_table_has_prods_schema_pitr_no_deletion_protection_and_the_target_tag(
@@ -94,28 +90,17 @@ def test_the_test_table_has_prods_schema_pitr_no_deletion_protection_and_the_tar
     }
 
 
-def test_the_trigger_matches_the_summary_of_prods_export_of_this_table(pulumi_mocks: RecordingMocks) -> None:
-    declare()
-    rule = pulumi_mocks.one(RULE, "orders-trigger").inputs
-    assert json.loads(rule["eventPattern"]) == summary_event_pattern("prod-vault", "exports/orders")
-
-
-def test_the_trigger_starts_the_state_machine_with_this_tables_target(pulumi_mocks: RecordingMocks) -> None:
+def test_the_target_is_an_item_of_the_ledger_keyed_by_prods_export_prefix(pulumi_mocks: RecordingMocks) -> None:
     # Given a staging spec that refills orders and masks one attribute
     staging = StagingSpec.model_validate(
         {"from": "acme/safetynet/prod", "tables": {"orders": {"mode": "refill"}}, "mask": {"orders": {"note": "drop"}}}
     )
     declare(staging)
-    target = pulumi_mocks.one(TARGET, "orders-start").inputs
-    assert (target["arn"], target["roleArn"]) == (MACHINE, EVENTS_ROLE)
-    assert target["retryPolicy"] == {"maximumRetryAttempts": 185, "maximumEventAgeInSeconds": 86400}
-    transformer = target["inputTransformer"]
-    assert transformer["inputPaths"] == {"bucket": "$.detail.bucket.name", "key": "$.detail.object.key"}
-    # The template is JSON once EventBridge substitutes the event's (quoted) bucket and key.
-    template = transformer["inputTemplate"].replace("<bucket>", '"prod-vault"').replace("<key>", '"k"')
-    document = json.loads(template)
-    assert (document["bucket"], document["key"]) == ("prod-vault", "k")
-    assert document["target"] == {
+    item = pulumi_mocks.one(ITEM, "orders-target").inputs
+    assert (item["tableName"], item["hashKey"]) == (LEDGER, "table")
+    doc = json.loads(item["item"])
+    assert set(doc) == {"table", "target"} and doc["table"] == {"S": "exports/orders"}
+    assert json.loads(doc["target"]["S"]) == {
         "name": "orders-test",
         "logicalName": "orders",
         "stack": STACK,
@@ -133,3 +118,9 @@ def test_the_trigger_starts_the_state_machine_with_this_tables_target(pulumi_moc
         },
         "mask": [{"path": "note", "action": "drop"}],
     }
+
+
+def test_the_target_item_fits_dynamodbs_item_size(pulumi_mocks: RecordingMocks) -> None:
+    # Per table, whatever the number of tables; DynamoDB's item limit is 400 KB.
+    declare()
+    assert len(pulumi_mocks.one(ITEM, "orders-target").inputs["item"].encode()) < 4_000

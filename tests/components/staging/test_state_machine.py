@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 import subprocess
@@ -40,9 +41,11 @@ def test_asl_validator_rejects_a_broken_definition(definition: dict[str, Any], t
     assert out.returncode == 1
 
 
-def test_order_is_claim_validate_files_mask_mode_verify_record_notify(definition: dict[str, Any]) -> None:
+def test_order_is_resolve_claim_validate_files_mask_mode_verify_record_notify(definition: dict[str, Any]) -> None:
     s = definition["States"]
-    assert definition["StartAt"] == "Claim"
+    assert definition["StartAt"] == "Resolve"
+    assert s["Resolve"]["Next"] == "StagedHere?" and s["StagedHere?"]["Choices"][0]["Next"] == "Target"
+    assert s["Target"]["Next"] == "Claim"
     assert s["Claim"]["Next"] == "Claimed?" and s["Claimed?"]["Default"] == "Skipped"
     assert s["Claimed?"]["Choices"][0]["Next"] == "Validate"
     # Every data file is checked (ValidateFiles) before masking or anything touching the table.
@@ -79,6 +82,36 @@ def test_data_files_go_through_a_bounded_distributed_map(
     assert m["Catch"][0]["ErrorEquals"] == ["States.ALL"] and m["Catch"][0]["Next"] == "RecordFailure"
 
 
+def test_the_first_task_finds_the_exports_table_from_the_events_bucket_and_key_alone(
+    definition: dict[str, Any],
+) -> None:
+    s = definition["States"]
+    resolve = s["Resolve"]
+    assert resolve["Resource"] == FN and resolve["ResultPath"] == "$.resolved"
+    assert resolve["Parameters"] == {"task": "resolve", "bucket.$": "$.bucket", "key.$": "$.key"}
+    # Nothing is claimed yet: a failure is announced without a ledger record to finish.
+    assert [c["Next"] for c in resolve["Catch"]] == ["NotifyUnclaimed"]
+    (staged,) = s["StagedHere?"]["Choices"]
+    assert staged == {"Variable": "$.resolved.staged", "BooleanEquals": True, "Next": "Target"}
+    # An export of a table not staged here ends quietly, before anything is claimed or notified.
+    assert s["StagedHere?"]["Default"] == "NotStagedHere" and s["NotStagedHere"]["Type"] == "Succeed"
+    # Every later state reads the target as the per-table triggers used to pass it.
+    assert s["Target"]["Type"] == "Pass" and "ResultPath" not in s["Target"]
+    assert s["Target"]["Parameters"] == {"target.$": "$.resolved.target", "bucket.$": "$.bucket", "key.$": "$.key"}
+
+
+def test_the_definition_does_not_grow_with_the_tables(definition: dict[str, Any]) -> None:
+    # Its inputs are two ARNs, a concurrency and poll intervals: nothing per table.
+    assert set(inspect.signature(staging_definition).parameters) == {
+        "function_arn",
+        "topic_arn",
+        "max_concurrency",
+        "delete_poll_seconds",
+        "import_poll_seconds",
+    }
+    assert len(json.dumps(definition).encode()) < 20_000  # Step Functions allows 1 MB
+
+
 def test_waits_happen_in_step_functions_not_in_lambda(definition: dict[str, Any]) -> None:
     s = definition["States"]
     assert s["TableGone?"]["Resource"] == "arn:aws:states:::aws-sdk:dynamodb:describeTable"
@@ -94,6 +127,7 @@ def test_every_step_after_the_claim_fails_into_record_and_notify(definition: dic
     s = definition["States"]
     for name, state in s.items():
         if state["Type"] in ("Task", "Map") and name not in (
+            "Resolve",
             "Claim",
             "RecordFailure",
             "NotifySuccess",
