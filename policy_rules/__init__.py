@@ -19,7 +19,10 @@ during preview" as advisory. Rules read only what they need so that known values
 
 Modules: `model` (resources, findings, rules, violations, type tokens, the two adapters),
 `inputs` (readers of resource inputs), one module per rule family named like its rule ids
-(`tables`, `vault`, `staging`, `iam`, `messaging`), and `registry` (RULES in order, `evaluate`).
+(`tables`, `vault`, `staging`, `iam`, `messaging`, `limits`), and `registry` (RULES in order,
+`evaluate`). The `limit-*` family builds on `quotas` (AWS's documented numbers and their sources),
+`measure` (how each service counts a document or an archive) and `sizes` (each limited quantity
+of the declared resources, measured).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -235,3 +236,37 @@ def test_pack_serves_the_policies_when_started_like_pulumi_starts_it() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_limit_rules_read_what_the_engine_hands_over(pack: ModuleType, prod_synth: Any, tmp_path: Path) -> None:
+    # Given a function as the engine sends it: its code an AssetArchive of file assets plus a
+    # nested zip (FileArchive) of 51 MiB, its inputs behind the SDK's proxies, and environment
+    # variables one byte over Lambda's 4 KB
+    import zipfile
+
+    import pulumi
+
+    from policy_rules.measure import json_bytes
+    from policy_rules.quotas import LAMBDA_ENVIRONMENT
+
+    vendor = tmp_path / "vendor.zip"
+    with zipfile.ZipFile(vendor, "w", zipfile.ZIP_STORED) as z, z.open("blob.bin", "w", force_zip64=True) as f:
+        for _ in range(51):
+            f.write(b"\0" * (1 << 20))
+    function = copy.deepcopy(next(r for r in prod_synth.resources if r["type"] == "aws:lambda/function:Function"))
+    assets: dict[str, Any] = {
+        name: pulumi.FileAsset(f["path"]) if "path" in f else pulumi.StringAsset(f["text"])
+        for name, f in function["inputs"]["code"]["archive"].items()
+    }
+    function["inputs"]["code"] = pulumi.AssetArchive({**assets, "vendor": pulumi.FileArchive(str(vendor))})
+    variables = function["inputs"]["environment"]["variables"]
+    variables["CONTEXT"] = ""
+    variables["CONTEXT"] = "a" * (LAMBDA_ENVIRONMENT.value + 1 - json_bytes(variables))
+    # When the pack analyzes it; Then both sizes are reported, as mandatory
+    diagnostics = analyze(pack, function)
+    assert [(d.policyName, d.enforcementLevel) for d in diagnostics] == [
+        ("limit-lambda-environment", proto.MANDATORY),
+        ("limit-lambda-code-zipped", proto.MANDATORY),
+    ]
+    assert "is 4,097 bytes, over the limit of 4,096 bytes" in diagnostics[0].message
+    assert "over the limit of 52,428,800 bytes" in diagnostics[1].message

@@ -14,9 +14,12 @@ import policy_rules as pr
 from policy_rules.model import TABLE
 from policy_rules.tables import export_schedules
 from policy_rules.vault import vault_buckets
-from tests.policy_rules.crafted import CRAFTED
+from tests.policy_rules.crafted import CRAFTED as SAFETY_CRAFTED
+from tests.policy_rules.crafted_limits import CRAFTED_LIMITS
 from tests.policy_rules.records import Records, messages
 from tests.support.stacks import PROJECT_DIR, SHIPPED_STACKS
+
+CRAFTED = {**SAFETY_CRAFTED, **CRAFTED_LIMITS}
 
 # -- the registry -----------------------------------------------------------------------------------
 
@@ -37,6 +40,32 @@ def test_rules_are_listed_in_the_documented_order() -> None:
         "iam-no-wildcard-actions",
         "sns-topic-encrypted",
         "sqs-queue-encrypted",
+        "limit-eventbridge-pattern-size",
+        "limit-eventbridge-target-input",
+        "limit-eventbridge-rules-per-bus",
+        "limit-eventbridge-wildcard-rules",
+        "limit-eventbridge-targets-per-rule",
+        "limit-eventbridge-bus-policy",
+        "limit-iam-role-inline-policies",
+        "limit-iam-managed-policy",
+        "limit-iam-trust-policy",
+        "limit-iam-roles",
+        "limit-s3-bucket-policy",
+        "limit-kms-key-policy",
+        "limit-sns-topic-policy",
+        "limit-sqs-queue-policy",
+        "limit-lambda-environment",
+        "limit-lambda-layers",
+        "limit-lambda-code-zipped",
+        "limit-lambda-code-unzipped",
+        "limit-lambda-resource-policy",
+        "limit-sfn-definition",
+        "limit-dashboard-widgets",
+        "limit-dashboard-alarm-widget",
+        "limit-dashboard-metrics",
+        "limit-tags",
+        "limit-dynamodb-tables",
+        "limit-scheduler-schedules",
     ]
     assert list(pr.RULES_BY_ID) == [r.id for r in pr.RULES]
 
