@@ -16,7 +16,7 @@ import sys
 
 import typer
 
-from safetynet.commands import backup, demo, drill, refill, restore_plan, stage, status, synth, verify
+from safetynet.commands import adopt, backup, coverage, demo, drill, refill, restore_plan, stage, status, synth, verify
 
 app = typer.Typer(
     name="safetynet",
@@ -41,6 +41,8 @@ app.command(name="status")(status.status)
 app.command(name="drill")(drill.drill)
 app.command(name="refill")(refill.refill)
 app.command(name="stage")(stage.stage)
+app.command(name="coverage")(coverage.coverage)
+app.command(name="adopt")(adopt.adopt)
 
 
 # Set by a command whose process holds a large in-memory state (the demo's emulator): the

@@ -6,13 +6,16 @@ command that sets one config key leaves the rest of the file byte-for-byte the s
 
 from __future__ import annotations
 
+import copy
 import io
-from collections.abc import Iterable, Mapping
+import re
+import textwrap
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 
 def _yaml() -> YAML:
@@ -93,3 +96,126 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(v) for v in value]
     return value
+
+
+# -- lists (`safetynet:tables`): entries appended, the rest of the file kept byte for byte ----------
+
+
+def node(value: Any, flow_keys: Collection[str] = ()) -> Any:
+    """Plain dicts/lists as round-trip nodes in block style, except the values of `flow_keys`
+    (e.g. `hashKey: {name: id, type: S}`), written in flow style as people write them."""
+    if isinstance(value, Mapping):
+        out = CommentedMap()
+        for k, v in value.items():
+            out[k] = node(v, flow_keys)
+            if k in flow_keys and isinstance(out[k], CommentedMap | CommentedSeq):
+                out[k].fa.set_flow_style()
+        return out
+    if isinstance(value, list | tuple):
+        return CommentedSeq(node(v, flow_keys) for v in value)
+    return value
+
+
+def append_list_entries(
+    doc: CommentedMap,
+    key: str,
+    entries: Sequence[Mapping[str, Any]],
+    *,
+    comment: str | None = None,
+    flow_keys: Collection[str] = (),
+) -> None:
+    """Append `entries` to the list `config.<key>` (created at the end of `config` if missing),
+    with an optional comment line above the first one. Entries already there are re-emitted as
+    they were read; a comment that followed the list (above the next key) stays below it."""
+    config = doc["config"]
+    seq = config.get(key)
+    if seq is None or (isinstance(seq, CommentedSeq) and not seq and seq.fa.flow_style()):
+        fresh = CommentedSeq()
+        if key in config:
+            config[key] = fresh
+        else:
+            config.insert(len(config), key, fresh)
+        seq = fresh
+    if not isinstance(seq, CommentedSeq):
+        raise ValueError(f"config.{key} is not a list")
+    if seq.fa.flow_style():
+        seq.fa.set_block_style()
+    if not entries:
+        return
+    previous_last = seq[-1] if len(seq) else None
+    first = len(seq)
+    for entry in entries:
+        seq.append(node(entry, flow_keys))
+    if previous_last is not None:
+        _move_trailing_comment(previous_last, seq[-1])
+    if comment:
+        seq.yaml_set_comment_before_after_key(first, before=comment, indent=_indent_of(config, key) + 2)
+
+
+def _last_comment_slot(value: Any) -> tuple[Any, Any, int] | None:
+    """Where ruamel keeps the comment after a block node's last line: (container, key, position)."""
+    while isinstance(value, CommentedMap | CommentedSeq) and len(value):
+        key: Any = list(value)[-1] if isinstance(value, CommentedMap) else len(value) - 1
+        child = value[key]
+        if isinstance(child, CommentedMap | CommentedSeq) and len(child) and not child.fa.flow_style():
+            value = child
+            continue
+        return value, key, 2 if isinstance(value, CommentedMap) else 0
+    return None
+
+
+def _move_trailing_comment(old_last: Any, new_last: Any) -> None:
+    # ruamel attaches the comment lines between a list and the next key (`# about backup`) to the
+    # list's last scalar; appended entries would land below them. The end-of-line comment stays.
+    src, dst = _last_comment_slot(old_last), _last_comment_slot(new_last)
+    if src is None or dst is None:
+        return
+    container, key, pos = src
+    slot = container.ca.items.get(key)
+    if not slot or slot[pos] is None:
+        return
+    token = slot[pos]
+    if token.value.startswith("#"):
+        line, _, rest = token.value.partition("\n")
+        if not rest:
+            return
+        token.value = line + "\n"
+        moved = copy.copy(token)
+        moved.value = "\n" + rest
+    else:
+        slot[pos] = None
+        moved = token
+    dst_container, dst_key, dst_pos = dst
+    dst_slot = dst_container.ca.items.setdefault(dst_key, [None] * (4 if dst_pos == 2 else 2))
+    dst_slot[dst_pos] = moved
+
+
+def dump_fragment(entries: Sequence[Mapping[str, Any]], flow_keys: Collection[str] = ()) -> str:
+    """`entries` as the YAML list append_list_entries writes, unindented (for a dry run)."""
+    return textwrap.dedent(dump(node(list(entries), flow_keys)))
+
+
+_PATH_PART_RE = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
+
+
+def line_of(doc: CommentedMap, config_path: str) -> int | None:
+    """The 1-based line of `config_path` (e.g. `safetynet:tables[1].tagz`, as config errors name
+    keys) in the round-trip document, or of its nearest ancestor found there; None if none is."""
+    namespace, sep, rest = config_path.partition(":")
+    if not sep:
+        return None
+    node: Any = doc["config"]
+    line: int | None = None
+    first = True
+    for match in _PATH_PART_RE.finditer(rest):
+        key: Any = f"{namespace}:{match.group(1)}" if first else match.group(1)
+        first = False
+        if match.group(2) is not None:
+            key = int(match.group(2))
+        try:
+            position = node.lc.key(key) if isinstance(node, CommentedMap) else node.lc.item(key)
+            node = node[key]
+        except (AttributeError, KeyError, IndexError, TypeError):
+            break
+        line = int(position[0]) + 1
+    return line

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from components.config.alerts import AlertsSpec, DrillSpec
 from components.config.backup import BackupSpec
 from components.config.base import SECRET_PLACEHOLDER, ConfigModel
+from components.config.coverage import CoverageSpec
 from components.config.readers import StagingReaderSpec, check_staging_readers
 from components.config.replica import DisasterRecoverySpec
 from components.config.restore import RestoreField
@@ -47,6 +48,9 @@ class StackConfig(ConfigModel):
     masking_key: SecretStr | None = Field(default=None, description="HMAC key of hash/fake masking (secret).")
     staging_readers: list[StagingReaderSpec] = Field(
         default_factory=list, description="Prod stack: test stacks in other accounts that stage its exports."
+    )
+    coverage: CoverageSpec = Field(
+        default_factory=CoverageSpec, description="Tables of the account knowingly left without safetynet."
     )
 
     @property

@@ -77,6 +77,39 @@ class LocalSecondaryIndex(ConfigModel):
         return self
 
 
+class AsFound(ConfigModel):
+    """Live settings of an adopted table that differ from what safetynet declares, kept as found
+    so that Pulumi's import sees no difference (`safetynet adopt` writes them). Delete the block
+    and run `pulumi up` again to give the table the stack's protection: each of these changes is
+    made in place (UpdateTable, UpdateContinuousBackups, TagResource), none replaces the table.
+    Until then the table has no nightly export (an export needs PITR, and the export role only
+    exports tables that carry the stack's tag)."""
+
+    point_in_time_recovery: bool | None = Field(default=None, description="false: PITR stays off.")
+    deletion_protection: bool | None = Field(
+        default=None, description="The table's deletion protection where it differs from the environment's."
+    )
+    server_side_encryption: bool | None = Field(
+        default=None, description="false: encrypted with the AWS owned key instead of a KMS key."
+    )
+    stack_tags: bool | None = Field(default=None, description="false: only the table's own tags, not the stack's.")
+
+    @model_validator(mode="after")
+    def _only_what_differs(self) -> AsFound:
+        defaults = {
+            "pointInTimeRecovery": self.point_in_time_recovery,
+            "serverSideEncryption": self.server_side_encryption,
+            "stackTags": self.stack_tags,
+        }
+        declared = sorted(k for k, v in defaults.items() if v is True)
+        if declared:
+            raise ValueError(
+                f"{', '.join(declared)}: true is what safetynet declares anyway; remove it (only false "
+                "keeps a setting as found)"
+            )
+        return self
+
+
 class TableSpec(ConfigModel):
     """One protected DynamoDB table, as configured under `safetynet:tables`."""
 
@@ -96,6 +129,11 @@ class TableSpec(ConfigModel):
     )
     table_class: TableClass = Field(default="STANDARD", description="Storage class.")
     adopt: bool = Field(default=False, description="Import an existing table of this name instead of creating one.")
+    as_found: AsFound | None = Field(
+        default=None,
+        description="With adopt: the live settings kept for the import (PITR, deletion protection, "
+        "encryption, stack tags); delete the block to turn protection on.",
+    )
     replica_regions: list[str] = Field(
         default_factory=list,
         description="Global table replicas (each with PITR, deletion protection in prod); needs streams "
@@ -132,6 +170,17 @@ class TableSpec(ConfigModel):
         if not TABLE_NAME_RE.match(v):
             raise ValueError("table names are 3-255 characters of a-z A-Z 0-9 _ - .")
         return v
+
+    @model_validator(mode="after")
+    def _as_found_only_when_adopting(self) -> TableSpec:
+        if self.as_found is not None and not self.adopt:
+            raise ValueError(
+                "asFound keeps an adopted table's live settings for its import; it needs adopt: true "
+                "(or remove asFound to give the table the stack's protection)"
+            )
+        if self.as_found is not None and self.replica_regions:
+            raise ValueError("asFound is not available for global tables (replicaRegions); remove it")
+        return self
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> TableSpec:
@@ -189,6 +238,29 @@ class TableSpec(ConfigModel):
                 yield f"index {g.name} rangeKey", g.range_key
         for lsi in self.local_secondary_indexes:
             yield f"index {lsi.name} rangeKey", lsi.range_key
+
+    # -- what the table declares beyond its schema (asFound: an adopted table's live settings) --
+
+    @property
+    def point_in_time_recovery(self) -> bool:
+        """PITR on, unless an adopted table keeps it off for now (asFound)."""
+        return not (self.as_found is not None and self.as_found.point_in_time_recovery is False)
+
+    @property
+    def server_side_encryption(self) -> bool:
+        """SSE with a KMS key (the AWS managed key), unless an adopted table keeps the AWS owned key."""
+        return not (self.as_found is not None and self.as_found.server_side_encryption is False)
+
+    @property
+    def stack_tags(self) -> bool:
+        """The stack's tags on the table, unless an adopted table keeps only its own for now."""
+        return not (self.as_found is not None and self.as_found.stack_tags is False)
+
+    def deletion_protection(self, environment_default: bool) -> bool:
+        """The environment's deletion protection (on in prod), or an adopted table's as found."""
+        if self.as_found is not None and self.as_found.deletion_protection is not None:
+            return self.as_found.deletion_protection
+        return environment_default
 
     # -- schema helpers shared by components, handlers, the CLI and tests ---------------------
 

@@ -176,7 +176,7 @@ def test_deploy_runs_test_then_prod_behind_production_approval() -> None:
 def test_drift_previews_with_refresh_expecting_no_changes_and_notifies() -> None:
     doc = load("drift.yml")
     assert doc["on"]["schedule"][0]["cron"]
-    (pulumi,) = uses(doc, "drift", "pulumi/actions")
+    (pulumi,) = [s for s in uses(doc, "drift", "pulumi/actions") if s["with"]["command"] == "preview"]
     assert pulumi["with"]["command"] == "preview"
     assert pulumi["with"]["refresh"] is True
     assert pulumi["with"]["expect-no-changes"] is True
@@ -184,3 +184,113 @@ def test_drift_previews_with_refresh_expecting_no_changes_and_notifies() -> None
     assert notify and "gh issue" in notify[0]["run"]
     assert doc["jobs"]["drift"]["permissions"]["issues"] == "write"
     assert doc["jobs"]["drift"]["strategy"]["fail-fast"] is False
+
+
+def step_with(doc: dict[str, Any], job: str, key: str, value: str) -> tuple[int, dict[str, Any]]:
+    """The one step of `job` whose `key` contains `value` (`id`: equals it), and its position."""
+    (found,) = [
+        (i, s)
+        for i, s in enumerate(steps(doc, job))
+        if (value == s.get(key) if key == "id" else value in str(s.get(key, "")))
+    ]
+    return found
+
+
+def test_drift_runs_coverage_on_prod_like_stacks_with_the_jobs_read_only_role() -> None:
+    doc = load("drift.yml")
+    aws_at, aws = step_with(doc, "drift", "uses", "aws-actions/configure-aws-credentials")
+    kind_at, kind = step_with(doc, "drift", "id", "kind")
+    outputs_at, outputs = step_with(doc, "drift", "id", "outputs")
+    coverage_at, coverage = step_with(doc, "drift", "id", "coverage")
+    # The one AWS role of the job, the preview's read-only one, is what coverage reads with
+    assert len(uses(doc, "drift", "aws-actions/configure-aws-credentials")) == 1
+    assert aws["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    assert aws_at < kind_at < outputs_at < coverage_at
+    # on prod-like stacks only, even when the preview found drift (not after a cancel)
+    gate = "${{ !cancelled() && steps.kind.outputs.prodlike == 'true' }}"
+    assert outputs["if"] == coverage["if"] == gate
+    assert kind["if"] == "${{ !cancelled() }}"
+    assert '.venv/bin/safetynet coverage -s "$STACK" --json' in coverage["run"]
+    assert coverage["env"]["STACK"] == "${{ matrix.stack }}"
+    # with the vault bucket from the stack's outputs
+    assert outputs["uses"].startswith("pulumi/actions@")
+    assert outputs["with"] == {"command": "output", "stack-name": "${{ vars.PULUMI_ORG }}/${{ matrix.stack }}"}
+    assert coverage["env"]["SAFETYNET_VAULT_BUCKET"] == "${{ steps.outputs.outputs.vaultBucketName }}"
+    # and a failure opens (or comments on) the stack's drift issue, saying it was coverage
+    _, notify = step_with(doc, "drift", "if", "failure()")
+    assert notify["env"]["COVERAGE"] == "${{ steps.coverage.outcome }}"
+    assert notify["env"]["PREVIEW"] == "${{ steps.preview.outcome }}"
+    assert step_with(doc, "drift", "id", "preview")[1]["with"]["command"] == "preview"
+
+
+def _bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A run step as GitHub runs it when no shell is given: bash -e."""
+    return subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_prod_like_step_reads_the_stacks_environment(tmp_path: Path) -> None:
+    # The step's own script, with the project's interpreter, for every shipped stack
+    _, kind = step_with(load("drift.yml"), "drift", "id", "kind")
+    found = {}
+    for stack in SHIPPED_STACKS:
+        out = tmp_path / f"output-{stack}"
+        proc = _bash(kind["run"], PROJECT_DIR, {"STACK": stack, "GITHUB_OUTPUT": str(out)})
+        assert proc.returncode == 0, proc.stderr
+        found[stack] = out.read_text()
+    assert found == {"dr": "prodlike=true\n", "prod": "prodlike=true\n", "test": "prodlike=false\n"}
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize("exit_code", [0, 1, 2])
+def test_coverage_step_prints_the_report_and_keeps_the_exit_code(exit_code: int, tmp_path: Path) -> None:
+    # Given a stand-in for the CLI that prints a report and exits with `exit_code`
+    _, coverage = step_with(load("drift.yml"), "drift", "id", "coverage")
+    cli = tmp_path / ".venv" / "bin" / "safetynet"
+    cli.parent.mkdir(parents=True)
+    cli.write_text(f'#!/bin/sh\necho "{{\\"args\\": \\"$*\\"}}"\nexit {exit_code}\n')
+    cli.chmod(0o755)
+    # When the step's script runs
+    proc = _bash(coverage["run"], tmp_path, {"STACK": "prod"})
+    # Then the step fails exactly when coverage does, and the report is in the log and a file
+    assert proc.returncode == exit_code
+    assert json.loads(proc.stdout) == {"args": "coverage -s prod --json"}
+    assert json.loads((tmp_path / "coverage-prod.json").read_text()) == {"args": "coverage -s prod --json"}
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize(
+    ("preview", "coverage", "says"),
+    [
+        ("failure", "skipped", ["pulumi preview"]),
+        ("success", "failure", ["safetynet coverage -s prod"]),
+        ("failure", "failure", ["pulumi preview", "safetynet coverage -s prod"]),
+    ],
+)
+def test_the_drift_issue_says_what_failed(preview: str, coverage: str, says: list[str], tmp_path: Path) -> None:
+    # Given a stand-in `gh` that finds no open issue and records what it is asked to create
+    _, notify = step_with(load("drift.yml"), "drift", "if", "failure()")
+    gh = tmp_path / "gh"
+    gh.write_text('#!/bin/bash\nif [ "$2" = create ]; then printf "%s" "$8" > "$(dirname "$0")/body"; fi\n')
+    gh.chmod(0o755)
+    env = {
+        "PATH": f"{tmp_path}:/usr/bin:/bin",
+        "STACK": "prod",
+        "PREVIEW": preview,
+        "COVERAGE": coverage,
+        "RUN_URL": "https://example.test/run/1",
+        "GITHUB_REPOSITORY": "acme/safetynet",
+    }
+    proc = _bash(notify["run"], tmp_path, env)
+    assert proc.returncode == 0, proc.stderr
+    body = (tmp_path / "body").read_text()
+    assert [s for s in ("pulumi preview", "safetynet coverage -s prod") if s in body] == says

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from safetynet.cli import app
+from safetynet.commands.adopt import adopt
 from safetynet.commands.backup import backup
+from safetynet.commands.coverage import coverage
 from safetynet.commands.demo import demo
 from safetynet.commands.drill import drill
 from safetynet.commands.refill import refill
@@ -33,6 +35,8 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "drill": drill,
     "refill": refill,
     "stage": stage,
+    "coverage": coverage,
+    "adopt": adopt,
 }
 """Every command, in the order `--help` lists them, and the function that runs it."""
 

@@ -1,0 +1,218 @@
+"""`safetynet coverage -s STACK`: is every table of the account protected, or knowingly excluded?
+
+Every table of the account in the stack's region (`aws:region` of `Pulumi.<stack>.yaml`) in
+exactly one category (safetynet/coverage/report.py): protected by the stack, degraded (the
+stack's, but a check fails: which), excluded on purpose (`safetynet:coverage.exclude`, with its
+reason), or unprotected. Exit 0 when nothing is degraded or unprotected, 1 when something is (or
+AWS cannot be read), 2 for usage and config errors. Read-only: ListTables, DescribeTable,
+ListTagsOfResource, DescribeTimeToLive, DescribeContinuousBackups, ListExports (DescribeExport of a
+failed one), and List/Get on the vault, so the drift workflow's read-only role suffices.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from safetynet.commands.common import Clients, ProjectDirOption, VaultBucketOption, fail, load_config
+
+COMMAND = "coverage"
+STYLES = {"protected": "green", "excluded": "cyan", "degraded": "yellow", "unprotected": "red"}
+READ_ACTIONS = (
+    "dynamodb:ListTables, DescribeTable, ListTagsOfResource, DescribeTimeToLive, "
+    "DescribeContinuousBackups, ListExports and DescribeExport; s3:ListBucket and s3:GetObject on the "
+    "vault, and kms:Decrypt on its key"
+)
+
+
+def coverage(
+    stack: Annotated[str, typer.Option("--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml).")],
+    vault_bucket: VaultBucketOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON document.")] = False,
+    project_dir: ProjectDirOption = None,
+) -> None:
+    """Every table of the account and region: protected, degraded, excluded or unprotected."""
+    from safetynet.commands.common import vault_bucket_or_fail
+    from safetynet.paths import default_project_dir
+
+    project = project_dir or default_project_dir()
+    cfg, region = _config(project, stack)
+    if cfg.staging is not None:
+        raise fail(
+            COMMAND,
+            f"stack {stack} is a test stack (safetynet:staging): its tables are staging targets with no "
+            "exports of their own; run coverage for the stack that backs tables up (e.g. -s prod)",
+        )
+    bucket = vault_bucket_or_fail(COMMAND, cfg, vault_bucket)
+    clients = Clients(region)
+    now = datetime.now(UTC)
+    report = _read_and_judge(stack, cfg, bucket, clients, now=now, progress=not as_json)
+    if as_json:
+        json.dump({**report.to_json(), "checkedAt": now.isoformat(), "vaultBucket": bucket}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _config(project: Path, stack: str) -> tuple[Any, str | None]:
+    """The stack's config and region; a file that is not YAML exits 2 with file:line."""
+    from ruamel.yaml import YAMLError
+
+    try:
+        return load_config(COMMAND, project, stack)
+    except YAMLError as exc:
+        raise fail(COMMAND, _yaml_error(project, stack, exc)) from None
+
+
+def _yaml_error(project: Path, stack: str, exc: Exception) -> str:
+    """`<file>:<line>:<column>: <problem>` for the project or stack file that does not parse."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
+    for path in (project / "Pulumi.yaml", project / f"Pulumi.{stack}.yaml"):
+        try:
+            YAML(typ="safe", pure=True).load(path.read_text())
+        except MarkedYAMLError as err:
+            exc = err
+            break
+        except Exception:  # noqa: BLE001, S112 (this file parses or is missing: look at the next one)
+            continue
+    else:
+        return f"not valid YAML: {exc}"
+    mark = exc.problem_mark
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    context = f" ({exc.context}, line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
+    return f"{where}: not valid YAML: {exc.problem}{context}"
+
+
+def _read_and_judge(stack: str, cfg: Any, bucket: str, clients: Clients, *, now: datetime, progress: bool) -> Any:
+    """Read the account (AWS errors exit 1 with one paragraph) and categorize every table."""
+    from handlers.watch.aws import AWS_ERRORS
+    from safetynet.coverage.inventory import TableReadError
+
+    ddb = clients.get("dynamodb")
+    region = clients.region or ddb.meta.region_name
+    try:
+        return _judge(stack, cfg, bucket, clients, region=region, now=now, progress=progress)
+    except TableReadError as exc:
+        raise fail(COMMAND, _aws_error_text(exc.cause, region, detail=str(exc)), code=1) from None
+    except AWS_ERRORS as exc:
+        raise fail(COMMAND, _aws_error_text(exc, region), code=1) from None
+
+
+def _judge(stack: str, cfg: Any, bucket: str, clients: Clients, *, region: str, now: datetime, progress: bool) -> Any:
+    from handlers.watch import freshness
+    from safetynet.commands.common import watch_context
+    from safetynet.coverage.inventory import list_table_names
+    from safetynet.coverage.report import StackTable, categorize
+
+    ddb, s3 = clients.get("dynamodb"), clients.get("s3")
+    live = _read_live_tables(ddb, list_table_names(ddb), progress=progress)
+    # One listing first: a vault that cannot be read is a setup problem, not three degraded tables.
+    s3.list_objects_v2(Bucket=bucket, MaxKeys=1)
+    ctx = watch_context(stack, cfg, vault_bucket=bucket, ddb=ddb, sts=clients.get("sts"), region=region)
+    limit = ctx.schedule_hours + ctx.freshness_grace_hours
+    reports, problems = {}, {}
+    for table in ctx.tables:
+        points, failed, record, read_problems = freshness.gather(ctx, table, ddb=ddb, s3=s3)
+        reports[table.physical_name] = freshness.assess(table, points, failed, record, now=now, limit_hours=limit)
+        problems[table.physical_name] = read_problems
+    return categorize(
+        stack=stack,
+        region=region,
+        live_tables=live,
+        stack_tables=[StackTable(t.name, t.physical_name) for t in ctx.tables],
+        freshness=reports,
+        coverage=cfg.coverage,
+        require_deletion_protection=cfg.is_prod,
+        read_problems=problems,
+    )
+
+
+def _read_live_tables(ddb: Any, names: list[str], *, progress: bool) -> list[Any]:
+    """Every listed table; one deleted between ListTables and DescribeTable is no longer in the
+    account and is left out."""
+    from safetynet.coverage.inventory import TableReadError, read_tables
+
+    remaining = list(names)
+    for _ in range(len(names) + 1):
+        try:
+            return _with_progress(ddb, remaining) if progress else read_tables(ddb, remaining)
+        except TableReadError as exc:
+            if _error_code(exc.cause) != "ResourceNotFoundException":
+                raise
+            remaining.remove(exc.table)
+    return []
+
+
+def _with_progress(ddb: Any, names: list[str]) -> list[Any]:
+    """read_tables with a progress bar on stderr when it is a terminal."""
+    from rich.progress import Progress
+
+    from safetynet.coverage.inventory import read_tables
+
+    err = Console(stderr=True)
+    if not err.is_terminal or len(names) < 2:
+        return read_tables(ddb, names)
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("reading tables", total=len(names))
+        return read_tables(ddb, names, on_done=lambda _name: bar.advance(task))
+
+
+def _error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    return str((response or {}).get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def _aws_error_text(exc: BaseException, region: str, *, detail: str | None = None) -> str:
+    """One paragraph: what failed and what to check."""
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError, PartialCredentialsError
+
+    from handlers.watch.aws import error_text
+
+    what = detail or (error_text(exc) if isinstance(exc, Exception) else str(exc))
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        headline, advice = (
+            "no AWS credentials found",
+            "sign in (aws sso login, or a profile or role in the environment)",
+        )
+    elif isinstance(exc, EndpointConnectionError):
+        headline = "the AWS endpoint cannot be reached"
+        advice = "check the network, the stack's aws:region and AWS_ENDPOINT_URL (set only for a local emulator)"
+    elif "AccessDenied" in _error_code(exc) or "UnauthorizedOperation" in _error_code(exc):
+        headline, advice = "access denied", f"coverage only reads, and needs {READ_ACTIONS}"
+    else:
+        headline, advice = "reading the account failed", "nothing was judged; run again"
+    return f"{headline} (region {region}): {what}; {advice}"
+
+
+def _print(report: Any) -> None:
+    """The report as a table that fits 80 columns, and a summary line."""
+    out = Console()
+    table = Table(title=f"coverage of stack {escape(report.stack)} in {escape(report.region)}", title_justify="left")
+    table.add_column("table", overflow="fold", ratio=2)
+    table.add_column("category", no_wrap=True)
+    table.add_column("why", overflow="fold", ratio=3)
+    for t in report.tables:
+        why = escape("; ".join(t.reasons))
+        if t.excluded_by:
+            why += f" [dim]({escape(t.excluded_by)})[/]"
+        table.add_row(escape(t.name), f"[{STYLES[t.category]}]{t.category}[/]", why)
+    out.print(table)
+    counts = report.counts
+    parts = ", ".join(f"[{STYLES[c]}]{counts[c]} {c}[/]" for c in ("protected", "excluded", "degraded", "unprotected"))
+    out.print(f"{counts['total']} table(s): {parts}")
+    if not report.ok:
+        out.print(
+            "[red]not covered:[/] repair what is degraded; protect what is unprotected (safetynet:tables) "
+            "or exclude it with a reason (safetynet:coverage.exclude)"
+        )
