@@ -13,7 +13,7 @@ import pytest
 from components.backup.exports import EXPORT_TARGET_ARN
 from components.backup.table import RESTORE_INPUTS
 from safetynet.synth import SYNTH_ACCOUNT_ID, SynthResult
-from tests.components.backup.iam_eval import allows
+from tests.support.iam_eval import allows, resource_tags
 from tests.support.iam_lint import assert_clean
 from tests.support.policies import role_policy
 from tests.support.stacks import synth_stack
@@ -386,7 +386,7 @@ def test_export_role_may_export_this_stacks_tables_into_the_exports_prefix_and_n
     for name in ("orders", "customers", "inventory"):
         table = prod_synth.one(TABLE, f"{name}-table")["inputs"]
         body = schedule_input(prod_synth, name)
-        assert allows(policy, "dynamodb:ExportTableToPointInTime", body["TableArn"], resource_tags=table["tags"])
+        assert allows(policy, "dynamodb:ExportTableToPointInTime", body["TableArn"], resource_tags(table["tags"]))
         assert allows(policy, "s3:PutObject", f"{vault}/{body['S3Prefix']}/AWSDynamoDB/01700000000000-abc/data/x.gz")
 
 

@@ -5,7 +5,6 @@ resource, with this request context, granted?) for least-privilege tests."""
 from __future__ import annotations
 
 import json
-from fnmatch import fnmatchcase
 from typing import Any
 
 from parliament import analyze_policy_string
@@ -58,52 +57,3 @@ def assert_clean(policy: dict[str, Any] | str, *, resource_policy: bool = False)
 
 
 # -- evaluating statements: what a policy grants -------------------------------------------------
-
-_UNDERSTOOD = {"Sid", "Effect", "Action", "Resource", "Condition"}
-_STRING_OPERATORS = {"StringEquals", "StringLike", "ArnEquals", "ArnLike"}
-
-
-def _listed(value: str | list[str]) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
-
-
-def _wildcard(pattern: str, value: str) -> bool:
-    # IAM's wildcards are `*` (any run, `/` and `:` included) and `?`; no policy here has `[`.
-    assert "[" not in pattern, f"unsupported pattern {pattern!r}"
-    return fnmatchcase(value, pattern)
-
-
-def _holds(operator: str, expected: str | list[str], actual: str | None) -> bool:
-    if actual is None:
-        return False  # a missing key never matches a positive operator (no ...IfExists here)
-    if operator in ("StringEquals", "ArnEquals"):
-        return actual in _listed(expected)
-    return any(_wildcard(p, actual) for p in _listed(expected))
-
-
-def allows(policy: dict[str, Any] | str, action: str, resource: str, context: dict[str, str] | None = None) -> bool:
-    """Whether the identity policy lets a request do `action` on `resource`, the request carrying
-    `context` (condition keys: `aws:ResourceTag/<key>` for the resource's tags, `s3:prefix`,
-    `kms:ViaService`, ...). Allow statements whose Action (case-insensitive) and Resource match and
-    whose every condition holds; a matching Deny wins. Anything else (NotAction, NotResource, other
-    operators) raises instead of guessing, so no test passes on a policy it does not understand."""
-    doc = json.loads(policy) if isinstance(policy, str) else policy
-    ctx = context or {}
-    allowed = False
-    for stmt in doc["Statement"]:
-        unknown = set(stmt) - _UNDERSTOOD
-        if unknown:
-            raise NotImplementedError(f"statement {stmt.get('Sid')}: {sorted(unknown)}")
-        if not any(fnmatchcase(action.lower(), a.lower()) for a in _listed(stmt["Action"])):
-            continue
-        if not any(_wildcard(r, resource) for r in _listed(stmt["Resource"])):
-            continue
-        conditions = stmt.get("Condition", {})
-        unsupported = set(conditions) - _STRING_OPERATORS
-        if unsupported:
-            raise NotImplementedError(f"condition operators {sorted(unsupported)}")
-        if all(_holds(op, v, ctx.get(k)) for op, keys in conditions.items() for k, v in keys.items()):
-            if stmt["Effect"] == "Deny":
-                return False
-            allowed = True
-    return allowed

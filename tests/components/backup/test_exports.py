@@ -17,7 +17,7 @@ from components.backup.exports import (
 from components.backup.policies import nightly_exports_policy
 from components.common.policies import assume_role_policy
 from components.config.backup import BackupSpec
-from tests.components.backup.iam_eval import allows
+from tests.support.iam_eval import allows, resource_tags
 from tests.support.iam_lint import assert_clean
 from tests.support.pulumi_mocks import REGION, RecordingMocks
 from tests.support.pulumi_run import declared, resolved
@@ -118,8 +118,8 @@ def test_the_role_policy_is_the_stack_scoped_document(pulumi_mocks: RecordingMoc
     )
     assert_clean(policy)
     export = "dynamodb:ExportTableToPointInTime"
-    assert allows(policy, export, table_arn("orders"), resource_tags={"safetynet:stack": STACK})
-    assert not allows(policy, export, table_arn("orders"), resource_tags={"safetynet:stack": "safetynet/test"})
+    assert allows(policy, export, table_arn("orders"), resource_tags({"safetynet:stack": STACK}))
+    assert not allows(policy, export, table_arn("orders"), resource_tags({"safetynet:stack": "safetynet/test"}))
     assert not allows(policy, "s3:PutObject", f"{VAULT_ARN}/drills/orders/latest.json")
 
 

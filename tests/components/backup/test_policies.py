@@ -18,7 +18,7 @@ from components.backup.policies import (
     replication_role_policy,
     vault_bucket_policy,
 )
-from tests.components.backup.iam_eval import allows
+from tests.support.iam_eval import allows, resource_tags
 from tests.support.iam_lint import assert_clean
 from tests.support.policies import statement
 
@@ -66,19 +66,19 @@ def test_the_exports_role_may_export_the_tables_tagged_with_its_stack_and_no_oth
         "arn:aws:dynamodb:eu-central-1:123456789012:table/*"
     ]
     # Given tables of this account and region
-    assert allows(policy, EXPORT, TABLE, resource_tags=OURS)
-    assert allows(policy, EXPORT, TABLE.replace("orders", "added-later"), resource_tags={"safetynet:stack": STACK})
+    assert allows(policy, EXPORT, TABLE, resource_tags(OURS))
+    assert allows(policy, EXPORT, TABLE.replace("orders", "added-later"), resource_tags({"safetynet:stack": STACK}))
     # When a table lacks the stack's tag, or carries another stack's, it is not granted
     assert not allows(policy, EXPORT, TABLE)
-    assert not allows(policy, EXPORT, TABLE, resource_tags={"safetynet:stack": "safetynet/test"})
-    assert not allows(policy, EXPORT, TABLE, resource_tags={"safetynet:stack": "safetynet/prod-other"})
-    assert not allows(policy, EXPORT, TABLE, resource_tags={"safetynet:environment": "prod", "team": STACK})
+    assert not allows(policy, EXPORT, TABLE, resource_tags({"safetynet:stack": "safetynet/test"}))
+    assert not allows(policy, EXPORT, TABLE, resource_tags({"safetynet:stack": "safetynet/prod-other"}))
+    assert not allows(policy, EXPORT, TABLE, resource_tags({"safetynet:environment": "prod", "team": STACK}))
     # nor a tagged table of another region or account
-    assert not allows(policy, EXPORT, TABLE.replace("eu-central-1", "eu-west-1"), resource_tags=OURS)
-    assert not allows(policy, EXPORT, TABLE.replace("123456789012", "210987654321"), resource_tags=OURS)
+    assert not allows(policy, EXPORT, TABLE.replace("eu-central-1", "eu-west-1"), resource_tags(OURS))
+    assert not allows(policy, EXPORT, TABLE.replace("123456789012", "210987654321"), resource_tags(OURS))
     # nor any other DynamoDB action on a tagged table
     for action in ("dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:RestoreTableToPointInTime"):
-        assert not allows(policy, action, TABLE, resource_tags=OURS)
+        assert not allows(policy, action, TABLE, resource_tags(OURS))
 
 
 def test_the_exports_role_writes_only_under_the_exports_prefix_of_the_vault() -> None:
@@ -110,19 +110,26 @@ def test_the_exports_role_encrypts_with_the_vault_key_and_dead_letters_into_its_
 
 
 def test_the_evaluator_refuses_what_it_does_not_understand() -> None:
-    # The least-privilege tests above are only as good as the evaluator: it must not guess.
-    deny = {"Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}
-    other_key = {
+    # The least-privilege tests are only as good as the evaluator (tests/support/iam_eval.py): it
+    # must not guess.
+    not_action = {"Statement": [{"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}]}
+    not_resource = {"Statement": [{"Effect": "Allow", "Action": EXPORT, "NotResource": "*"}]}
+    other_operator = {
         "Statement": [
-            {"Effect": "Allow", "Action": EXPORT, "Resource": "*", "Condition": {"StringEquals": {"aws:username": "x"}}}
+            {"Effect": "Allow", "Action": EXPORT, "Resource": "*", "Condition": {"NumericLessThan": {"k": "1"}}}
         ]
     }
-    other_operator = {
-        "Statement": [{"Effect": "Allow", "Action": EXPORT, "Resource": "*", "Condition": {"ArnLike": {"k": "v"}}}]
-    }
-    for policy in (deny, other_key, other_operator):
+    for policy in (not_action, not_resource, other_operator):
         with pytest.raises(NotImplementedError):
             allows(policy, EXPORT, TABLE)
+
+
+def test_the_evaluator_lets_a_matching_deny_win() -> None:
+    allow = {"Effect": "Allow", "Action": EXPORT, "Resource": "*"}
+    deny = {"Effect": "Deny", "Action": "dynamodb:*", "Resource": TABLE}
+    assert allows({"Statement": [allow]}, EXPORT, TABLE)
+    assert not allows({"Statement": [allow, deny]}, EXPORT, TABLE)
+    assert allows({"Statement": [allow, deny]}, EXPORT, TABLE.replace("orders", "other"))
 
 
 def test_the_vault_policy_denies_plain_http_and_deleting_backups_to_everyone() -> None:

@@ -16,8 +16,8 @@ from components.staging.targets import summary_event_pattern
 from handlers.staging.target import TargetTable
 from handlers.staging.targets import resolve
 from safetynet.synth import SynthResult, synth
-from tests.components.staging.iam_eval import allows
 from tests.support.eventbridge import delivered, s3_object_created
+from tests.support.iam_eval import allows
 from tests.support.iam_lint import assert_clean
 from tests.support.policies import role_policy
 from tests.support.stacks import PROJECT_DIR, failed_synth

@@ -22,7 +22,8 @@ from components.watch.policies import (
     trail_bucket_policy,
 )
 from conventions.tags import STACK_TAG
-from tests.support.iam_lint import allows, assert_clean
+from tests.support.iam_eval import allows
+from tests.support.iam_lint import assert_clean
 from tests.support.stacks import synth_stack
 
 ACCOUNT = "123456789012"

@@ -1,25 +1,35 @@
-"""A small evaluator of identity-policy Allow statements for the staging roles' least-privilege
-tests: is this action on this resource, in this request context, granted?
+"""A small evaluator of identity policies for the least-privilege tests of every role (backup,
+staging, watch): is this action on this resource, in this request context, granted?
 
-It knows what the staging policies use: Action and Resource lists with IAM's `*` and `?`
-wildcards; the String operators (Equals, NotEquals, Like, NotLike), their `IfExists` forms and the
-`ForAllValues:` / `ForAnyValue:` set qualifiers, and `Null`, over any condition key of the request context
-(resource and request tags, `s3:prefix`, `dynamodb:LeadingKeys`), with IAM's rule for a key the
-request does not carry: a positive operator is false, a negative one true, an `IfExists` one
-true. Anything else in a statement (Deny, NotAction, NotResource, other operators) makes it raise
-instead of guessing, so a test cannot pass by evaluating a policy it does not understand.
-(tests/components/backup/iam_eval.py is a narrower one, for tag conditions only.)
+It knows what the program's policies use: Allow and Deny statements (a matching Deny wins);
+Action and Resource lists with IAM's `*` and `?` wildcards; the String and Arn operators (Equals,
+NotEquals, Like, NotLike), their `IfExists` forms and the `ForAllValues:` / `ForAnyValue:` set
+qualifiers, and `Null`, over any condition key of the request context (resource and request tags,
+`s3:prefix`, `dynamodb:LeadingKeys`), with IAM's rule for a key the request does not carry: a
+positive operator is false, a negative one true, an `IfExists` one true. Anything else in a
+statement (NotAction, NotResource, other operators) makes it raise instead of guessing, so a test
+cannot pass by evaluating a policy it does not understand.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
 UNDERSTOOD = {"Sid", "Effect", "Action", "Resource", "Condition"}
-OPERATORS = {"StringEquals", "StringNotEquals", "StringLike", "StringNotLike"}
-NEGATED = {"StringNotEquals", "StringNotLike"}
+OPERATORS = {
+    "StringEquals",
+    "StringNotEquals",
+    "StringLike",
+    "StringNotLike",
+    "ArnEquals",
+    "ArnNotEquals",
+    "ArnLike",
+    "ArnNotLike",
+}
+NEGATED = {"StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike"}
 
 Context = Mapping[str, str | Sequence[str]]
 
@@ -71,14 +81,21 @@ def _condition_holds(operator: str, key: str, expected: str | Sequence[str], con
     return one(values[0])
 
 
-def allows(policy: Mapping[str, Any], action: str, resource: str, context: Context | None = None) -> bool:
-    """Whether an Allow statement of `policy` grants `action` on `resource` in a request with this
-    `context` (`aws:ResourceTag/<key>`, `aws:RequestTag/<key>`, `s3:prefix`, ...). Action names
-    match case-insensitively, resources case-sensitively."""
+def resource_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """The request context of a resource carrying `tags` (`aws:ResourceTag/<key>` keys)."""
+    return {f"aws:ResourceTag/{k}": v for k, v in tags.items()}
+
+
+def allows(policy: Mapping[str, Any] | str, action: str, resource: str, context: Context | None = None) -> bool:
+    """Whether `policy` (a document or its JSON) grants `action` on `resource` in a request with
+    this `context` (`aws:ResourceTag/<key>`, `aws:RequestTag/<key>`, `s3:prefix`, ...): an Allow
+    statement matches and no Deny does. Action names match case-insensitively, resources
+    case-sensitively."""
+    doc = json.loads(policy) if isinstance(policy, str) else policy
     granted = False
-    for stmt in policy["Statement"]:
+    for stmt in doc["Statement"]:
         unknown = set(stmt) - UNDERSTOOD
-        if unknown or stmt["Effect"] != "Allow":
+        if unknown or stmt["Effect"] not in ("Allow", "Deny"):
             raise NotImplementedError(f"statement {stmt.get('Sid')}: {sorted(unknown) or stmt['Effect']}")
         if not any(_wildcard(a, action, case_sensitive=False) for a in _listed(stmt["Action"])):
             continue
@@ -90,5 +107,7 @@ def allows(policy: Mapping[str, Any], action: str, resource: str, context: Conte
             for op, keys in conditions.items()
             for key, expected in keys.items()
         ):
+            if stmt["Effect"] == "Deny":
+                return False
             granted = True
     return granted
