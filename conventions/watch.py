@@ -23,6 +23,17 @@ CONTEXT_ARCHIVE_PATH = f"watch/{CONTEXT_FILE}"
 METRIC_NAMESPACE = NAMESPACE
 # What CloudTrail events carry as detail-type when EventBridge delivers them.
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+# The vault bucket changes DisasterWatch alerts on (its rule matches them, its classifier checks the
+# bucket). S3 logs PutBucketLifecycleConfiguration as PutBucketLifecycle; both names are listed.
+VAULT_BUCKET_EVENTS = [
+    "DeleteBucket",
+    "PutBucketPolicy",
+    "DeleteBucketPolicy",
+    "PutBucketLifecycle",
+    "PutBucketLifecycleConfiguration",
+    "DeleteBucketLifecycle",
+    "PutObjectLockConfiguration",
+]
 # Restore drills create scratch tables named `<SCRATCH_PREFIX><table>-<run>`.
 SCRATCH_PREFIX = f"{NAMESPACE}-drill-"
 # DisasterWatch's per-table alarms are named `safetynet-<stack>-<table>-<suffix>`.

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from conventions.watch import CLOUDTRAIL_DETAIL_TYPE
+from conventions.watch import CLOUDTRAIL_DETAIL_TYPE, VAULT_BUCKET_EVENTS
 
 Pattern = dict[str, Any]
 
@@ -81,18 +81,6 @@ def table_created() -> Pattern:
     """CreateTable of any table: the classifier alerts when the table is neither the stack's nor
     excluded by `safetynet:coverage.exclude`."""
     return _dynamodb(["CreateTable"])
-
-
-# S3 logs PutBucketLifecycleConfiguration as PutBucketLifecycle; both names are listed.
-VAULT_BUCKET_EVENTS = [
-    "DeleteBucket",
-    "PutBucketPolicy",
-    "DeleteBucketPolicy",
-    "PutBucketLifecycle",
-    "PutBucketLifecycleConfiguration",
-    "DeleteBucketLifecycle",
-    "PutObjectLockConfiguration",
-]
 
 
 def vault_bucket_changed(r: VaultResources) -> Pattern:

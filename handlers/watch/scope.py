@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from conventions.watch import CLOUDTRAIL_DETAIL_TYPE, WatchContext, WatchedTable
+from conventions.watch import CLOUDTRAIL_DETAIL_TYPE, VAULT_BUCKET_EVENTS, WatchContext, WatchedTable
 
 
 def request_of(event: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -144,19 +144,7 @@ _OWNERSHIP: dict[str, tuple[Owned, str]] = {
     "DeleteBackup": (_our_backup, "backup"),
     **dict.fromkeys(("PutResourcePolicy", "DeleteResourcePolicy"), (_our_table_or_stream, "table or stream")),
     **dict.fromkeys(("DeleteSchedule", "UpdateSchedule"), (_our_schedule, "schedule")),
-    **dict.fromkeys(
-        (
-            "DeleteBucket",
-            "PutBucketPolicy",
-            "DeleteBucketPolicy",
-            "PutBucketLifecycle",
-            "PutBucketLifecycleConfiguration",
-            "DeleteBucketLifecycle",
-            "PutObjectLockConfiguration",
-            "PutBucketVersioning",
-        ),
-        (_our_bucket, "vault bucket"),
-    ),
+    **dict.fromkeys((*VAULT_BUCKET_EVENTS, "PutBucketVersioning"), (_our_bucket, "vault bucket")),
     **dict.fromkeys(("ScheduleKeyDeletion", "DisableKey"), (_our_key, "vault key")),
 }
 

@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from safetynet.commands.common import Clients, ProjectDirOption, fail
+from safetynet.commands.common import Clients, ProjectDirOption, aws_error_code, aws_error_text, fail
 
 COMMAND = "adopt"
 TABLES_KEY = "safetynet:tables"
@@ -196,9 +196,9 @@ def _plan(view: Any, selector: Any, clients: Clients, *, progress: bool) -> Any:
         names = [n for n in list_table_names(ddb) if selector.by_name(n)]
         live = _read(ddb, names, progress=progress)
     except TableReadError as exc:
-        raise fail(COMMAND, _aws_error_text(exc.cause, region, detail=str(exc)), code=1) from None
+        raise fail(COMMAND, _aws_error(exc.cause, region, detail=str(exc)), code=1) from None
     except AWS_ERRORS as exc:
-        raise fail(COMMAND, _aws_error_text(exc, region), code=1) from None
+        raise fail(COMMAND, _aws_error(exc, region), code=1) from None
     return plan_adoption(live, view, selector)
 
 
@@ -218,7 +218,7 @@ def _read(ddb: Any, names: list[str], *, progress: bool) -> list[Any]:
             with Progress(console=err, transient=True) as bar:
                 return read_tables(ddb, remaining, on_done=_advance(bar, len(remaining)))
         except TableReadError as exc:
-            if _error_code(exc.cause) != "ResourceNotFoundException":
+            if aws_error_code(exc.cause) != "ResourceNotFoundException":
                 raise
             remaining.remove(exc.table)
 
@@ -226,30 +226,6 @@ def _read(ddb: Any, names: list[str], *, progress: bool) -> list[Any]:
 def _advance(bar: Any, total: int) -> Any:
     task = bar.add_task(f"reading {total} tables", total=total)
     return lambda _name: bar.advance(task)
-
-
-def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    return str((response or {}).get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
-
-
-def _aws_error_text(exc: BaseException, region: str, *, detail: str | None = None) -> str:
-    """One paragraph: what failed and what to check."""
-    from botocore.exceptions import EndpointConnectionError, NoCredentialsError, PartialCredentialsError
-
-    from handlers.watch.aws import error_text
-
-    what = detail or (error_text(exc) if isinstance(exc, Exception) else str(exc))
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        headline, advice = "no AWS credentials found", "sign in (aws sso login, or a profile or role)"
-    elif isinstance(exc, EndpointConnectionError):
-        headline = "the AWS endpoint cannot be reached"
-        advice = "check the network, the stack's aws:region and AWS_ENDPOINT_URL (set only for a local emulator)"
-    elif "AccessDenied" in _error_code(exc):
-        headline, advice = "access denied", f"adopt only reads, and needs {READ_ACTIONS}"
-    else:
-        headline, advice = "reading the account failed", "run again"
-    return f"{headline} (region {region}): {what}; nothing written, {advice}"
 
 
 # -- the file -------------------------------------------------------------------------------------
@@ -378,3 +354,7 @@ def _print_json(
     }
     json.dump(doc, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def _aws_error(exc: BaseException, region: str | None, *, detail: str | None = None) -> str:
+    return aws_error_text(exc, region, command="adopt", needs=READ_ACTIONS, unchanged="nothing written", detail=detail)

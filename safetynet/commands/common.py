@@ -145,3 +145,35 @@ def watch_session(command: str, stack: str, project_dir: Path | None, vault_buck
         stack, cfg, vault_bucket=bucket, ddb=clients.get("dynamodb"), sts=clients.get("sts"), region=region
     )
     return WatchSession(cfg, bucket, clients, ctx)
+
+
+def aws_error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError ('' for anything else)."""
+    response = getattr(exc, "response", None)
+    return str((response or {}).get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def aws_error_text(
+    exc: BaseException, region: str | None, *, command: str, needs: str, unchanged: str, detail: str | None = None
+) -> str:
+    """One paragraph for an AWS error of a read-only command: what failed, what was left as it
+    was (`unchanged`), and what to check (`needs`: the read actions the command uses)."""
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError, PartialCredentialsError
+
+    from handlers.watch.aws import error_text
+
+    what = detail or (error_text(exc) if isinstance(exc, Exception) else str(exc))
+    code = aws_error_code(exc)
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        headline, advice = (
+            "no AWS credentials found",
+            "sign in (aws sso login, or a profile or role in the environment)",
+        )
+    elif isinstance(exc, EndpointConnectionError):
+        headline = "the AWS endpoint cannot be reached"
+        advice = "check the network, the stack's aws:region and AWS_ENDPOINT_URL (set only for a local emulator)"
+    elif "AccessDenied" in code or "UnauthorizedOperation" in code:
+        headline, advice = "access denied", f"{command} only reads, and needs {needs}"
+    else:
+        headline, advice = "reading the account failed", "run again"
+    return f"{headline} (region {region}): {what}; {unchanged}, {advice}"

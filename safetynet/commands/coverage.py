@@ -22,7 +22,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from safetynet.commands.common import Clients, ProjectDirOption, VaultBucketOption, fail, load_config
+from safetynet.commands.common import (
+    Clients,
+    ProjectDirOption,
+    VaultBucketOption,
+    aws_error_code,
+    aws_error_text,
+    fail,
+    load_config,
+)
 
 COMMAND = "coverage"
 STYLES = {"protected": "green", "excluded": "cyan", "degraded": "yellow", "unprotected": "red"}
@@ -104,9 +112,9 @@ def _read_and_judge(stack: str, cfg: Any, bucket: str, clients: Clients, *, now:
     try:
         return _judge(stack, cfg, bucket, clients, region=region, now=now, progress=progress)
     except TableReadError as exc:
-        raise fail(COMMAND, _aws_error_text(exc.cause, region, detail=str(exc)), code=1) from None
+        raise fail(COMMAND, _aws_error(exc.cause, region, detail=str(exc)), code=1) from None
     except AWS_ERRORS as exc:
-        raise fail(COMMAND, _aws_error_text(exc, region), code=1) from None
+        raise fail(COMMAND, _aws_error(exc, region), code=1) from None
 
 
 def _judge(stack: str, cfg: Any, bucket: str, clients: Clients, *, region: str, now: datetime, progress: bool) -> Any:
@@ -148,7 +156,7 @@ def _read_live_tables(ddb: Any, names: list[str], *, progress: bool) -> list[Any
         try:
             return _with_progress(ddb, remaining) if progress else read_tables(ddb, remaining)
         except TableReadError as exc:
-            if _error_code(exc.cause) != "ResourceNotFoundException":
+            if aws_error_code(exc.cause) != "ResourceNotFoundException":
                 raise
             remaining.remove(exc.table)
     return []
@@ -166,33 +174,6 @@ def _with_progress(ddb: Any, names: list[str]) -> list[Any]:
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("reading tables", total=len(names))
         return read_tables(ddb, names, on_done=lambda _name: bar.advance(task))
-
-
-def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    return str((response or {}).get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
-
-
-def _aws_error_text(exc: BaseException, region: str, *, detail: str | None = None) -> str:
-    """One paragraph: what failed and what to check."""
-    from botocore.exceptions import EndpointConnectionError, NoCredentialsError, PartialCredentialsError
-
-    from handlers.watch.aws import error_text
-
-    what = detail or (error_text(exc) if isinstance(exc, Exception) else str(exc))
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        headline, advice = (
-            "no AWS credentials found",
-            "sign in (aws sso login, or a profile or role in the environment)",
-        )
-    elif isinstance(exc, EndpointConnectionError):
-        headline = "the AWS endpoint cannot be reached"
-        advice = "check the network, the stack's aws:region and AWS_ENDPOINT_URL (set only for a local emulator)"
-    elif "AccessDenied" in _error_code(exc) or "UnauthorizedOperation" in _error_code(exc):
-        headline, advice = "access denied", f"coverage only reads, and needs {READ_ACTIONS}"
-    else:
-        headline, advice = "reading the account failed", "nothing was judged; run again"
-    return f"{headline} (region {region}): {what}; {advice}"
 
 
 def _print(report: Any) -> None:
@@ -216,3 +197,9 @@ def _print(report: Any) -> None:
             "[red]not covered:[/] repair what is degraded; protect what is unprotected (safetynet:tables) "
             "or exclude it with a reason (safetynet:coverage.exclude)"
         )
+
+
+def _aws_error(exc: BaseException, region: str | None, *, detail: str | None = None) -> str:
+    return aws_error_text(
+        exc, region, command="coverage", needs=READ_ACTIONS, unchanged="nothing was judged", detail=detail
+    )
