@@ -88,11 +88,12 @@ def test_schedule_interval(expr: str, hours: float) -> None:
 # -- against a moto account -------------------------------------------------------------------
 
 
-def _metric(cw: Any, name: str, table: str) -> float | None:
+def _metric(cw: Any, name: str, table: str, *, dimension: str = "Table") -> float | None:
+    """The maximum of one metric around NOW, for one value of `dimension`, or None."""
     stats = cw.get_metric_statistics(
         Namespace="safetynet",
         MetricName=name,
-        Dimensions=[{"Name": "Table", "Value": table}],
+        Dimensions=[{"Name": dimension, "Value": table}],
         StartTime=NOW - timedelta(hours=1),
         EndTime=NOW + timedelta(hours=1),
         Period=3600,
@@ -177,16 +178,7 @@ def test_unreadable_vault_is_a_problem_not_a_crash() -> None:
 
 
 def _stack_metric(cw: Any, name: str, stack: str = "prod") -> float | None:
-    stats = cw.get_metric_statistics(
-        Namespace="safetynet",
-        MetricName=name,
-        Dimensions=[{"Name": "Stack", "Value": stack}],
-        StartTime=NOW - timedelta(hours=1),
-        EndTime=NOW + timedelta(hours=1),
-        Period=3600,
-        Statistics=["Maximum"],
-    )["Datapoints"]
-    return stats[0]["Maximum"] if stats else None
+    return _metric(cw, name, stack, dimension="Stack")
 
 
 def _create(ddb: Any, name: str) -> None:
