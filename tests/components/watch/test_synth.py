@@ -68,7 +68,7 @@ def test_disaster_watch_is_composed_of_its_parts(prod: Any, prod_synth: Any) -> 
     assert parts(prod_synth) == sorted((f"safetynet:watch:{p}", "watch", False) for p in PARTS)
     assert parts(prod) == sorted((f"safetynet:watch:{p}", "watch", False) for p in [*PARTS, "AuditTrail"])
     # What the parts declare keeps the URN it had as the DisasterWatch's own child (tests/stacks/
-    # test_baseline.py checks the shipped stacks; this config adds the trail and subscriptions).
+    # test_upgrade.py checks the shipped stacks; this config adds the trail and subscriptions).
     moved = [r for r in prod.resources if r["custom"] and (r["parent"] or "").startswith("safetynet:watch:")]
     assert {r["parent"] for r in moved} == {f"safetynet:watch:{p}::watch" for p in [*PARTS, "AuditTrail"]}
     for r in moved:
