@@ -5,6 +5,7 @@ model the components use (call inside moto)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,33 @@ def mixed_spec(i: int, name: str) -> TableSpec:
     return TableSpec.model_validate(raw)
 
 
+def create_live_table(
+    ddb: Any,
+    spec: TableSpec,
+    *,
+    tags: Mapping[str, str] | None,
+    deletion_protection: bool,
+    pitr: bool,
+    sse_kms: bool = False,
+) -> None:
+    """Create `spec`'s table in moto as it would be found in an account: its tags (none when
+    None), deletion protection, PITR, TTL, and optionally SSE with the AWS managed KMS key."""
+    request = spec.create_table_request(spec.name)
+    if sse_kms:
+        request["SSESpecification"] = {"Enabled": True, "SSEType": "KMS"}
+    if tags is not None:
+        request["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    ddb.create_table(**request, DeletionProtectionEnabled=deletion_protection)
+    if pitr:
+        ddb.update_continuous_backups(
+            TableName=spec.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+    if spec.ttl_attribute:
+        ddb.update_time_to_live(
+            TableName=spec.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute}
+        )
+
+
 def build_mixed_account(n: int = 40, *, region: str, kinds: tuple[str, ...] = KINDS) -> list[MixedTable]:
     """n tables named `<kind>-<i>` (kinds cycled) with mixed settings: PITR on every other table,
     deletion protection on every third. Returns what each table was given."""
@@ -59,17 +87,6 @@ def build_mixed_account(n: int = 40, *, region: str, kinds: tuple[str, ...] = KI
         name = f"{kinds[i % len(kinds)]}-{i:02d}"
         spec = mixed_spec(i, name)
         pitr, protected = i % 2 == 0, i % 3 == 0
-        request = spec.create_table_request(name)
-        if spec.tags:
-            request["Tags"] = [{"Key": k, "Value": v} for k, v in spec.tags.items()]
-        ddb.create_table(**request, DeletionProtectionEnabled=protected)
-        if pitr:
-            ddb.update_continuous_backups(
-                TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-            )
-        if spec.ttl_attribute:
-            ddb.update_time_to_live(
-                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute}
-            )
+        create_live_table(ddb, spec, tags=spec.tags or None, deletion_protection=protected, pitr=pitr)
         out.append(MixedTable(name=name, pitr=pitr, deletion_protection=protected, spec=spec))
     return out

@@ -24,6 +24,7 @@ import boto3
 import pytest
 
 from components.config.tables import TableSpec
+from tests.support.coverage_fixtures import create_live_table
 
 REGION = "eu-central-1"  # aws:region of the shipped Pulumi.prod.yaml
 SELECTED_TAG = ("team", "x")
@@ -186,20 +187,9 @@ def build(tables: list[FleetTable]) -> None:
     """Create every table in moto (call inside mock_aws and moto_gaps)."""
     ddb = boto3.client("dynamodb", region_name=REGION)
     for t in tables:
-        request = t.spec.create_table_request(t.name)
-        if t.kms:
-            request["SSESpecification"] = {"Enabled": True, "SSEType": "KMS"}
-        request["DeletionProtectionEnabled"] = t.deletion_protection
-        request["Tags"] = [{"Key": k, "Value": v} for k, v in t.tags.items()]
-        ddb.create_table(**request)
-        if t.pitr:
-            ddb.update_continuous_backups(
-                TableName=t.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-            )
-        if t.spec.ttl_attribute:
-            ddb.update_time_to_live(
-                TableName=t.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": t.spec.ttl_attribute}
-            )
+        create_live_table(
+            ddb, t.spec, tags=t.tags, deletion_protection=t.deletion_protection, pitr=t.pitr, sse_kms=t.kms
+        )
         _GAPS[t.name] = _gap_fields(t)
 
 
