@@ -1,10 +1,20 @@
-"""What `safetynet status` and `safetynet drill` share: the stack's WatchContext built from its
-config file and the live account (table ARNs), and boto3 clients for the stack's region."""
+"""What the commands share: their conventions (exit codes, `-s/--stack`, `-y/--yes`, `--json`,
+the root command's `--region/--profile/--endpoint-url`), the stack's config, boto3 clients for
+the stack's region, and the WatchContext `status` and `drill` build from the live account.
+
+Conventions, as the tools around safetynet spell them:
+- exit codes (`ExitCode`): 0 ok, 1 failed, 2 usage or config error, 130 interrupted;
+- the stack: `-s/--stack NAME` (Pulumi's spelling), the positional `NAME` still accepted;
+- `-y/--yes` on every command that writes; `--json` prints one JSON document on stdout with
+  camelCase keys (AWS's style), every diagnostic goes to stderr.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
+from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,8 +24,98 @@ from rich.markup import escape
 
 VAULT_ENV = "SAFETYNET_VAULT_BUCKET"
 
-# The options both commands take, declared once.
-StackArgument = Annotated[str, typer.Argument(help="Stack name (reads Pulumi.<stack>.yaml).")]
+
+class ExitCode(IntEnum):
+    """Every command's exit codes (README "Exit codes")."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    INTERRUPTED = 130
+
+
+@dataclass
+class GlobalOptions:
+    """The root command's AWS options (`safetynet --region R --profile P --endpoint-url U <cmd>`).
+
+    `apply` exports them the way boto3 reads them (AWS_PROFILE, AWS_ENDPOINT_URL,
+    AWS_DEFAULT_REGION), so every client any command creates uses them; `region` also overrides
+    the stack's `aws:region` in `load_config`."""
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+
+    def apply(self) -> None:
+        if self.profile:
+            os.environ["AWS_PROFILE"] = self.profile
+        if self.endpoint_url:
+            os.environ["AWS_ENDPOINT_URL"] = self.endpoint_url
+        if self.region:
+            os.environ["AWS_DEFAULT_REGION"] = self.region
+            os.environ["AWS_REGION"] = self.region
+
+
+GLOBAL_OPTIONS = GlobalOptions()
+"""Set by the root command's callback (safetynet/cli.py) before any command runs."""
+
+
+def stack_region(stack_region: str | None) -> str | None:
+    """The region a command works in: the root `--region`, else the stack's `aws:region`."""
+    return GLOBAL_OPTIONS.region or stack_region
+
+
+# The options commands share, declared once.
+StackArgument = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="STACK", help="Stack name (reads Pulumi.<stack>.yaml); same as -s/--stack.", show_default=False
+    ),
+]
+StackOption = Annotated[
+    str | None,
+    typer.Option("-s", "--stack", help="Stack name (reads Pulumi.<stack>.yaml).", show_default=False),
+]
+YesOption = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print the result as one JSON document on stdout (camelCase keys).")
+]
+
+
+def resolve_stack(command: str, positional: str | None, option: str | None) -> str:
+    """The stack from `-s/--stack` or the positional form; exit 2 when neither or two different."""
+    if positional and option and positional != option:
+        raise fail(command, f"two stacks given ({positional} and -s {option}): pass one, e.g. -s {option}")
+    stack = option or positional
+    if not stack:
+        raise fail(command, "which stack? pass -s/--stack NAME (reads Pulumi.<NAME>.yaml)")
+    return stack
+
+
+_CAMEL_SPLIT = re.compile(r"_([a-z0-9])")
+
+
+def camel(key: str) -> str:
+    """`physical_name` -> `physicalName`; keys already in camelCase are kept."""
+    return _CAMEL_SPLIT.sub(lambda m: m.group(1).upper(), key)
+
+
+def camel_keys(value: Any) -> Any:
+    """`value` with every dict key (at any depth) in camelCase."""
+    if isinstance(value, dict):
+        return {camel(str(k)): camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [camel_keys(v) for v in value]
+    return value
+
+
+def emit_json(doc: Any) -> None:
+    """Print `doc` on stdout as the command's one JSON document (camelCase keys, ISO dates)."""
+    import json
+
+    typer.echo(json.dumps(camel_keys(doc), indent=2, default=str))
+
+
 VaultBucketOption = Annotated[
     str | None,
     typer.Option("--vault-bucket", help=f"The vault bucket (stack output vaultBucketName); env {VAULT_ENV}."),
@@ -61,7 +161,7 @@ def load_config(
         decoded = decode_pulumi_config(flat)
         for key in without:
             decoded.pop(key, None)
-        return parse_stack_config(decoded), flat.get("aws:region")
+        return parse_stack_config(decoded), stack_region(flat.get("aws:region"))
     except (SynthError, ConfigError) as exc:
         raise fail(command, str(exc)) from None
 

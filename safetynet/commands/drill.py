@@ -21,7 +21,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from safetynet.commands.common import ProjectDirOption, StackArgument, VaultBucketOption, fail, watch_session
+from safetynet.commands.common import (
+    ProjectDirOption,
+    StackArgument,
+    StackOption,
+    VaultBucketOption,
+    fail,
+    resolve_stack,
+    watch_session,
+)
 
 
 class Load(StrEnum):
@@ -33,7 +41,8 @@ class Load(StrEnum):
 
 
 def drill(
-    stack: StackArgument,
+    stack_arg: StackArgument = None,
+    stack_opt: StackOption = None,
     table: Annotated[
         list[str] | None, typer.Option("--table", "-t", help="Drill only this table (repeatable).")
     ] = None,
@@ -50,6 +59,7 @@ def drill(
     from conventions.watch import WatchConfigError
     from handlers.watch.drill import run_drill
 
+    stack = resolve_stack("drill", stack_arg, stack_opt)
     session = watch_session("drill", stack, project_dir, vault_bucket)
     clients, ctx = session.clients, session.ctx
     try:

@@ -19,7 +19,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from safetynet.commands.common import Clients, ProjectDirOption, StackArgument, VaultBucketOption, watch_session
+from safetynet.commands.common import (
+    Clients,
+    ProjectDirOption,
+    StackArgument,
+    StackOption,
+    VaultBucketOption,
+    resolve_stack,
+    watch_session,
+)
 
 
 @dataclass
@@ -164,12 +172,14 @@ def _stack_alarms(cw: Any, stack: str) -> list[dict[str, str]]:
 
 
 def status(
-    stack: StackArgument,
+    stack_arg: StackArgument = None,
+    stack_opt: StackOption = None,
     vault_bucket: VaultBucketOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
     project_dir: ProjectDirOption = None,
 ) -> None:
     """Protection and backup health of every table: PITR, deletion protection, exports, drills, alarms."""
+    stack = resolve_stack("status", stack_arg, stack_opt)
     session = watch_session("status", stack, project_dir, vault_bucket)
     cfg, bucket, clients, ctx = session.cfg, session.bucket, session.clients, session.ctx
     now = datetime.now(UTC)

@@ -45,7 +45,7 @@ HEAVY = ("pulumi", "pulumi_aws", "boto3", "botocore", "moto", "components", "han
 
 
 def python(*args: str) -> subprocess.CompletedProcess[str]:
-    """A fresh interpreter, as a user's shell starts it (a wide terminal for rich's help)."""
+    """A fresh interpreter, as a user's shell starts it (a wide terminal, so no help line wraps)."""
     return subprocess.run(
         [sys.executable, *args],
         cwd=PROJECT_DIR,
@@ -58,17 +58,16 @@ def python(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def listed_commands(help_text: str) -> list[str]:
-    """The command names in the Commands panel of a rich `--help` (a wrapped help line starts
-    with spaces, not a name)."""
+    """The command names in the Commands section of `--help` (click's plain layout: a command
+    line is indented by two spaces, a wrapped help line by more)."""
     lines = help_text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("╭─ Commands "))
+    start = lines.index("Commands:")
     names = []
     for line in lines[start + 1 :]:
-        if line.startswith("╰"):
+        if not line.strip():
             break
-        cell = line.removeprefix("│ ")
-        if cell[:1].strip():
-            names.append(cell.split()[0])
+        if line.startswith("  ") and line[2:3].strip():
+            names.append(line.split()[0])
     return names
 
 
