@@ -32,6 +32,7 @@ from components.staging.state_machine import staging_definition
 from components.staging.targets import (
     LEDGER_KEY,
     TRIGGER_INPUT_TEMPLATE,
+    ledger_table_name,
     summary_event_pattern,
     target_document,
     target_item,
@@ -127,7 +128,7 @@ class StagingPipeline(pulumi.ComponentResource):
         # -- ledger (idempotency and order), topic, secret
         ledger = aws.dynamodb.Table(
             f"{name}-ledger",
-            name=f"safetynet-staging-ledger-{env}",
+            name=ledger_table_name(env),
             hash_key=LEDGER_KEY,
             attributes=[{"name": LEDGER_KEY, "type": "S"}],
             billing_mode="PAY_PER_REQUEST",

@@ -30,38 +30,19 @@ from __future__ import annotations
 
 from typing import Any
 
-LAMBDA_RETRY = [
-    {
-        "ErrorEquals": [
-            "Lambda.ServiceException",
-            "Lambda.AWSLambdaException",
-            "Lambda.SdkClientException",
-            "Lambda.TooManyRequestsException",
-        ],
-        "IntervalSeconds": 2,
-        "MaxAttempts": 6,
-        "BackoffRate": 2,
-        "JitterStrategy": "FULL",
-    }
-]
-CATCH_ALL = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}]
+from components.staging.machine_parts import (
+    CATCH_ALL,
+    CATCH_MODE,
+    CATCH_RECOVER,
+    FINISH_RETRY,
+    LAMBDA_RETRY,
+    import_poll,
+    recovery_states,
+    task_state,
+)
+
 # An inline Map runs at most 40 iterations at once (AWS); a higher MaxConcurrency would only mislead.
 INLINE_MAP_CONCURRENCY = 40
-
-
-def _task(
-    function_arn: str, task: str, params: dict[str, Any], *, result_path: str | None, next_: str
-) -> dict[str, Any]:
-    state: dict[str, Any] = {
-        "Type": "Task",
-        "Resource": function_arn,
-        "Parameters": {"task": task, **params},
-        "Retry": LAMBDA_RETRY,
-        "Catch": CATCH_ALL,
-        "Next": next_,
-    }
-    state["ResultPath"] = result_path
-    return state
 
 
 def _file_map(function_arn: str, task: str, files_from: str, max_concurrency: int, next_: str) -> dict[str, Any]:
@@ -128,7 +109,7 @@ def _count_map(function_arn: str, max_concurrency: int, next_: str) -> dict[str,
         },
         "MaxConcurrency": min(max_concurrency, INLINE_MAP_CONCURRENCY),
         "ResultPath": "$.count.counts",
-        "Catch": CATCH_ALL,
+        "Catch": CATCH_MODE,
         "Next": next_,
     }
 
@@ -147,7 +128,7 @@ def staging_definition(
     with_counts = {**with_plan, "counts.$": "$.count.counts", "totalSegments.$": "$.count.totalSegments"}
     states: dict[str, Any] = {
         "Resolve": {
-            **_task(
+            **task_state(
                 function_arn,
                 "resolve",
                 {"bucket.$": "$.bucket", "key.$": "$.key"},
@@ -170,7 +151,7 @@ def staging_definition(
             "Next": "Claim",
         },
         "Claim": {
-            **_task(
+            **task_state(
                 function_arn,
                 "claim",
                 {**common, "bucket.$": "$.bucket", "key.$": "$.key"},
@@ -186,7 +167,7 @@ def staging_definition(
             "Default": "Skipped",
         },
         "Skipped": {"Type": "Succeed", "Comment": "duplicate event or an export older than the last staged"},
-        "Validate": _task(
+        "Validate": task_state(
             function_arn,
             "validate",
             {**common, "export.$": "$.claim.export"},
@@ -202,14 +183,14 @@ def staging_definition(
             "Default": "Mode?",
         },
         "MaskFiles": _file_map(function_arn, "mask_file", "$.plan.source", max_concurrency, "PublishMasked"),
-        "PublishMasked": _task(function_arn, "publish_masked", with_plan, result_path="$.masked", next_="Mode?"),
+        "PublishMasked": task_state(function_arn, "publish_masked", with_plan, result_path="$.masked", next_="Mode?"),
         "Mode?": {
             "Type": "Choice",
             "Choices": [{"Variable": "$.plan.mode", "StringEquals": "replace", "Next": "PrepareReplace"}],
             "Default": "RefillFiles",
         },
         # -- replace
-        "PrepareReplace": _task(
+        "PrepareReplace": task_state(
             function_arn, "prepare_replace", with_plan, result_path="$.prepare", next_="WaitForDelete"
         ),
         "WaitForDelete": {"Type": "Wait", "Seconds": delete_poll_seconds, "Next": "TableGone?"},
@@ -225,25 +206,17 @@ def staging_definition(
                     "ResultPath": None,
                     "Next": "StartImport",
                 },
-                *CATCH_ALL,
+                *CATCH_RECOVER,
             ],
             "Next": "WaitForDelete",
         },
-        "StartImport": _task(function_arn, "start_import", with_plan, result_path="$.import", next_="WaitForImport"),
+        "StartImport": task_state(
+            function_arn, "start_import", with_plan, result_path="$.import", next_="WaitForImport", catch=CATCH_RECOVER
+        ),
         "WaitForImport": {"Type": "Wait", "Seconds": import_poll_seconds, "Next": "DescribeImport"},
-        "DescribeImport": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::aws-sdk:dynamodb:describeImport",
-            "Parameters": {"ImportArn.$": "$.import.importArn"},
-            "ResultSelector": {
-                "status.$": "$.ImportTableDescription.ImportStatus",
-                "imported.$": "$.ImportTableDescription.ImportedItemCount",
-            },
-            "ResultPath": "$.importStatus",
-            "Retry": [{"ErrorEquals": ["DynamoDb.DynamoDbException"], "MaxAttempts": 3, "IntervalSeconds": 5}],
-            "Catch": CATCH_ALL,
-            "Next": "Imported?",
-        },
+        "DescribeImport": import_poll(
+            "Imported?", "$.import.importArn", "$.importStatus", "WaitForImport", catch=CATCH_RECOVER
+        ),
         "Imported?": {
             "Type": "Choice",
             "Choices": [
@@ -259,13 +232,25 @@ def staging_definition(
                 "Cause.$": "States.Format('ImportTable ended {}', $.importStatus.status)",
             },
             "ResultPath": "$.error",
-            "Next": "RecordFailure",
+            "Next": "StartRecovery",
         },
-        "FinishReplace": _task(function_arn, "finish_replace", with_plan, result_path="$.finish", next_="PlanCount"),
+        "FinishReplace": {
+            **task_state(
+                function_arn,
+                "finish_replace",
+                with_plan,
+                result_path="$.finish",
+                next_="PlanCount",
+                catch=CATCH_RECOVER,
+            ),
+            "Retry": [*LAMBDA_RETRY, *FINISH_RETRY],
+        },
         # -- refill
         "RefillFiles": _file_map(function_arn, "refill_file", "$.plan.data", max_concurrency, "PlanCount"),
         # -- count the table in parallel segments (a sequential scan of terabytes takes hours)
-        "PlanCount": _task(function_arn, "plan_count", with_plan, result_path="$.count", next_="CountTable"),
+        "PlanCount": task_state(
+            function_arn, "plan_count", with_plan, result_path="$.count", next_="CountTable", catch=CATCH_MODE
+        ),
         "CountTable": _count_map(function_arn, max_concurrency, "Counted?"),
         "Counted?": {
             "Type": "Choice",
@@ -281,18 +266,21 @@ def staging_definition(
             "Default": "Verify",
         },
         # Deletes only when the count exceeds the export's; the table changed only if it deleted.
-        "Sweep": _task(function_arn, "sweep", with_counts, result_path="$.sweep", next_="Swept?"),
+        "Sweep": task_state(function_arn, "sweep", with_counts, result_path="$.sweep", next_="Swept?"),
         "Swept?": {
             "Type": "Choice",
             "Choices": [{"Variable": "$.sweep.deleted", "NumericGreaterThan": 0, "Next": "PlanCount"}],
             "Default": "Verify",
         },
         # -- verify, record, notify
-        "Verify": _task(function_arn, "verify", with_counts, result_path="$.verify", next_="RecordSuccess"),
-        "RecordSuccess": _task(
+        "Verify": task_state(
+            function_arn, "verify", with_counts, result_path="$.verify", next_="RecordSuccess", catch=CATCH_MODE
+        ),
+        "RecordSuccess": task_state(
             function_arn,
             "record",
-            {**common, "claim.$": "$.claim", "status": "SUCCEEDED", "verify.$": "$.verify"},
+            # The plan says what was loaded: the ledger keeps it as the table's last good export.
+            {**common, "claim.$": "$.claim", "status": "SUCCEEDED", "verify.$": "$.verify", "plan.$": "$.plan"},
             result_path="$.notice",
             next_="NotifySuccess",
         ),
@@ -306,6 +294,30 @@ def staging_definition(
             },
             "ResultPath": None,
             "End": True,
+        },
+        "Recover?": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.plan.mode", "StringEquals": "replace", "Next": "StartRecovery"}],
+            "Default": "RecordFailure",
+        },
+        **recovery_states(
+            function_arn, delete_poll_seconds=delete_poll_seconds, import_poll_seconds=import_poll_seconds
+        ),
+        "RecordRecovered": {
+            "Type": "Task",
+            "Resource": function_arn,
+            "Parameters": {
+                "task": "record",
+                **common,
+                "claim.$": "$.claim",
+                "status": "FAILED",
+                "error.$": "$.error",
+                "recovery.$": "$.recovered.note",
+            },
+            "Retry": LAMBDA_RETRY,
+            "ResultPath": "$.notice",
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "NotifyUnclaimed"}],
+            "Next": "NotifyFailure",
         },
         "RecordFailure": {
             "Type": "Task",

@@ -22,6 +22,12 @@ TARGET_ATTRIBUTE = "target"
 SUMMARY_KEY = "AWSDynamoDB/*/manifest-summary.json"
 
 
+def ledger_table_name(environment: str) -> str:
+    """The staging ledger's name: run records, registered targets, and the journal and last good
+    export `safetynet stage` keeps per table (`safetynet.staging.journal`)."""
+    return f"safetynet-staging-ledger-{environment}"
+
+
 def summary_event_pattern(bucket_name: str, export_prefixes: Sequence[str] | None = None) -> dict[str, Any]:
     """S3 "Object Created" (EventBridge notifications) of a manifest-summary.json, written last by
     DynamoDB, so the export is complete when it fires: under any table's export prefix (None: one

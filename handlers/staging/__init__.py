@@ -12,11 +12,14 @@ Two modes:
 
 Safety, in order: an export is validated completely before any table is touched
 (`handlers.exports.validate_export` in one process; in the state machine the manifest checks,
-then one Distributed Map child per data file, `files`); every task refuses a table that is not
-tagged as a staging target of this stack, and any prod-tagged table (`target.guard_table`); a
-ledger record per table makes duplicate events and exports older than the last staged one
-no-ops (`ledger.claim`). The test stack's one trigger sees every prod export: an export of a table
-the stack does not stage (no target registered for its prefix) is refused first (`targets`).
+then one Distributed Map child per data file, `files`), every item's key against the table's
+key schema and the export's source table included (`fit`); a replace that fails after its
+delete recreates the table and refills it from its last good export (`recovery`); every task
+refuses a table that is not tagged as a staging target of this stack, and any prod-tagged
+table (`target.guard_table`); a ledger record per table makes duplicate events and exports
+older than the last staged one no-ops (`ledger.claim`). The test stack's one trigger sees every
+prod export: an export of a table the stack does not stage (no target registered for its
+prefix) is refused first (`targets`).
 
 The modules, one concept each (clients are passed in; none creates one):
 
@@ -24,8 +27,11 @@ The modules, one concept each (clients are passed in; none creates one):
     plan         the validate step's decisions: mode, the data to load, the sizes
     targets      which test table an export goes to (the targets the stack registered)
     target       the test table (TargetTable), the mode it gets, and the guard on its tags
-    ledger       idempotency and order of runs, and the problems recorded for the notification
+    fit          whether an export fits the table: its items' keys, its source table
+    ledger       idempotency and order of runs, the problems recorded for the notification, and
+                 each table's last good export
     replace      delete the table, ImportTable, re-apply what an import does not carry
+    recovery     recreate a table after a replace failed past its delete
     refill       write one data file's items, delete the items that are not in the export
     count        the exact item count, in parallel Scan segments
     verify       the count check and a sample of items read back

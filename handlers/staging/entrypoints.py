@@ -23,13 +23,16 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from conventions.vault import MASK_PREFIX
 from handlers import clients, exports
 from handlers.staging.count import count_segment, plan_segments, sum_segment_counts
-from handlers.staging.exceptions import ConfigurationError, StagingError
+from handlers.staging.exceptions import ConfigurationError, ExportRejected, StagingError
 from handlers.staging.files import sample_source, validate_data_file
-from handlers.staging.ledger import claim, problems_recorded, record_outcome
+from handlers.staging.fit import KeySchema, SourceCheck, check_source
+from handlers.staging.ledger import claim, last_good, problems_recorded, record_outcome
 from handlers.staging.masking import Masker, mask_data_file, masking_key, publish_masked_export
 from handlers.staging.plan import validate_and_plan
+from handlers.staging.recovery import LastGood, clear_leftover, recovery_note, start_recreate, write_empty_export
 from handlers.staging.refill import delete_extra_items, refill_file
 from handlers.staging.replace import delete_for_replace, finish_replace, start_import
 from handlers.staging.target import TargetTable, guard_table
@@ -89,6 +92,19 @@ def _this_stacks(target: TargetTable, env: Env) -> TargetTable:
     return target
 
 
+def _source(target: TargetTable) -> SourceCheck:
+    """The prod table whose exports the target stages (its registered target item says)."""
+    if not target.source_table_arn:
+        raise ConfigurationError(
+            f"the target of {target.name} names no sourceTableArn, so no export can be checked against it; "
+            "redeploy the test stack"
+        )
+    return SourceCheck(
+        table_arn=target.source_table_arn,
+        why=f"{target.name} stages the exports of {target.source_table_arn}, as its target in the ledger says",
+    )
+
+
 def _masker(target: TargetTable, env: Env) -> Masker:
     rules = target.mask_rules
     needs_key = any(r.action in ("hash", "fake") for r in rules)
@@ -134,6 +150,7 @@ def task_validate(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
     Reads no data file: the ValidateFiles map checks each one in its own child
     (`task_validate_file`)."""
     target = _target(event, env)
+    _source(target)
     return validate_and_plan(
         _client("dynamodb"), _client("s3"), target, _ref(event["export"]), mask_bucket=env.mask_bucket
     )
@@ -153,6 +170,7 @@ def task_validate_file(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
         ref=src,
         data_file=exports.DataFile.from_json(event["file"]),
         output_format=plan["sourceFormat"],
+        keys=KeySchema.of(target.name, target.schema),
     )
     return {"key": check.key, "items": check.items}
 
@@ -191,8 +209,14 @@ def task_publish_masked(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
 
 
 def task_prepare_replace(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
-    """Guard, deletion protection off, DeleteTable (the state machine then polls until gone)."""
+    """The source table once more (the export's summary against the target's), then the guard,
+    deletion protection off, DeleteTable (the state machine then polls until gone). The key
+    schema was checked item by item in ValidateFiles."""
     target = _target(event, env)
+    ref = _ref(event["export"])
+    problem = check_source(_client("s3"), ref, _source(target))
+    if problem:
+        raise ExportRejected(ref.url, [problem])
     existed = delete_for_replace(_client("dynamodb"), target)
     return {"deleted": existed}
 
@@ -216,6 +240,45 @@ def task_start_import(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
 def task_finish_replace(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
     """Re-apply TTL, PITR, tags, streams, table class, deletion protection."""
     return {"applied": finish_replace(_client("dynamodb"), _target(event, env))}
+
+
+def task_recover(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """A replace failed after its delete: delete what it left under the table's name (`gone`,
+    `deleting` or `busy`; the state machine polls until `gone`)."""
+    return {"state": clear_leftover(_client("dynamodb"), _target(event, env))}
+
+
+def task_recreate(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """ImportTable the (gone) table from its last good export (the ledger's), or from an empty
+    export when there is none or `recovering.empty` says the last good one failed to import."""
+    target = _target(event, env)
+    s3 = _client("s3")
+    good = (
+        None
+        if event["recovering"].get("empty")
+        else last_good(_client("dynamodb"), env.ledger_table, target.logical_name)
+    )
+
+    def empty() -> exports.ExportRef:
+        if not env.mask_bucket:
+            raise ConfigurationError("MASK_BUCKET is not set: no empty export can recreate the table")
+        prefix = f"{MASK_PREFIX}/{target.logical_name}/recovery"
+        return write_empty_export(s3, env.mask_bucket, prefix, target, kms_key_id=env.mask_kms_key_arn)
+
+    result = start_recreate(_client("dynamodb"), s3, target, LastGood.from_json(good), empty_export=empty)
+    if event["recovering"].get("empty"):
+        result["why"] = "importing the last good export failed too"
+    return result
+
+
+def task_finish_recreate(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    """Put back the recreated table's configuration; the note says what it now holds."""
+    target = _target(event, env)
+    finish_replace(_client("dynamodb"), target)
+    error = event.get("error") or {}
+    kind, cause = str(error.get("Error", "")), str(error.get("Cause", ""))
+    reason = f"import failed: {cause}" if kind == "ImportFailed" else f"replace failed: {kind}: {cause}"
+    return {"note": recovery_note(reason, target, event["recovery"])}
 
 
 def task_refill_file(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
@@ -294,6 +357,10 @@ def task_record(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
     target = _target(event, env)
     export = event["claim"]["export"]
     status = str(event["status"])
+    good = None
+    if status == "SUCCEEDED" and event.get("plan"):
+        data = _ref(event["plan"]["data"])
+        good = LastGood.now(export["exportId"], export["url"], data.url, event["plan"]["outputFormat"]).dumps()
     text = record_outcome(
         _client("dynamodb"),
         env.ledger_table,
@@ -303,6 +370,8 @@ def task_record(event: Mapping[str, Any], env: Env) -> dict[str, Any]:
         url=export["url"],
         status=status,
         detail=event.get("error") or event.get("verify") or {},
+        last_good=good,
+        recovery=event.get("recovery"),
     )
     return {"subject": f"safetynet staging {status.lower()}: {target.logical_name}"[:99], "message": text}
 
@@ -317,6 +386,9 @@ TASKS: dict[str, Callable[[Mapping[str, Any], Env], dict[str, Any]]] = {
     "prepare_replace": task_prepare_replace,
     "start_import": task_start_import,
     "finish_replace": task_finish_replace,
+    "recover": task_recover,
+    "recreate": task_recreate,
+    "finish_recreate": task_finish_recreate,
     "refill_file": task_refill_file,
     "plan_count": task_plan_count,
     "count_segment": task_count_segment,

@@ -16,6 +16,7 @@ from aws_lambda_powertools import Logger
 
 from handlers import exports
 from handlers.staging.exceptions import ExportRejected
+from handlers.staging.fit import KeySchema, check_data_file
 from handlers.staging.ledger import record_problems
 
 logger = Logger(service="safetynet-staging", child=True)
@@ -33,11 +34,13 @@ def validate_data_file(
     ref: exports.ExportRef,
     data_file: exports.DataFile,
     output_format: str,
+    keys: KeySchema | None = None,
 ) -> exports.FileCheck:
-    """Check one data file completely (existence, gzip, MD5, item count, every item's syntax).
-    A damaged file's problems go to the ledger record of this (table, export) first - the failed
-    Distributed Map only says its failure threshold was exceeded - then ExportRejected lists them."""
-    check = exports.check_data_file(s3, ref, data_file, output_format=output_format)
+    """Check one data file completely (existence, gzip, MD5, item count, every item's syntax and,
+    with `keys`, that every item fits the test table's key schema). A damaged file's problems go
+    to the ledger record of this (table, export) first - the failed Distributed Map only says its
+    failure threshold was exceeded - then ExportRejected lists them."""
+    check = check_data_file(s3, ref, data_file, output_format=output_format, keys=keys)
     if check.ok:
         return check
     logger.warning({"message": "data file rejected", "file": check.key, "problems": check.problems})

@@ -10,6 +10,7 @@ failure threshold was exceeded, so each failing child adds its problems to the r
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ logger = Logger(service="safetynet-staging", child=True)
 PROBLEMS_PER_FILE = 3
 MAX_RECORDED_PROBLEMS = 20
 PROBLEM_CHARS = 400
+# The run record's attribute holding the table's last good export (LastGood JSON).
+LAST_GOOD = "lastGood"
 
 
 @dataclass(frozen=True)
@@ -78,20 +81,51 @@ def claim(ddb: Any, ledger: str, table: str, export_id: str, export_time: dateti
     return Claim(True, f"claimed {export_id} for {table}")
 
 
-def record_result(ddb: Any, ledger: str, table: str, export_id: str, *, status: str, detail: str) -> None:
-    """Finish the ledger record of this export (SUCCEEDED or FAILED)."""
+def record_result(
+    ddb: Any, ledger: str, table: str, export_id: str, *, status: str, detail: str, last_good: str | None = None
+) -> None:
+    """Finish the ledger record of this export (SUCCEEDED or FAILED). A success also records
+    what was loaded as the table's last good export (`last_good`, LastGood JSON): a later replace
+    that fails after its delete refills the table from it (`handlers.staging.recovery`). A new
+    claim keeps it."""
+    values: dict[str, Any] = {
+        ":status": {"S": status},
+        ":detail": {"S": detail[:2000]},
+        ":now": {"S": datetime.now(UTC).isoformat()},
+        ":id": {"S": export_id},
+    }
+    update = "SET #s = :status, detail = :detail, finishedAt = :now"
+    if last_good is not None:
+        update += f", {LAST_GOOD} = :good"
+        values[":good"] = {"S": last_good}
     ddb.update_item(
         TableName=ledger,
         Key={"table": {"S": table}},
-        UpdateExpression="SET #s = :status, detail = :detail, finishedAt = :now",
+        UpdateExpression=update,
         ConditionExpression="exportId = :id",
         ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={
-            ":status": {"S": status},
-            ":detail": {"S": detail[:2000]},
-            ":now": {"S": datetime.now(UTC).isoformat()},
-            ":id": {"S": export_id},
-        },
+        ExpressionAttributeValues=values,
+    )
+
+
+def last_good(ddb: Any, ledger: str, table: str) -> dict[str, Any] | None:
+    """The LastGood JSON of a table's record (None when nothing was staged into it yet)."""
+    item = ddb.get_item(TableName=ledger, Key={"table": {"S": table}}, ConsistentRead=True).get("Item", {})
+    raw = item.get(LAST_GOOD, {}).get("S")
+    if not raw:
+        return None
+    doc: dict[str, Any] = json.loads(raw)
+    return doc
+
+
+def record_last_good(ddb: Any, ledger: str, table: str, last_good: str) -> None:
+    """Set a table's last good export outside a claimed run (`safetynet stage`), keeping the
+    run record's claim (export, time, status) as it is."""
+    ddb.update_item(
+        TableName=ledger,
+        Key={"table": {"S": table}},
+        UpdateExpression=f"SET {LAST_GOOD} = :good",
+        ExpressionAttributeValues={":good": {"S": last_good}},
     )
 
 
@@ -217,11 +251,15 @@ def record_outcome(
     url: str,
     status: str,
     detail: Any,
+    last_good: str | None = None,
+    recovery: str | None = None,
 ) -> str:
     """Finish the ledger record of this export and return the notification text: the outcome,
-    the state machine's error or verify result (`detail`), and for a failed run the problems
-    the map children recorded."""
+    the state machine's error or verify result (`detail`), what a failed replace left the table
+    holding (`recovery`), and for a failed run the problems the map children recorded."""
     text = f"{status}: {table} from {url}"
+    if recovery:
+        text += f"\n{recovery}"
     if isinstance(detail, Mapping) and detail.get("Cause"):
         text += f"\n{detail.get('Error')}: {detail['Cause']}"
     elif detail:
@@ -229,5 +267,5 @@ def record_outcome(
     if status == "FAILED":
         problems = recorded_problems(ddb, ledger, logical_name, export_id).text()
         text += f"\n{problems}" if problems else ""
-    record_result(ddb, ledger, logical_name, export_id, status=status, detail=text)
+    record_result(ddb, ledger, logical_name, export_id, status=status, detail=text, last_good=last_good)
     return text

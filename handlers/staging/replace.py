@@ -51,9 +51,12 @@ def import_request(
         "AttributeDefinitions": s["AttributeDefinitions"],
         "KeySchema": s["KeySchema"],
         "BillingMode": s.get("BillingMode", "PAY_PER_REQUEST"),
-        # Same as the stack declares (server_side_encryption enabled: AWS managed KMS key).
-        "SSESpecification": {"Enabled": True, "SSEType": "KMS"},
+        # The table's own encryption when the schema has it (the CLI reads it from the live
+        # table), else what the stack declares (server_side_encryption enabled: AWS managed key).
+        "SSESpecification": s.get("SSESpecification") or {"Enabled": True, "SSEType": "KMS"},
     }
+    if s.get("OnDemandThroughput"):
+        params["OnDemandThroughput"] = s["OnDemandThroughput"]
     if s.get("ProvisionedThroughput"):
         params["ProvisionedThroughput"] = s["ProvisionedThroughput"]
     if s.get("GlobalSecondaryIndexes"):
@@ -101,13 +104,19 @@ def finish_replace(ddb: Any, target: TargetTable, *, sleep: Callable[[float], No
             ddb.tag_resource(ResourceArn=arn, Tags=tags[i : i + 50])
         wait_for_tags(ddb, arn, target.tags, sleep=sleep)
         applied.append("tags")
+    # Each setting is changed only when the table does not have it yet: a resumed or retried
+    # finish must not fail on what an earlier attempt applied (UpdateTable refuses to enable a
+    # stream that is enabled).
+    desc = ddb.describe_table(TableName=target.name)["Table"]
     stream = target.schema.get("StreamSpecification")
     if stream and stream.get("StreamEnabled"):
-        ddb.update_table(TableName=target.name, StreamSpecification=stream)
-        active()
+        current = desc.get("StreamSpecification") or {}
+        if not current.get("StreamEnabled"):
+            ddb.update_table(TableName=target.name, StreamSpecification=stream)
+            active()
         applied.append("stream")
     table_class = target.schema.get("TableClass")
-    if table_class and table_class != "STANDARD":
+    if table_class and table_class != (desc.get("TableClassSummary") or {}).get("TableClass", "STANDARD"):
         ddb.update_table(TableName=target.name, TableClass=table_class)
         active()
         applied.append("table class")
@@ -127,8 +136,9 @@ def finish_replace(ddb: Any, target: TargetTable, *, sleep: Callable[[float], No
         )
         applied.append("pitr")
     if target.deletion_protection:
-        ddb.update_table(TableName=target.name, DeletionProtectionEnabled=True)
-        active()
+        if not desc.get("DeletionProtectionEnabled"):
+            ddb.update_table(TableName=target.name, DeletionProtectionEnabled=True)
+            active()
         applied.append("deletion protection")
     logger.info({"message": "re-applied table settings after import", "table": target.name, "applied": applied})
     return applied
@@ -164,9 +174,16 @@ def wait_deleted(ddb: Any, table: str) -> None:
 
 
 def wait_import(
-    ddb: Any, import_arn: str, *, sleep: Callable[[float], None] = time.sleep, poll: float = 5.0
+    ddb: Any,
+    import_arn: str,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    poll: float = 5.0,
+    max_poll: float | None = None,
 ) -> dict[str, Any]:
-    """Block until the import ends (the CLI); raise StagingError when it did not complete."""
+    """Block until the import ends (the CLI); raise StagingError when it did not complete. With
+    `max_poll` the interval starts at `poll` and doubles up to it (a small import is seen done
+    early, a long one is not polled more often than every `max_poll` seconds)."""
     while True:
         desc: dict[str, Any] = ddb.describe_import(ImportArn=import_arn)["ImportTableDescription"]
         status = desc["ImportStatus"]
@@ -177,3 +194,5 @@ def wait_import(
                 f"ImportTable {import_arn} {status}: {desc.get('FailureCode')} {desc.get('FailureMessage')}"
             )
         sleep(poll)
+        if max_poll is not None:
+            poll = min(max_poll, poll * 2)

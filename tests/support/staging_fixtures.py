@@ -6,10 +6,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from ruamel.yaml import YAML
 
 from components.config.tables import TableSpec
@@ -274,3 +278,161 @@ def replace_data_file(s3: Any, ref: exports.ExportRef, key: str, body: bytes, *,
 
 def gz(lines: list[bytes]) -> bytes:
     return gzip.compress(b"".join(x + b"\n" for x in lines))
+
+
+# -- failures and interruptions ------------------------------------------------------------------
+
+
+Effect = Callable[..., Any]
+
+
+@dataclass
+class _Fault:
+    effect: Effect
+    first: int
+    last: int
+    after: bool
+
+
+class FaultyClient:
+    """A boto3 client whose calls fail, are interrupted or answer differently on chosen calls:
+    `on("import_table", interrupt, after=True)` lets the first ImportTable reach AWS, then raises
+    KeyboardInterrupt as Ctrl-C would right after it. Everything else (waiters, exceptions, meta)
+    is the real client's; `calls` counts each method's calls."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._faults: dict[str, list[_Fault]] = {}
+        self.calls: Counter[str] = Counter()
+
+    def on(self, method: str, effect: Effect, *, nth: int = 1, times: int = 1, after: bool = False) -> FaultyClient:
+        """From the `nth` call of `method` on, `times` calls: `effect(kwargs)` before the call (it
+        raises), or with `after` `effect(kwargs, result)` once the call went through (it raises,
+        or returns the answer to give instead)."""
+        self._faults.setdefault(method, []).append(_Fault(effect, nth, nth + times - 1, after))
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr) or name in ("get_waiter", "get_paginator", "can_paginate"):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            n = self.calls[name]
+            faults = [f for f in self._faults.get(name, []) if f.first <= n <= f.last]
+            for f in faults:
+                if not f.after:
+                    f.effect(kwargs)
+            result = attr(*args, **kwargs)
+            for f in faults:
+                if f.after:
+                    changed = f.effect(kwargs, result)
+                    result = result if changed is None else changed
+            return result
+
+        return call
+
+
+def interrupt(*_: Any) -> None:
+    """An effect: Ctrl-C (or SIGTERM, which the CLI turns into the same) at this point."""
+    raise KeyboardInterrupt
+
+
+def aws_error(code: str, message: str = "injected", operation: str = "Call") -> Effect:
+    """An effect: the AWS error `code`."""
+    from botocore.exceptions import ClientError
+
+    def effect(*_: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+    return effect
+
+
+def import_failed(kwargs: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """An after-effect of DescribeImport: the import ended FAILED (the table stays as it is)."""
+    desc = {**result["ImportTableDescription"], "ImportStatus": "FAILED"}
+    desc.update(FailureCode="ItemValidationError", FailureMessage="injected: the import failed mid-way")
+    return {**result, "ImportTableDescription": desc}
+
+
+def table_state(ddb: Any, name: str) -> dict[str, Any]:
+    """What staging must keep or restore on a table: items, tags, PITR, TTL and stream (None when
+    the table does not exist)."""
+    try:
+        desc = ddb.describe_table(TableName=name)["Table"]
+    except ddb.exceptions.ResourceNotFoundException:
+        return {"exists": False}
+    tags = {t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=desc["TableArn"]).get("Tags", [])}
+    pitr = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    stream = desc.get("StreamSpecification") or {}
+    return {
+        "exists": True,
+        "items": as_set(scan_all(ddb, name)),
+        "tags": tags,
+        "pitr": pitr.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus"),
+        "ttl": ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") == "ENABLED" else None,
+        "stream": stream.get("StreamViewType") if stream.get("StreamEnabled") else None,
+        "keys": desc["KeySchema"],
+        "indexes": sorted(g["IndexName"] for g in desc.get("GlobalSecondaryIndexes", [])),
+    }
+
+
+def configure_like_the_stack(ddb: Any, target: TargetTable) -> None:
+    """Turn on what the test stack declares beyond the schema (TTL, PITR), as `pulumi up` does."""
+    if target.ttl_attribute:
+        ddb.update_time_to_live(
+            TableName=target.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": target.ttl_attribute}
+        )
+    if target.point_in_time_recovery_days:
+        ddb.update_continuous_backups(
+            TableName=target.name,
+            PointInTimeRecoverySpecification={
+                "PointInTimeRecoveryEnabled": True,
+                "RecoveryPeriodInDays": target.point_in_time_recovery_days,
+            },
+        )
+
+
+MASKING_SECRET = "cli-test-masking-key-0123456789"
+
+
+@pytest.fixture
+def stage_cli(clients: tuple[Any, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    """`safetynet stage` on moto: the CLI-side clients (vault, masking bucket, ImportTable as AWS
+    reads data files), its journal files under `tmp_path`, and the masking key and bucket in the
+    environment, as an operator of the test stack has them. Yields (s3, dynamodb)."""
+    monkeypatch.setenv("SAFETYNET_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("SAFETYNET_MASKING_KEY", MASKING_SECRET)
+    monkeypatch.setenv("SAFETYNET_MASK_BUCKET", MASK_BUCKET)
+    return clients
+
+
+def faulty_cli_clients(monkeypatch: pytest.MonkeyPatch, **faulty: FaultyClient) -> None:
+    """The CLI's clients of these services (`dynamodb=FaultyClient(...)`) replaced by the given ones."""
+    import handlers.clients
+
+    real = handlers.clients.client
+
+    def client(service: str, region: str | None = None) -> Any:
+        return faulty.get(service) or real(service, region)
+
+    monkeypatch.setattr(handlers.clients, "client", client)
+
+
+def light_customers(n: int) -> list[dict[str, Any]]:
+    """Customers with every attribute the stack masks but nothing deep: for tests whose point is the
+    run (interrupted, failed, resumed), not the item shapes (moto scans deep items slowly)."""
+    return [
+        {
+            "customerId": {"S": f"c-{i:05d}"},
+            "email": {"S": f"user{i}@example.org"},
+            "name": {"S": f"Customer Name {i}"},
+            "phone": {"S": f"+49 30 {i:07d}"},
+            "address": {"M": {"street": {"S": f"{i} Main St"}, "zip": {"N": "10115"}}},
+            "orders": {"L": [{"M": {"id": {"S": f"o{i}"}, "email": {"S": f"o{i}@x.org"}}}]},
+            "balance": {"N": str(i * 7)},
+        }
+        for i in range(n)
+    ]

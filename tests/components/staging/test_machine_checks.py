@@ -290,10 +290,17 @@ def test_a_table_count_off_by_one_fails_verify_with_both_counts_in_the_notificat
     run = runner(s3, ddb, before=before)
     # When the machine runs
     status, out = run.run(event(ref))
-    # Then Verify fails on the count, and the notification and ledger give both numbers
+    # Then Verify fails on the count, and the notification and ledger give both numbers; a replace
+    # then recovers the table it deleted (the first run: recreated empty, with its configuration)
     assert status == "FAILED" and out["Error"] == "StagingFailed"
     assert run.visited[run.visited.index("CountTable") :][:3] == ["CountTable", "CountSegment", "Counted?"]
-    assert run.visited[-4:] == ["Verify", "RecordFailure", "NotifyFailure", "Failed"]
+    after_verify = run.visited[run.visited.index("Verify") :]
+    if mode == "replace":
+        assert after_verify[:3] == ["Verify", "Recover?", "StartRecovery"]
+        assert after_verify[-4:] == ["FinishRecreate", "RecordRecovered", "NotifyFailure", "Failed"]
+        assert scan_all(ddb, target.name) == [] and "was recreated empty" in run.published[-1]["Message"]
+    else:
+        assert after_verify == ["Verify", "Recover?", "RecordFailure", "NotifyFailure", "Failed"]
     message = run.published[-1]["Message"]
     assert "VerificationFailed" in message
     assert f"{target.name} holds {held} items, the export 30" in message
@@ -341,8 +348,11 @@ def test_a_segment_that_cannot_be_counted_fails_the_run_with_its_own_error(machi
     run = runner(s3, ddb, before=before)
     # When the machine runs
     status, _ = run.run(event(ref))
-    # Then the inline map fails with the segment's DynamoDB error (not a generic threshold error)
+    # Then the inline map fails with the segment's DynamoDB error (not a generic threshold error),
+    # and the replace recovers the table it had deleted
     assert status == "FAILED" and "Verify" not in run.visited
-    assert run.visited[-4:] == ["CountSegment", "RecordFailure", "NotifyFailure", "Failed"]
+    assert run.visited[run.visited.index("CountSegment") :][:3] == ["CountSegment", "Recover?", "StartRecovery"]
+    assert run.visited[-3:] == ["RecordRecovered", "NotifyFailure", "Failed"]
+    assert ddb.describe_table(TableName=target.name)["Table"]["TableStatus"] == "ACTIVE"
     message = run.published[-1]["Message"]
     assert "ResourceNotFoundException" in message and "ExceedToleratedFailureThreshold" not in message

@@ -109,7 +109,9 @@ def test_the_definition_does_not_grow_with_the_tables(definition: dict[str, Any]
         "delete_poll_seconds",
         "import_poll_seconds",
     }
-    assert len(json.dumps(definition).encode()) < 20_000  # Step Functions allows 1 MB
+    # About 19.8 KB with these ARNs (15.2 KB before the recovery states of a failed replace);
+    # Step Functions allows 1 MB, and the limit-* rules check the synthesized stacks against it.
+    assert len(json.dumps(definition).encode()) < 24_000
 
 
 def test_waits_happen_in_step_functions_not_in_lambda(definition: dict[str, Any]) -> None:
@@ -123,6 +125,12 @@ def test_waits_happen_in_step_functions_not_in_lambda(definition: dict[str, Any]
     assert s["Imported?"]["Default"] == "ImportFailed"
 
 
+# After PrepareReplace deleted the table, every failure recovers it first.
+AFTER_THE_DELETE = ("TableGone?", "StartImport", "DescribeImport", "FinishReplace")
+SHARED_BY_BOTH_MODES = ("PlanCount", "CountTable", "Verify")
+RECOVERY = ("Recover", "Recreate", "DescribeRecreate", "FinishRecreate")
+
+
 def test_every_step_after_the_claim_fails_into_record_and_notify(definition: dict[str, Any]) -> None:
     s = definition["States"]
     for name, state in s.items():
@@ -130,14 +138,55 @@ def test_every_step_after_the_claim_fails_into_record_and_notify(definition: dic
             "Resolve",
             "Claim",
             "RecordFailure",
+            "RecordRecovered",
             "NotifySuccess",
             "NotifyFailure",
             "NotifyUnclaimed",
         ):
             targets = [c["Next"] for c in state.get("Catch", [])]
-            assert "RecordFailure" in targets, name
+            if name in AFTER_THE_DELETE:
+                assert targets[-1] == "StartRecovery", name
+            elif name in SHARED_BY_BOTH_MODES:
+                assert targets == ["Recover?"], name
+            elif name in RECOVERY:
+                assert targets == ["RecoveryFailed"] and state["Catch"][0]["ResultPath"] == "$.recoveryError", name
+            else:
+                assert "RecordFailure" in targets, name
+    assert s["Recover?"]["Choices"] == [{"Variable": "$.plan.mode", "StringEquals": "replace", "Next": "StartRecovery"}]
+    assert s["Recover?"]["Default"] == "RecordFailure" and s["RecoveryFailed"]["Next"] == "RecordFailure"
+    assert s["ImportFailed"]["Next"] == "StartRecovery"
     assert s["RecordFailure"]["Next"] == "NotifyFailure" and s["NotifyFailure"]["Next"] == "Failed"
-    assert s["Failed"]["Type"] == "Fail"
+    assert s["RecordRecovered"]["Next"] == "NotifyFailure" and s["Failed"]["Type"] == "Fail"
+
+
+def test_the_recovery_deletes_the_leftover_then_imports_and_puts_the_configuration_back(
+    definition: dict[str, Any],
+) -> None:
+    s = definition["States"]
+    assert s["StartRecovery"]["Parameters"] == {"empty": False} and s["StartRecovery"]["Next"] == "Recover"
+    assert s["Recover"]["Parameters"]["task"] == "recover" and s["Recover"]["Next"] == "Cleared?"
+    assert s["Cleared?"]["Choices"][0] == {"Variable": "$.leftover.state", "StringEquals": "gone", "Next": "Recreate"}
+    assert s["Cleared?"]["Default"] == "WaitForRecover" and s["WaitForRecover"]["Next"] == "Recover"
+    assert s["Recreate"]["Parameters"]["recovering.$"] == "$.recovering"
+    assert s["DescribeRecreate"]["Resource"] == "arn:aws:states:::aws-sdk:dynamodb:describeImport"
+    nexts = [c["Next"] for c in s["Recreated?"]["Choices"]]
+    assert (
+        nexts == ["FinishRecreate", "WaitForRecreate", "RecreateEmpty"]
+        and s["Recreated?"]["Default"] == "RecreateFailed"
+    )
+    # The last good export did not import: once more from an empty one, never a third time
+    assert s["RecreateEmpty"]["Parameters"] == {"empty": True} and s["RecreateEmpty"]["Next"] == "Recover"
+    assert s["FinishRecreate"]["Next"] == "RecordRecovered"
+    assert s["RecordRecovered"]["Parameters"]["recovery.$"] == "$.recovered.note"
+
+
+def test_putting_the_settings_back_is_retried_before_the_table_is_recovered(definition: dict[str, Any]) -> None:
+    retry = definition["States"]["FinishReplace"]["Retry"]
+    assert {"StagingError", "ClientError"} <= {e for r in retry for e in r["ErrorEquals"]}
+
+
+def test_a_success_records_what_was_loaded_as_the_last_good_export(definition: dict[str, Any]) -> None:
+    assert definition["States"]["RecordSuccess"]["Parameters"]["plan.$"] == "$.plan"
 
 
 def test_the_table_is_counted_by_an_inline_map_one_lambda_per_segment(definition: dict[str, Any]) -> None:

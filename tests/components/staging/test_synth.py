@@ -296,6 +296,33 @@ def test_the_task_may_only_mark_an_untagged_or_own_table_as_its_target(task_poli
         assert not allows(task_policy, "dynamodb:TagResource", arn, {**request, **tags}), (arn, tags)
 
 
+def test_every_call_of_a_recovery_is_allowed_and_no_new_right_was_needed(
+    task_policy: dict[str, Any], test_stack: SynthResult
+) -> None:
+    # A replace failed after its delete (handlers/staging/recovery.py): the task reads the last
+    # good export from the ledger, marks the untagged table ImportTable left as the stack's, then
+    # deletes it, and imports the table again from the last good export (the vault's, or the
+    # masked copy) or from an empty export it writes into the masking bucket.
+    mask = f"arn:aws:s3:::{test_stack.outputs['maskBucketName']}"
+    ledger = table("safetynet-staging-ledger-test")
+    request = {"aws:RequestTag/safetynet:staging-target": STACK}
+    calls = [
+        ("dynamodb:GetItem", ledger, {"dynamodb:LeadingKeys": "customers"}),
+        ("dynamodb:DescribeTable", TEST_TABLE, {}),
+        ("dynamodb:ListTagsOfResource", TEST_TABLE, {}),
+        ("dynamodb:TagResource", TEST_TABLE, request),
+        ("dynamodb:DeleteTable", TEST_TABLE, OURS),
+        ("dynamodb:ImportTable", TEST_TABLE, {}),
+        ("s3:GetObject", f"arn:aws:s3:::{VAULT}/exports/customers/AWSDynamoDB/1/manifest-summary.json", {}),
+        ("s3:GetObject", f"{mask}/masked/customers/AWSDynamoDB/1/data/a.json.gz", {}),
+        ("s3:PutObject", f"{mask}/masked/customers/recovery/AWSDynamoDB/1/data/a.json.gz", {}),
+    ]
+    for action, resource, context in calls:
+        assert allows(task_policy, action, resource, context), (action, resource)
+    # No table could be created outright: a recovery imports, like every replace
+    assert not allows(task_policy, "dynamodb:CreateTable", TEST_TABLE, OURS)
+
+
 def test_the_task_describes_its_tables_whether_tagged_or_gone(task_policy: dict[str, Any]) -> None:
     # Metadata only: the guard must see an untagged table to refuse it, and a deleted one.
     assert allows(task_policy, "dynamodb:DescribeTable", TEST_TABLE)

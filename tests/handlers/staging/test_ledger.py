@@ -152,3 +152,30 @@ def test_a_failed_outcome_says_why_and_lists_the_recorded_problems(clients: tupl
     ]
     record = ddb.get_item(TableName=LEDGER, Key={"table": {"S": "customers"}}, ConsistentRead=True)["Item"]
     assert record["status"] == {"S": "FAILED"} and record["detail"] == {"S": text}
+
+
+# -- the last good export ----------------------------------------------------------------------------
+
+
+def test_a_success_records_the_last_good_export_and_later_claims_and_failures_keep_it(clients: tuple[Any, Any]) -> None:
+    from handlers.staging.ledger import last_good
+
+    _, ddb = clients
+    assert last_good(ddb, LEDGER, "customers") is None
+    assert claim(ddb, LEDGER, "customers", "01-a", EXPORT_TIME).claimed
+    record_result(ddb, LEDGER, "customers", "01-a", status="SUCCEEDED", detail="ok", last_good='{"data":"s3://a/"}')
+    # A newer export is claimed and fails: what the table was last refilled from is still known
+    assert claim(ddb, LEDGER, "customers", "02-b", EXPORT_TIME + timedelta(days=1)).claimed
+    record_result(ddb, LEDGER, "customers", "02-b", status="FAILED", detail="import failed")
+    assert last_good(ddb, LEDGER, "customers") == {"data": "s3://a/"}
+
+
+def test_the_cli_sets_the_last_good_export_without_touching_the_claim(clients: tuple[Any, Any]) -> None:
+    from handlers.staging.ledger import last_good, record_last_good
+
+    _, ddb = clients
+    assert claim(ddb, LEDGER, "customers", "01-a", EXPORT_TIME).claimed
+    record_last_good(ddb, LEDGER, "customers", '{"data":"s3://cli/"}')
+    item = ddb.get_item(TableName=LEDGER, Key={"table": {"S": "customers"}})["Item"]
+    assert item["exportId"] == {"S": "01-a"} and item["status"] == {"S": "RUNNING"}
+    assert last_good(ddb, LEDGER, "customers") == {"data": "s3://cli/"}

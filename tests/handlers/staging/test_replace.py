@@ -60,3 +60,16 @@ def test_finish_replace_tags_the_imported_table_before_anything_else(clients: tu
     arn = ddb.describe_table(TableName=target.name)["Table"]["TableArn"]
     tags = {t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=arn)["Tags"]}
     assert tags == dict(target.tags)
+
+
+def test_finish_replace_runs_again_without_failing_on_what_it_applied(clients: tuple[Any, Any]) -> None:
+    # Given a table whose settings were put back already (a resumed or retried finish)
+    _, ddb = clients
+    spec = prod_spec("orders")  # a stream, TTL and indexes
+    target = target_for(spec, mode="replace")
+    create_test_table(ddb, target, tags={})
+    first = finish_replace(ddb, target, sleep=pytest.fail)
+    # When it runs again, then it applies nothing twice (an enabled stream cannot be enabled again)
+    assert finish_replace(ddb, target, sleep=pytest.fail) == first
+    stream = ddb.describe_table(TableName=target.name)["Table"]["StreamSpecification"]
+    assert stream == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
