@@ -14,8 +14,27 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
+from ruamel.yaml import YAML, YAMLError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+
+class StackFileError(ValueError):
+    """A project or stack file that cannot be read as YAML, or is not a mapping; the message
+    names the file, line and column and says what to fix."""
+
+
+def yaml_error_text(path: Path, exc: YAMLError) -> str:
+    """`<file>:<line>:<column>: not valid YAML: <problem> (<context>, line N); fix the file`."""
+    if isinstance(exc, MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}"
+        problem = exc.problem or "syntax error"
+        if exc.context and exc.context_mark is not None:
+            problem += f" ({exc.context}, line {exc.context_mark.line + 1})"
+    else:
+        where, problem = str(path), str(exc).strip() or "syntax error"
+    return f"{where}: not valid YAML: {problem}; fix the file (nothing was read from it)"
 
 
 def _yaml() -> YAML:
@@ -27,14 +46,21 @@ def _yaml() -> YAML:
 
 
 def load(path: Path) -> CommentedMap:
-    """The stack file as a round-trip document (a mapping with a `config` mapping)."""
-    doc = _yaml().load(path.read_text())
+    """The stack file as a round-trip document (a mapping with a `config` mapping). Raises
+    StackFileError (file:line:column) for YAML that does not parse or is not a mapping."""
+    try:
+        doc = _yaml().load(path.read_text())
+    except YAMLError as exc:
+        raise StackFileError(yaml_error_text(path, exc)) from None
     if doc is None:
         doc = CommentedMap()
     if not isinstance(doc, CommentedMap):
-        raise ValueError(f"{path}: not a YAML mapping")
+        raise StackFileError(f"{path}: not a YAML mapping (expected `config:` at the top level)")
     if doc.get("config") is None:
         doc["config"] = CommentedMap()
+    if not isinstance(doc["config"], CommentedMap):
+        line = doc.lc.key("config")[0] + 1
+        raise StackFileError(f"{path}:{line}: `config` must be a mapping of keys to values")
     return doc
 
 

@@ -69,7 +69,28 @@ def read_project(project_dir: Path) -> dict[str, Any]:
     path = project_dir / "Pulumi.yaml"
     if not path.is_file():
         raise SynthError(f"{path} not found; pass --project-dir pointing at the safetynet project")
-    return _YAML.load(path.read_text()) or {}
+    return _load_mapping(path)
+
+
+def _load_mapping(path: Path) -> dict[str, Any]:
+    """A project or stack file as a dict; YAML that does not parse, or is not a mapping, raises
+    SynthError naming the file, line and column (the CLI exits 2 with it)."""
+    from ruamel.yaml import YAMLError
+
+    from safetynet.stack_yaml import yaml_error_text
+
+    try:
+        doc = _YAML.load(path.read_text())
+    except YAMLError as exc:
+        raise SynthError(yaml_error_text(path, exc)) from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, Mapping):
+        raise SynthError(f"{path}: not a YAML mapping (expected keys such as `config:` at the top level)")
+    config = doc.get("config")
+    if config is not None and not isinstance(config, Mapping):
+        raise SynthError(f"{path}: `config` must be a mapping of keys to values, not {type(config).__name__}")
+    return dict(doc)
 
 
 def read_stack_config(project_dir: Path, stack: str) -> tuple[dict[str, str], list[str]]:
@@ -81,7 +102,7 @@ def read_stack_config(project_dir: Path, stack: str) -> tuple[dict[str, str], li
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         raise SynthError(f"{path} not found; create it (pulumi stack init {stack}) or choose another stack")
-    stack_doc = _YAML.load(path.read_text()) or {}
+    stack_doc = _load_mapping(path)
     values: dict[str, Any] = {}
     for key, decl in (project.get("config") or {}).items():
         full = key if ":" in key else f"{name}:{key}"

@@ -211,7 +211,8 @@ def write_requests(
 
     if concurrency <= 1:
         return sum(one(g) for g in groups())
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+    pool = ThreadPoolExecutor(max_workers=concurrency)
+    try:
         in_flight: set[Future[int]] = set()
         for group in groups():
             if len(in_flight) >= concurrency * 2:
@@ -219,6 +220,12 @@ def write_requests(
                 written += sum(f.result() for f in finished)  # re-raises WriteIncomplete here
             in_flight.add(pool.submit(one, group))
         written += sum(f.result() for f in in_flight)
+    except BaseException:
+        # Ctrl-C, SIGTERM or a failed batch: the groups not started yet are dropped, not written
+        # (a plain `with` would write up to 2 x concurrency queued groups before it lets go).
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return written
 
 

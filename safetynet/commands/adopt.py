@@ -16,9 +16,7 @@ DescribeContinuousBackups.
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,7 +26,20 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from safetynet.commands.common import Clients, ProjectDirOption, aws_error_code, aws_error_text, fail
+from safetynet.commands.common import (
+    Clients,
+    JsonOption,
+    ProjectDirOption,
+    StackArgument,
+    StackOption,
+    YesOption,
+    aws_error_code,
+    aws_error_text,
+    confirm,
+    emit_json,
+    fail,
+    resolve_stack,
+)
 
 COMMAND = "adopt"
 TABLES_KEY = "safetynet:tables"
@@ -37,6 +48,7 @@ READ_ACTIONS = (
 )
 STYLES = {"adopt": "green", "present": "dim", "excluded": "cyan", "replica": "yellow", "unrepresentable": "red"}
 MAX_SELECTOR_TEXT = 100  # in the comment above the entries: many --table names would make it unreadable
+NEEDS = READ_ACTIONS
 LABELS = {
     "adopt": "adopt",
     "present": "in stack",
@@ -47,7 +59,8 @@ LABELS = {
 
 
 def adopt(
-    stack: Annotated[str, typer.Option("--stack", "-s", help="Stack name (reads and writes Pulumi.<stack>.yaml).")],
+    stack_arg: StackArgument = None,
+    stack_opt: StackOption = None,
     tag: Annotated[
         list[str] | None, typer.Option("--tag", help="KEY=VALUE the table must carry (repeatable: all must match).")
     ] = None,
@@ -57,13 +70,14 @@ def adopt(
         list[str] | None, typer.Option("--exclude", help="fnmatch pattern of names to leave out (repeatable).")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the entries; change nothing.")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Write without asking.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON document.")] = False,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
     project_dir: ProjectDirOption = None,
 ) -> None:
     """Write existing tables into the stack file, with their live settings, for Pulumi to import."""
     from safetynet.paths import default_project_dir
 
+    stack = resolve_stack(COMMAND, stack_arg, stack_opt)
     selector = _selector(tag, prefix, table, exclude)
     if as_json and not (yes or dry_run):
         raise fail(COMMAND, "--json needs --yes or --dry-run: a script cannot answer the confirmation")
@@ -88,9 +102,8 @@ def adopt(
     if text is not None:
         _check_config(project, stack, text)
     if text is not None and not dry_run:
-        if not yes and not _confirm(path, len(plan.adopted)):
-            Console(stderr=True).print("nothing written")
-            raise typer.Exit(1)
+        count = len(plan.adopted)
+        confirm(COMMAND, f"Append {_tables(count)} to {path}?", yes=yes, unchanged="nothing written")
         _write(path, original, text)
         written = True
     if as_json:
@@ -123,20 +136,14 @@ def _selector(
 
 
 def _load_doc(path: Path) -> Any:
-    """The stack file as a round-trip document; YAML that does not parse exits 2 with file:line."""
-    from ruamel.yaml import YAMLError
-    from ruamel.yaml.error import MarkedYAMLError
-
+    """The stack file as a round-trip document; YAML that does not parse exits 2 with
+    file:line:column."""
     from safetynet import stack_yaml
 
     try:
         doc = stack_yaml.load(path)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-        raise fail(COMMAND, f"{where}: not valid YAML: {exc.problem}; nothing written") from None
-    except (YAMLError, ValueError) as exc:
-        raise fail(COMMAND, f"{path}: {exc}; nothing written") from None
+    except stack_yaml.StackFileError as exc:
+        raise fail(COMMAND, f"{exc}; nothing written") from None
     tables = doc["config"].get(TABLES_KEY)
     if tables is not None and not isinstance(tables, list):
         line, _ = doc["config"].lc.key(TABLES_KEY)
@@ -267,10 +274,6 @@ def _check_config(project: Path, stack: str, text: str) -> None:
             ) from None
 
 
-def _confirm(path: Path, count: int) -> bool:
-    return typer.confirm(f"Append {count} table{'s' if count != 1 else ''} to {path}?", default=False, err=True)
-
-
 def _write(path: Path, original: bytes, text: str) -> None:
     """Replace the file in one step; refuse if it changed since it was read."""
     if path.read_bytes() != original:
@@ -352,8 +355,8 @@ def _print_json(
         "policyFindings": {o.table: o.policy for o in plan.adopted if o.policy},
         "entries": plan.entries,
     }
-    json.dump(doc, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    # entries are stack-file entries, selector tags and policyFindings are keyed by data: as they are.
+    emit_json(doc, keep=("entries", "tags", "policyFindings"))
 
 
 def _aws_error(exc: BaseException, region: str | None, *, detail: str | None = None) -> str:

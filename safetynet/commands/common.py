@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -45,6 +46,10 @@ class GlobalOptions:
     region: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None
+    command: str | None = None
+    """The command being run (`status`, `restore-plan`), for the root's error paragraph."""
+    region_used: str | None = None
+    """The region the command's clients were created for (`Clients`), for the error paragraph."""
 
     def apply(self) -> None:
         if self.profile:
@@ -58,6 +63,38 @@ class GlobalOptions:
 
 GLOBAL_OPTIONS = GlobalOptions()
 """Set by the root command's callback (safetynet/cli.py) before any command runs."""
+
+
+def command_line(*args: str | None) -> str:
+    """The shell command that runs `safetynet <args>` again with this run's root options (the
+    line an interrupted command prints to finish its job); None arguments are left out."""
+    import shlex
+
+    root = []
+    for flag, value in (
+        ("--profile", GLOBAL_OPTIONS.profile),
+        ("--region", GLOBAL_OPTIONS.region),
+        ("--endpoint-url", GLOBAL_OPTIONS.endpoint_url),
+    ):
+        if value:
+            root += [flag, value]
+    return shlex.join(["safetynet", *root, *(a for a in args if a is not None)])
+
+
+def interrupted(message: str) -> typer.Exit:
+    """Print what an interrupted command (Ctrl-C, SIGTERM) leaves and how to finish the job, and
+    return the Exit (130) to raise."""
+    Console(stderr=True, soft_wrap=True).print(f"[yellow]interrupted[/]: {escape(message)}")
+    return typer.Exit(ExitCode.INTERRUPTED)
+
+
+def confirm(command: str, question: str, *, yes: bool, unchanged: str = "nothing changed") -> None:
+    """Ask `question` on stderr unless -y/--yes was given; a "no" exits 1 saying `unchanged`.
+    Without a terminal to answer (end of input) click aborts, and `run` says to pass --yes."""
+    if yes:
+        return
+    if not typer.confirm(question, default=False, err=True):
+        raise fail(command, f"declined; {unchanged}", ExitCode.FAILED)
 
 
 def stack_region(stack_region: str | None) -> str | None:
@@ -74,7 +111,7 @@ StackArgument = Annotated[
 ]
 StackOption = Annotated[
     str | None,
-    typer.Option("-s", "--stack", help="Stack name (reads Pulumi.<stack>.yaml).", show_default=False),
+    typer.Option("-s", "--stack", metavar="NAME", help="Stack name (reads Pulumi.<NAME>.yaml).", show_default=False),
 ]
 YesOption = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")]
 JsonOption = Annotated[
@@ -100,28 +137,36 @@ def camel(key: str) -> str:
     return _CAMEL_SPLIT.sub(lambda m: m.group(1).upper(), key)
 
 
-def camel_keys(value: Any) -> Any:
-    """`value` with every dict key (at any depth) in camelCase."""
+def camel_keys(value: Any, keep: Collection[str] = ()) -> Any:
+    """`value` with every dict key (at any depth) in camelCase, except inside the values of the
+    keys named in `keep` (their keys are data: table names, tag keys, config entries)."""
     if isinstance(value, dict):
-        return {camel(str(k)): camel_keys(v) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            key = camel(str(k))
+            out[key] = v if key in keep else camel_keys(v, keep)
+        return out
     if isinstance(value, list | tuple):
-        return [camel_keys(v) for v in value]
+        return [camel_keys(v, keep) for v in value]
     return value
 
 
-def emit_json(doc: Any) -> None:
-    """Print `doc` on stdout as the command's one JSON document (camelCase keys, ISO dates)."""
+def emit_json(doc: Any, *, keep: Collection[str] = ()) -> None:
+    """Print `doc` on stdout as the command's one JSON document (camelCase keys, ISO dates);
+    `keep`: keys whose values hold data keys, printed as they are (see camel_keys)."""
     import json
 
-    typer.echo(json.dumps(camel_keys(doc), indent=2, default=str))
+    typer.echo(json.dumps(camel_keys(doc, keep), indent=2, default=str))
 
 
 VaultBucketOption = Annotated[
     str | None,
-    typer.Option("--vault-bucket", help=f"The vault bucket (stack output vaultBucketName); env {VAULT_ENV}."),
+    typer.Option(
+        "--vault-bucket", metavar="BUCKET", help=f"The vault bucket (stack output vaultBucketName); env {VAULT_ENV}."
+    ),
 ]
 ProjectDirOption = Annotated[
-    Path | None, typer.Option("--project-dir", help="Folder with Pulumi.yaml (default: found upward).")
+    Path | None, typer.Option("--project-dir", metavar="DIR", help="Folder with Pulumi.yaml (default: found upward).")
 ]
 
 
@@ -144,6 +189,7 @@ class Clients:
             from handlers.clients import client
 
             self._clients[service] = client(service, self.region)
+            GLOBAL_OPTIONS.region_used = GLOBAL_OPTIONS.region_used or self._clients[service].meta.region_name
         return self._clients[service]
 
 
@@ -179,6 +225,25 @@ def vault_bucket_or_fail(command: str, cfg: Any, given: str | None) -> str:
             f'--vault-bucket "$(pulumi stack output vaultBucketName)" or set {VAULT_ENV}',
         )
     return str(bucket)
+
+
+def check_vault(command: str, clients: Clients, bucket: str, *, needs: str) -> None:
+    """One listing of the vault before anything is judged: a vault that cannot be read (missing,
+    denied, unreachable) is one paragraph naming it, exit 1, not a problem per table."""
+    from handlers.watch.aws import AWS_ERRORS, error_text
+
+    try:
+        clients.get("s3").list_objects_v2(Bucket=bucket, MaxKeys=1)
+    except AWS_ERRORS as exc:
+        text = aws_error_text(
+            exc,
+            clients.region or GLOBAL_OPTIONS.region_used,
+            command=command,
+            needs=needs,
+            unchanged="nothing was judged",
+            detail=f"the vault s3://{bucket}: {error_text(exc) if isinstance(exc, Exception) else exc}",
+        )
+        raise fail(command, text, ExitCode.FAILED) from None
 
 
 def watch_context(stack: str, cfg: Any, *, vault_bucket: str, ddb: Any, sts: Any, region: str | None) -> Any:
@@ -253,27 +318,136 @@ def aws_error_code(exc: BaseException) -> str:
     return str((response or {}).get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
-def aws_error_text(
-    exc: BaseException, region: str | None, *, command: str, needs: str, unchanged: str, detail: str | None = None
-) -> str:
-    """One paragraph for an AWS error of a read-only command: what failed, what was left as it
-    was (`unchanged`), and what to check (`needs`: the read actions the command uses)."""
-    from botocore.exceptions import EndpointConnectionError, NoCredentialsError, PartialCredentialsError
+# AWS error codes by what the operator does about them (service-specific spellings included).
+_EXPIRED = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"})
+_INVALID = frozenset(
+    {
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+        "InvalidToken",
+        "IncompleteSignature",
+    }
+)
+_THROTTLED = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "TooManyRequestsException",
+        "SlowDown",
+    }
+)
+_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Forbidden", "403"})
+_MISSING = {
+    "NoSuchBucket": ("the bucket does not exist", "check the bucket name (--vault-bucket, --bucket) and the region"),
+    "ResourceNotFoundException": (
+        "the table or resource does not exist",
+        "check its name and the region (the stack's aws:region, or --region)",
+    ),
+    "TableNotFoundException": ("the table does not exist", "check its name and the region"),
+    "NoSuchKey": ("the object does not exist", "check the URL (list the folder with aws s3 ls)"),
+    "404": ("the object or bucket does not exist", "check the URL and the region"),
+}
 
+
+def aws_error_kind(exc: BaseException) -> str:
+    """What an AWS error is, as the CLI treats it: `config` (a profile or region that is not
+    set up: exit 2) or `aws` (anything else AWS said or could not say: exit 1)."""
+    from botocore.exceptions import NoRegionError, ProfileNotFound
+
+    return "config" if isinstance(exc, ProfileNotFound | NoRegionError) else "aws"
+
+
+def _by_exception() -> list[tuple[tuple[type[BaseException], ...], str, str]]:
+    """(botocore exception types, what went wrong, what to do), first match wins."""
+    from botocore import exceptions as bx
+
+    return [
+        (
+            (bx.NoCredentialsError, bx.PartialCredentialsError),
+            "no AWS credentials found",
+            "sign in (aws sso login, or a profile or role in the environment; --profile)",
+        ),
+        (
+            (bx.TokenRetrievalError, bx.SSOTokenLoadError, bx.UnauthorizedSSOTokenError),
+            "the AWS sign-in has expired",
+            "sign in again (aws sso login)",
+        ),
+        (
+            (bx.ProfileNotFound,),
+            "the AWS profile does not exist",
+            "check --profile or AWS_PROFILE (aws configure list-profiles)",
+        ),
+        ((bx.NoRegionError,), "no AWS region is set", "pass --region, or set aws:region in the stack file"),
+        (
+            (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ConnectionClosedError),
+            "the AWS endpoint cannot be reached",
+            "check the network, the stack's aws:region and AWS_ENDPOINT_URL or --endpoint-url (set only for a "
+            "local emulator)",
+        ),
+        ((bx.ReadTimeoutError,), "AWS did not answer in time", "run again; check the network if it persists"),
+    ]
+
+
+def _by_code(command: str, needs: str, writes: bool) -> list[tuple[Collection[str], str, str]]:
+    """(AWS error codes, what went wrong, what to do), first match wins."""
+    return [
+        (_EXPIRED, "the AWS credentials have expired", "sign in again (aws sso login, or renew the role's session)"),
+        (
+            _INVALID,
+            "the AWS credentials are not valid",
+            "check the profile or keys in use (aws sts get-caller-identity)",
+        ),
+        (
+            _DENIED,
+            "access denied",
+            f"{command} {'needs' if writes else 'only reads, and needs'} {needs}",
+        ),
+        (
+            _THROTTLED,
+            "AWS throttled the requests, also after every retry",
+            "run again later, or raise the table's capacity or the account's quota",
+        ),
+        *((frozenset({code}), headline, advice) for code, (headline, advice) in _MISSING.items()),
+    ]
+
+
+def _diagnose(exc: BaseException, *, command: str, needs: str, writes: bool) -> tuple[str, str]:
+    """(what went wrong, what to do) for an AWS error."""
+    for types, headline, advice in _by_exception():
+        if isinstance(exc, types):
+            return headline, advice
+    code = aws_error_code(exc)
+    denied = "AccessDenied" in code or "UnauthorizedOperation" in code
+    for codes, headline, advice in _by_code(command, needs, writes):
+        if code in codes or (denied and codes is _DENIED):
+            return headline, advice
+    return "the AWS request failed", "run again; if it fails again, the message above says why"
+
+
+def aws_error_text(
+    exc: BaseException,
+    region: str | None,
+    *,
+    command: str,
+    needs: str,
+    unchanged: str,
+    detail: str | None = None,
+    writes: bool = False,
+) -> str:
+    """One paragraph for an AWS error: what failed and why (`detail`, else AWS's own message),
+    what was left as it was (`unchanged`), and what to do (`needs`: the actions the command uses,
+    named when access is denied; `writes`: the command also writes)."""
     from handlers.watch.aws import error_text
 
     what = detail or (error_text(exc) if isinstance(exc, Exception) else str(exc))
-    code = aws_error_code(exc)
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        headline, advice = (
-            "no AWS credentials found",
-            "sign in (aws sso login, or a profile or role in the environment)",
-        )
-    elif isinstance(exc, EndpointConnectionError):
-        headline = "the AWS endpoint cannot be reached"
-        advice = "check the network, the stack's aws:region and AWS_ENDPOINT_URL (set only for a local emulator)"
-    elif "AccessDenied" in code or "UnauthorizedOperation" in code:
-        headline, advice = "access denied", f"{command} only reads, and needs {needs}"
-    else:
-        headline, advice = "reading the account failed", "run again"
-    return f"{headline} (region {region}): {what}; {unchanged}, {advice}"
+    headline, advice = _diagnose(exc, command=command, needs=needs, writes=writes)
+    where = f" (region {region})" if region else ""
+    return f"{headline}{where}: {what}; {unchanged}, {advice}"

@@ -11,11 +11,8 @@ failed one), and List/Get on the vault, so the drift workflow's read-only role s
 
 from __future__ import annotations
 
-import json
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -24,12 +21,17 @@ from rich.table import Table
 
 from safetynet.commands.common import (
     Clients,
+    JsonOption,
     ProjectDirOption,
+    StackArgument,
+    StackOption,
     VaultBucketOption,
     aws_error_code,
     aws_error_text,
+    emit_json,
     fail,
     load_config,
+    resolve_stack,
 )
 
 COMMAND = "coverage"
@@ -39,20 +41,23 @@ READ_ACTIONS = (
     "DescribeContinuousBackups, ListExports and DescribeExport; s3:ListBucket and s3:GetObject on the "
     "vault, and kms:Decrypt on its key"
 )
+NEEDS = READ_ACTIONS
 
 
 def coverage(
-    stack: Annotated[str, typer.Option("--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml).")],
+    stack_arg: StackArgument = None,
+    stack_opt: StackOption = None,
     vault_bucket: VaultBucketOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON document.")] = False,
+    as_json: JsonOption = False,
     project_dir: ProjectDirOption = None,
 ) -> None:
     """Every table of the account and region: protected, degraded, excluded or unprotected."""
     from safetynet.commands.common import vault_bucket_or_fail
     from safetynet.paths import default_project_dir
 
+    stack = resolve_stack(COMMAND, stack_arg, stack_opt)
     project = project_dir or default_project_dir()
-    cfg, region = _config(project, stack)
+    cfg, region = load_config(COMMAND, project, stack)
     if cfg.staging is not None:
         raise fail(
             COMMAND,
@@ -64,42 +69,11 @@ def coverage(
     now = datetime.now(UTC)
     report = _read_and_judge(stack, cfg, bucket, clients, now=now, progress=not as_json)
     if as_json:
-        json.dump({**report.to_json(), "checkedAt": now.isoformat(), "vaultBucket": bucket}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        # `counts` is keyed by category; the rest are field names (already camelCase).
+        emit_json({**report.to_json(), "checkedAt": now.isoformat(), "vaultBucket": bucket})
     else:
         _print(report)
     raise typer.Exit(0 if report.ok else 1)
-
-
-def _config(project: Path, stack: str) -> tuple[Any, str | None]:
-    """The stack's config and region; a file that is not YAML exits 2 with file:line."""
-    from ruamel.yaml import YAMLError
-
-    try:
-        return load_config(COMMAND, project, stack)
-    except YAMLError as exc:
-        raise fail(COMMAND, _yaml_error(project, stack, exc)) from None
-
-
-def _yaml_error(project: Path, stack: str, exc: Exception) -> str:
-    """`<file>:<line>:<column>: <problem>` for the project or stack file that does not parse."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError
-
-    for path in (project / "Pulumi.yaml", project / f"Pulumi.{stack}.yaml"):
-        try:
-            YAML(typ="safe", pure=True).load(path.read_text())
-        except MarkedYAMLError as err:
-            exc = err
-            break
-        except Exception:  # noqa: BLE001, S112 (this file parses or is missing: look at the next one)
-            continue
-    else:
-        return f"not valid YAML: {exc}"
-    mark = exc.problem_mark
-    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-    context = f" ({exc.context}, line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
-    return f"{where}: not valid YAML: {exc.problem}{context}"
 
 
 def _read_and_judge(stack: str, cfg: Any, bucket: str, clients: Clients, *, now: datetime, progress: bool) -> Any:

@@ -1,17 +1,23 @@
-"""`safetynet synth <stack>`: the program under Pulumi's mocks, as JSON or a readable tree."""
+"""`safetynet synth -s <stack>`: the program under Pulumi's mocks, as JSON or a readable tree.
+
+Offline: no AWS call, no credentials. Exit 0 (with --check: no violation), 1 a policy violation,
+2 a usage or config error (a stack file that is not YAML names file:line:column).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.tree import Tree
 
+from safetynet.commands.common import ProjectDirOption, StackArgument, StackOption, fail, resolve_stack
 from safetynet.paths import default_project_dir
+
+NEEDS = "no AWS access (synth runs offline)"
 
 
 def _summary_tree(doc: dict[str, Any]) -> Tree:
@@ -31,11 +37,9 @@ def _summary_tree(doc: dict[str, Any]) -> Tree:
 
 
 def synth(
-    stack: Annotated[str, typer.Argument(help="Stack name: reads Pulumi.<stack>.yaml.")],
-    project_dir: Annotated[
-        Path | None,
-        typer.Option("--project-dir", help="Folder with Pulumi.yaml (default: this project)."),
-    ] = None,
+    stack_arg: StackArgument = None,
+    stack_opt: StackOption = None,
+    project_dir: ProjectDirOption = None,
     summary: Annotated[bool, typer.Option("--summary", help="Print a readable tree instead of JSON.")] = False,
     check: Annotated[
         bool,
@@ -49,11 +53,11 @@ def synth(
     from safetynet.synth import SynthError
     from safetynet.synth import synth as run_synth
 
+    stack = resolve_stack("synth", stack_arg, stack_opt)
     try:
         result = run_synth(project_dir or default_project_dir(), stack)
     except SynthError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        raise fail("synth", str(exc)) from None
     doc = result.to_json()
     if summary:
         Console().print(_summary_tree(doc))

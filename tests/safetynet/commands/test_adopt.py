@@ -145,25 +145,32 @@ def test_nothing_selected_exits_2_and_says_what_was_asked(account: Path) -> None
 
 
 @pytest.mark.parametrize(
-    ("edit", "message"),
+    ("edit", "marker", "message"),
     [
-        (lambda t: t.replace("environment: prod\n", "environment: prod: x\n"), "Pulumi.prod.yaml:{line}:"),
-        (lambda t: t.replace("environment: prod\n", "environment: PROD!\n"), "line 5: safetynet:environment"),
+        (lambda t: t.replace("environment: prod\n", "environment: prod: x\n"), "prod: x", "Pulumi.prod.yaml:{line}:"),
+        (
+            lambda t: t.replace("environment: prod\n", "environment: PROD!\n"),
+            "PROD!",
+            "line {line}: safetynet:environment",
+        ),
         (
             lambda t: t.replace("      tags:\n        team: checkout\n", "      tagz: {}\n"),
-            "line 22: safetynet:tables[0].tagz",
+            "tagz: {}",
+            "line {line}: safetynet:tables[0].tagz",
         ),
     ],
     ids=["yaml-syntax", "config-value", "unknown-key"],
 )
-def test_a_stack_file_that_does_not_parse_exits_2_naming_the_file(project_copy: Path, edit: Any, message: str) -> None:
+def test_a_stack_file_that_does_not_parse_exits_2_naming_the_file(
+    project_copy: Path, edit: Any, marker: str, message: str
+) -> None:
     path = project_copy / "Pulumi.prod.yaml"
     path.write_text(edit(path.read_text()))
     before = stack_file(project_copy)
     out = adopt(project_copy, "--tag", "team=x", "--yes")
     assert out.exit_code == 2, out.stdout
     lines = path.read_text().splitlines()
-    line = next((n for n, text in enumerate(lines, 1) if text.endswith("prod: x")), 0)
+    [line] = [n for n, text in enumerate(lines, 1) if text.endswith(marker)]  # the edited line
     assert message.format(line=line) in out.stderr and "Traceback" not in out.stderr
     assert stack_file(project_copy) == before
 

@@ -58,9 +58,9 @@ def test_status_json_carries_every_fact(healthy: Path) -> None:
     doc = json.loads(result.stdout)
     assert doc["ok"] is True
     orders = doc["tables"][0]
-    assert orders["table"] == "orders" and orders["deletion_protection"] is True
+    assert orders["table"] == "orders" and orders["deletionProtection"] is True
     assert orders["pitr"]["status"] == "ENABLED"
-    assert orders["freshness"]["item_count"] == 8 and orders["freshness"]["stale"] is False
+    assert orders["freshness"]["itemCount"] == 8 and orders["freshness"]["stale"] is False
     assert orders["drill"] is None and orders["alarms"] == [] and orders["problems"] == []
 
 
@@ -171,7 +171,7 @@ def test_drill_passes_and_status_then_shows_it(healthy: Path) -> None:
     assert "PASS orders" in result.output and "restored 8 of 8 items (ImportTable)" in result.output
     status = json.loads(_run(healthy, "status", "prod", "--json").stdout)
     assert status["tables"][0]["drill"]["ok"] is True
-    assert status["tables"][0]["freshness"]["restore_age_hours"] is not None
+    assert status["tables"][0]["freshness"]["restoreAgeHours"] is not None
 
 
 def test_drill_every_table_by_default_with_batch_write(healthy: Path) -> None:

@@ -41,7 +41,7 @@ def test_drill_then_status_as_processes(moto_server: str, monkeypatch: pytest.Mo
     # Then both drills passed, the progress went to stderr, and status sees them
     assert drill.returncode == 0, drill.stdout + drill.stderr
     drills = json.loads(drill.stdout)["drills"]
-    assert [(d["table"], d["ok"], d["imported_item_count"], d["loadedWith"]) for d in drills] == [
+    assert [(d["table"], d["ok"], d["importedItemCount"], d["loadedWith"]) for d in drills] == [
         ("orders", True, 12, "ImportTable"),
         ("customers", True, 5, "ImportTable"),
     ]

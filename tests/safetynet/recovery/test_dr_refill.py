@@ -78,7 +78,7 @@ def dr(aws: None, tmp_path: Path) -> dict[str, Any]:
 
 
 def run(project: Path, *args: str) -> Any:
-    argv = ["refill", "dr", "--table", "orders", "--project-dir", str(project), *args]
+    argv = ["refill", "dr", "--table", "orders", "--project-dir", str(project), "--yes", *args]
     return runner.invoke(app, argv, env={"COLUMNS": "250"})
 
 
