@@ -10,10 +10,12 @@ import pulumi
 import pulumi_aws as aws
 
 from components.backup.exports import NightlyExports, NightlyExportsArgs, VaultRef
+from components.backup.incremental import build_incremental_exports
 from components.backup.replica import build_vault_replica
 from components.backup.table import BackedUpTable, BackedUpTableArgs
 from components.backup.vault import BackupVault, BackupVaultArgs
 from components.common.lambda_package import dependency_layer
+from components.config.incremental import chain_enabled
 from components.config.stack import StackConfig
 from components.staging.readers import (
     ProdExportEvents,
@@ -60,7 +62,7 @@ def stack_tags(cfg: StackConfig, ctx: StackContext) -> dict[str, str]:
 def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]:
     """Vault + one BackedUpTable per configured table. Returns the stack outputs."""
     # First, and only where functions are declared: without a built layer nothing gets declared.
-    layer = dependency_layer(cfg.environment) if watch_enabled(cfg) else None
+    layer = dependency_layer(cfg.environment) if watch_enabled(cfg) or chain_enabled(cfg) else None
     tags = stack_tags(cfg, ctx)
     # Test stacks in other accounts (safetynet:stagingReaders): vault grants and event forwarding.
     readers = staging_readers(cfg)
@@ -133,6 +135,21 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
         account_id=ctx.account_id,
         alarm_actions=[watch["topicArn"]] if watch else None,
     )
+    # The chain of incremental exports after each nightly export: one schedule and one task for
+    # every table; its alarms notify the watch's topic.
+    chain = build_incremental_exports(
+        cfg,
+        stack=ctx.stack,
+        stack_tag=tags[STACK_TAG],
+        tables=tables,
+        vault=VaultRef(vault.bucket_name, vault.bucket_arn, vault.kms_key_arn),
+        tags=tags,
+        account_id=ctx.account_id,
+        region=ctx.region,
+        dependency_layer_arn=layer.arn if layer else None,
+        jobs=exports,
+        alarm_actions=[watch["topicArn"]] if watch else (),
+    )
     forwarding = build_export_forwarding(readers, vault=vault, tags=tags, account_id=ctx.account_id, region=ctx.region)
     return {
         "environment": cfg.environment,
@@ -144,6 +161,7 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
         "tables": tables,
         "nightlyExports": {"roleArn": exports.role_arn, "deadLetterQueueArn": exports.dead_letter_queue_arn},
         **({"vaultReplica": vault_replica} if vault_replica else {}),
+        **({"incrementalExports": chain} if chain else {}),
         **({"restoredTables": restored} if restored else {}),
         **({"watch": watch} if watch else {}),
         **({"stagingReaders": forwarding} if forwarding else {}),

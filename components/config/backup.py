@@ -1,5 +1,6 @@
 """`safetynet:backup`: the nightly native export of every table and the vault that keeps it
-(schedule, retention, cold storage, Object Lock, key, retries, and the optional replica).
+(schedule, retention, cold storage, Object Lock, key, retries, the optional replica, and the
+optional chain of incremental exports after each nightly export).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from components.config.base import ConfigModel
+from components.config.incremental import IncrementalSpec
 from components.config.replica import ReplicaSpec
 from components.config.schedule import validate_schedule_expression
 
@@ -44,6 +46,10 @@ class BackupSpec(ConfigModel):
     max_event_age_seconds: int = Field(default=3600, ge=60, le=86400, description="Give up after.")
     replica: ReplicaSpec | None = Field(
         default=None, description="Replicate the exports to another region (and optionally account)."
+    )
+    incremental: IncrementalSpec | None = Field(
+        default=None,
+        description="A chain of incremental exports after each nightly export, every 15m .. 24h (absent: none).",
     )
 
     @model_validator(mode="after")

@@ -34,6 +34,7 @@ import pulumi
 from components.backup.vault import BackupVault
 from components.common.lambda_package import handlers_archive
 from components.config.alerts import AlertsSpec, DrillSpec
+from components.config.incremental import chain_ledger_names
 from components.config.stack import StackConfig
 from components.watch.alerts import AlertRouting, AlertRoutingArgs
 from components.watch.drill import RestoreDrill, RestoreDrillArgs
@@ -311,7 +312,7 @@ def build_disaster_watch(
             tags=tags,
             dependency_layer_arn=dependency_layer_arn,
             coverage_exclude=coverage_exclude_patterns(cfg),
-            owned_table_names=owned_table_names(cfg),
+            owned_table_names=owned_table_names(cfg) + chain_ledger_names(cfg),
         ),
     )
     return {

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from components.config.coverage import CoverageSpec, ExcludeRule
+from conventions.chain import LEDGER_NAME_PREFIX
 from conventions.watch import SCRATCH_PREFIX
 from handlers.watch.freshness import FreshnessReport
 from safetynet.coverage.inventory import LiveTable
@@ -34,6 +35,13 @@ DRILL_SCRATCH_RULE = ExcludeRule(
     pattern=f"{SCRATCH_PREFIX}*",
     reason="a restore drill's scratch table (built-in: drills delete them when they end)",
 )
+
+# The chain of incremental exports keeps its state in a table of its own (components/backup/incremental.py).
+CHAIN_LEDGER_RULE = ExcludeRule(
+    pattern=f"{LEDGER_NAME_PREFIX}*",
+    reason="safetynet's chain ledger (built-in: the incremental exports' schedule state, with its own nightly export)",
+)
+BUILT_IN_RULES = (DRILL_SCRATCH_RULE, CHAIN_LEDGER_RULE)
 
 
 @dataclass(frozen=True)
@@ -181,7 +189,7 @@ def judge_stack_table(
 
 def judge_other_table(live: LiveTable, coverage: CoverageSpec, stack: str) -> TableCoverage:
     """Excluded or unprotected: a table that is not the stack's."""
-    rule = DRILL_SCRATCH_RULE if DRILL_SCRATCH_RULE.matches(live.name) else coverage.exclusion_for(live.name)
+    rule = next((r for r in BUILT_IN_RULES if r.matches(live.name)), None) or coverage.exclusion_for(live.name)
     if rule is not None:
         category: Category = "excluded"
         reasons = [rule.reason]

@@ -11,7 +11,7 @@ from policy_rules.staging import is_staging
 
 def test_from_synth_links_parents(prod_synth: Any) -> None:
     res = {r.label: r for r in pr.from_synth(prod_synth.resources)}
-    sched = next(r for label, r in res.items() if label.startswith(SCHEDULE))
+    sched = res[f"{SCHEDULE}::orders-export-schedule"]
     assert [a.type for a in sched.lineage()] == [
         SCHEDULE,
         "safetynet:backup:NightlyExport",

@@ -48,7 +48,8 @@ def tables(n: int) -> list[dict[str, Any]]:
 
 
 def prod_config(n: int) -> dict[str, Any]:
-    """The prod stack with n tables, a vault replica in another region and two cross-account staging
+    """The prod stack with n tables, a vault replica in another region, the chain of incremental
+    exports every 15 minutes (every third table every hour, NEW_IMAGE) and two cross-account staging
     readers (one selecting a few tables, one every table, in its own region)."""
     readers: list[dict[str, Any]] = [
         {
@@ -65,8 +66,11 @@ def prod_config(n: int) -> dict[str, Any]:
             "region": "eu-west-1",
         },
     ]
+    chained = [
+        {**t, "incremental": {"every": "1h", "view": "NEW_IMAGE"}} if i % 3 == 2 else t for i, t in enumerate(tables(n))
+    ]
     config: dict[str, Any] = {
-        "tables": tables(n),
+        "tables": chained,
         "backup": {
             "schedule": "cron(0 3 * * ? *)",
             "timezone": "UTC",
@@ -75,6 +79,7 @@ def prod_config(n: int) -> dict[str, Any]:
             "objectLock": "governance",
             "objectLockDays": 30,
             "replica": {"region": "eu-west-1"},
+            "incremental": {"every": "15m"},
         },
     }
     if n:

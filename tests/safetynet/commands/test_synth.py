@@ -29,7 +29,7 @@ def test_synth_prints_resources_and_outputs_as_json() -> None:
     assert doc["stack"] == "prod"
     types = {r["type"] for r in doc["resources"]}
     assert {"aws:dynamodb/table:Table", "aws:s3/bucket:Bucket", "aws:scheduler/schedule:Schedule"} <= types
-    table = next(r for r in doc["resources"] if r["type"] == "aws:dynamodb/table:Table")
+    table = next(r for r in doc["resources"] if r["type"] == "aws:dynamodb/table:Table" and r["name"] == "orders-table")
     assert table["parent"].startswith("safetynet:dynamodb:BackedUpTable::")
     assert "pointInTimeRecovery" in table["inputs"]  # camelCase, as Pulumi sends them
     assert set(doc["outputs"]["tables"]) == {"orders", "customers", "inventory"}
@@ -97,4 +97,4 @@ def test_a_component_refusing_its_inputs_is_a_clean_error_and_the_next_synth_wor
         synth(PROJECT_DIR, "test", config_overrides={"tables": tables})
     assert "has risen" not in str(exc.value)
     # The failed program leaves nothing behind that breaks the next synth in this process.
-    assert len(synth(PROJECT_DIR, "prod").of_type("aws:dynamodb/table:Table")) == 3
+    assert len(synth(PROJECT_DIR, "prod").of_type("safetynet:dynamodb:BackedUpTable")) == 3

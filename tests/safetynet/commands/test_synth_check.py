@@ -88,7 +88,12 @@ def test_check_synth_doc_finds_the_violation(short_retention_project: Path) -> N
     from safetynet.synth import synth
 
     doc = synth(short_retention_project, "bad").to_json()
-    assert [v.rule for v in check_synth_doc(doc)] == ["vault-export-retention"]
+    # the vault and, with prod's replica on, the replica bucket that follows its retention
+    lifecycle = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    assert [(v.rule, v.resource) for v in check_synth_doc(doc)] == [
+        ("vault-export-retention", f"{lifecycle}::vault-lifecycle"),
+        ("vault-export-retention", f"{lifecycle}::vault-replica-lifecycle"),
+    ]
 
 
 @pytest.mark.slow
