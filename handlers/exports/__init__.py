@@ -7,9 +7,11 @@ This module is the stable import surface; the code lives in:
 - `layout`        ExportRef, manifest dataclasses, domain exceptions
 - `manifests`     reading the manifests from S3
 - `reader`        streaming an export's items and BatchWriteItem requests
-- `validation`    `validate_export` and its halves (manifests, one data file)
+- `incremental`   incremental exports: change lines (`Change`), streaming them
+- `validation`    `validate_export` (full and incremental) and its halves (manifests, one data file)
 - `listing`       finding exports under a prefix
-- `writer`        `write_export` in AWS's exact layout
+- `chain`         a full export and the contiguous incremental windows after it
+- `writer`        `write_export` and `write_incremental_export` in AWS's exact layout
 - `batch_writer`  BatchWriteItem, retried until every item is written
 - `legacy`        AWS Data Pipeline (EMR) backups: their line format, reading and converting them
 
@@ -19,10 +21,21 @@ as exact strings; see `items` for the rationale.
 
 from __future__ import annotations
 
+from handlers.exports.chain import Chain, ChainError, ChainGap, ChainLink, build_chain, read_chain
 from handlers.exports.dynamodb_json import decode_export_line, decode_export_line_unchecked, encode_export_line
+from handlers.exports.incremental import (
+    Change,
+    decode_change_line,
+    decode_change_line_unchecked,
+    encode_change_line,
+    iter_changes,
+    iter_file_changes,
+)
 from handlers.exports.ion import decode_ion_line
 from handlers.exports.items import Item, ItemFormatError, check_item
 from handlers.exports.layout import (
+    FULL_EXPORT,
+    INCREMENTAL_EXPORT,
     DataFile,
     ExportCorrupt,
     ExportError,
@@ -55,10 +68,18 @@ from handlers.exports.writer import (
     start_export,
     write_data_file,
     write_export,
+    write_incremental_export,
 )
 
 __all__ = [
     "DEFAULT_ITEMS_PER_FILE",
+    "FULL_EXPORT",
+    "INCREMENTAL_EXPORT",
+    "Chain",
+    "ChainError",
+    "ChainGap",
+    "ChainLink",
+    "Change",
     "DataFile",
     "ExportCorrupt",
     "ExportError",
@@ -73,16 +94,22 @@ __all__ = [
     "SkippedExport",
     "UnsupportedExport",
     "ValidationReport",
+    "build_chain",
     "check_data_file",
     "check_item",
     "convert_datapipeline_to_export",
     "datapipeline_files",
+    "decode_change_line",
+    "decode_change_line_unchecked",
     "decode_datapipeline_line",
     "decode_export_line",
     "decode_export_line_unchecked",
     "decode_ion_line",
+    "encode_change_line",
     "encode_export_line",
+    "iter_changes",
     "iter_datapipeline_items",
+    "iter_file_changes",
     "iter_file_items",
     "iter_file_requests",
     "iter_items",
@@ -90,6 +117,7 @@ __all__ = [
     "list_exports",
     "new_export_id",
     "publish_export",
+    "read_chain",
     "read_data_files",
     "read_summary",
     "scan_exports",
@@ -98,4 +126,5 @@ __all__ = [
     "validate_manifests",
     "write_data_file",
     "write_export",
+    "write_incremental_export",
 ]

@@ -5,9 +5,15 @@
     <export-prefix>/AWSDynamoDB/<ExportId>/manifest-summary.checksum
     <export-prefix>/AWSDynamoDB/<ExportId>/manifest-files.json       JSON lines, one per data file
     <export-prefix>/AWSDynamoDB/<ExportId>/manifest-files.checksum
-    <export-prefix>/AWSDynamoDB/<ExportId>/data/<random>.json.gz     (.ion.gz for ION)
+    <export-prefix>/AWSDynamoDB/<ExportId>/data/<random>.json.gz     full exports (.ion.gz for ION)
+    <export-prefix>/AWSDynamoDB/data/<random>.json.gz                incremental exports: one data
+                                                                     folder shared by all of them
 
-(AWS docs: "DynamoDB table export output format".) Field names below are AWS's.
+(AWS docs: "DynamoDB table export output format".) Field names below are AWS's. A full export's
+summary has `version` 2020-06-30 and `exportTime`; an incremental export's has `version`
+2023-08-01, `exportType` INCREMENTAL_EXPORT, the window `exportFromTime` (inclusive) ..
+`exportToTime` (exclusive) and `outputView`, and no `exportTime`. Which data files belong to an
+export is said only by its manifest-files.json: never list a data folder.
 """
 
 from __future__ import annotations
@@ -26,6 +32,14 @@ STARTED_NAME = "_started"
 
 SUPPORTED_FORMATS = ("DYNAMODB_JSON", "ION")
 FULL_EXPORT = "FULL_EXPORT"
+INCREMENTAL_EXPORT = "INCREMENTAL_EXPORT"
+FULL_VERSION = "2020-06-30"
+INCREMENTAL_VERSION = "2023-08-01"
+NEW_AND_OLD_IMAGES = "NEW_AND_OLD_IMAGES"
+NEW_IMAGE = "NEW_IMAGE"
+VIEW_TYPES = (NEW_AND_OLD_IMAGES, NEW_IMAGE)
+SHARED_DATA_FOLDER = "data"
+"""`<export-prefix>/AWSDynamoDB/data/`: where incremental exports put their data files."""
 
 _URL = re.compile(r"s3://(?P<bucket>[^/]+)/(?P<prefix>(?:.*/)?AWSDynamoDB/(?P<id>[^/]+)/?)")
 # ExportIds look like `01693685827463-2d8752fd`: milliseconds since the epoch, then a random part.
@@ -116,6 +130,11 @@ class ExportRef:
         at = key.find(marker)
         if at >= 0:
             return self.prefix + key[at + len(marker) :]
+        # Incremental exports share `<export-prefix>/AWSDynamoDB/data/`, also when copied.
+        shared = f"{EXPORT_FOLDER}/{SHARED_DATA_FOLDER}/"
+        at = key.find(shared)
+        if at >= 0 and (at == 0 or key[at - 1] == "/"):
+            return self.export_prefix + key[at:]
         if key.startswith(f"{EXPORT_FOLDER}/"):
             return self.export_prefix + key
         if key.startswith("data/") or "/" not in key:
@@ -177,7 +196,10 @@ def _require(doc: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> A
 
 @dataclass(frozen=True)
 class ManifestSummary:
-    """manifest-summary.json. `raw` keeps every field, including ones this class does not name."""
+    """manifest-summary.json. `raw` keeps every field, including ones this class does not name.
+
+    For an incremental export `export_time` is its window's end (`exportToTime`: AWS writes no
+    `exportTime` there), so every export sorts by the point in time it reaches."""
 
     table_arn: str
     export_time: datetime
@@ -185,7 +207,7 @@ class ManifestSummary:
     item_count: int
     output_format: str = "DYNAMODB_JSON"
     export_type: str = FULL_EXPORT
-    version: str = "2020-06-30"
+    version: str = FULL_VERSION
     export_arn: str | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None
@@ -197,26 +219,54 @@ class ManifestSummary:
     billed_size_bytes: int | None = None
     status: str | None = None
     """Not written by AWS today; checked when present (`COMPLETED`)."""
+    export_from_time: datetime | None = None
+    """Incremental exports: the window's start (inclusive)."""
+    export_to_time: datetime | None = None
+    """Incremental exports: the window's end (exclusive)."""
+    output_view: str | None = None
+    """Incremental exports: NEW_AND_OLD_IMAGES or NEW_IMAGE."""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def table_name(self) -> str:
         return self.table_arn.rsplit("/", 1)[-1]
 
+    @property
+    def is_incremental(self) -> bool:
+        return self.export_type == INCREMENTAL_EXPORT
+
     @classmethod
     def from_json(cls, doc: Any) -> ManifestSummary:
         """Parse a manifest-summary.json document; ManifestError names the bad field."""
         if not isinstance(doc, dict):
             raise ManifestError("the summary is not a JSON object")
+        export_type = str(doc.get("exportType") or FULL_EXPORT)
+        incremental = export_type == INCREMENTAL_EXPORT
         try:
-            export_time = parse_time(_require(doc, "exportTime", str))
             start_time = parse_time(doc.get("startTime"))
             end_time = parse_time(doc.get("endTime"))
+            if incremental:
+                from_time = parse_time(_require(doc, "exportFromTime", str))
+                to_time = parse_time(_require(doc, "exportToTime", str))
+                export_time = parse_time(doc.get("exportTime")) or to_time
+            else:
+                from_time = to_time = None
+                export_time = parse_time(_require(doc, "exportTime", str))
         except ValueError as exc:
             if isinstance(exc, ManifestError):
                 raise
             raise ManifestError(f"a time field is not ISO-8601 ({exc})") from None
         assert export_time is not None
+        view = None
+        if incremental:
+            assert from_time is not None and to_time is not None
+            if from_time >= to_time:
+                raise ManifestError(
+                    f"exportFromTime {format_time(from_time)} is not before exportToTime {format_time(to_time)}"
+                )
+            view = _require(doc, "outputView", str)
+            if view not in VIEW_TYPES:
+                raise ManifestError(f"field 'outputView' is {view!r}, expected one of {', '.join(VIEW_TYPES)}")
         billed = doc.get("billedSizeBytes")
         return cls(
             table_arn=_require(doc, "tableArn", str),
@@ -224,7 +274,7 @@ class ManifestSummary:
             manifest_files_s3_key=_require(doc, "manifestFilesS3Key", str),
             item_count=_require(doc, "itemCount", int),
             output_format=str(doc.get("outputFormat") or "DYNAMODB_JSON"),
-            export_type=str(doc.get("exportType") or FULL_EXPORT),
+            export_type=export_type,
             version=str(doc.get("version") or ""),
             export_arn=doc.get("exportArn"),
             start_time=start_time,
@@ -236,11 +286,15 @@ class ManifestSummary:
             s3_sse_kms_key_id=doc.get("s3SseKmsKeyId"),
             billed_size_bytes=billed if isinstance(billed, int) else None,
             status=doc.get("status") or doc.get("exportStatus"),
+            export_from_time=from_time,
+            export_to_time=to_time,
+            output_view=view,
             raw=dict(doc),
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The document as AWS writes it (field order as in AWS's docs)."""
+        """The document as AWS writes it (fields and their order as in AWS's docs: an
+        incremental summary has the window and view instead of `exportTime`)."""
         doc: dict[str, Any] = {
             "version": self.version,
             "exportArn": self.export_arn,
@@ -248,17 +302,28 @@ class ManifestSummary:
             "endTime": format_time(self.end_time) if self.end_time else None,
             "tableArn": self.table_arn,
             "tableId": self.table_id,
-            "exportTime": format_time(self.export_time),
-            "s3Bucket": self.s3_bucket,
-            "s3Prefix": self.s3_prefix,
-            "s3SseAlgorithm": self.s3_sse_algorithm,
-            "s3SseKmsKeyId": self.s3_sse_kms_key_id,
-            "manifestFilesS3Key": self.manifest_files_s3_key,
-            "billedSizeBytes": self.billed_size_bytes,
-            "itemCount": self.item_count,
-            "outputFormat": self.output_format,
-            "exportType": self.export_type,
         }
+        if self.is_incremental:
+            assert self.export_from_time is not None and self.export_to_time is not None
+            doc["exportFromTime"] = format_time(self.export_from_time)
+            doc["exportToTime"] = format_time(self.export_to_time)
+        else:
+            doc["exportTime"] = format_time(self.export_time)
+        doc.update(
+            {
+                "s3Bucket": self.s3_bucket,
+                "s3Prefix": self.s3_prefix,
+                "s3SseAlgorithm": self.s3_sse_algorithm,
+                "s3SseKmsKeyId": self.s3_sse_kms_key_id,
+                "manifestFilesS3Key": self.manifest_files_s3_key,
+                "billedSizeBytes": self.billed_size_bytes,
+                "itemCount": self.item_count,
+                "outputFormat": self.output_format,
+            }
+        )
+        if self.is_incremental:
+            doc["outputView"] = self.output_view
+        doc["exportType"] = self.export_type
         if self.status:
             doc["status"] = self.status
         return doc

@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from handlers.exports.layout import EXPORT_FOLDER, ExportError, ExportRef, ManifestSummary
+from handlers.exports.layout import (
+    EXPORT_FOLDER,
+    FULL_EXPORT,
+    SHARED_DATA_FOLDER,
+    ExportError,
+    ExportRef,
+    ManifestSummary,
+)
 from handlers.exports.manifests import read_summary
 
 logger = logging.getLogger(__name__)
@@ -38,21 +45,27 @@ MAX_FOLDER_DEPTH = 12  # how deep under the given prefix export folders are look
 
 def _export_folders(s3: Any, bucket: str, folder: str, depth: int = 0) -> Iterator[str]:
     """Export folders (`.../AWSDynamoDB/<id>/`) under `folder`, found by listing "directories"
-    (Delimiter `/`) so the data files themselves are never listed."""
+    (Delimiter `/`) so the data files themselves are never listed. `.../AWSDynamoDB/data/`, the
+    data folder incremental exports share, is not an export."""
     paginator = s3.get_paginator("list_objects_v2")
     is_export_root = folder == f"{EXPORT_FOLDER}/" or folder.endswith(f"/{EXPORT_FOLDER}/")
+    shared_data = f"{folder}{SHARED_DATA_FOLDER}/"
     for page in paginator.paginate(Bucket=bucket, Prefix=folder, Delimiter="/"):
         for common in page.get("CommonPrefixes", []):
             if is_export_root:
-                yield common["Prefix"]
+                if common["Prefix"] != shared_data:
+                    yield common["Prefix"]
             elif depth < MAX_FOLDER_DEPTH:
                 yield from _export_folders(s3, bucket, common["Prefix"], depth + 1)
 
 
-def scan_exports(s3: Any, bucket: str, prefix: str = "") -> ExportListing:
+def scan_exports(s3: Any, bucket: str, prefix: str = "", *, export_type: str | None = FULL_EXPORT) -> ExportListing:
     """Find every export folder under the folder `s3://bucket/prefix/` (at any depth) and read
     its summary. `exports/orders` does not match `exports/orders-archive/`. Folders without a
-    readable summary (running, failed, damaged) are in `skipped` with the reason."""
+    readable summary (running, failed, damaged) are in `skipped` with the reason.
+
+    `export_type`: FULL_EXPORT (the default: what imports, staging and restores use),
+    INCREMENTAL_EXPORT, or None for both (incremental ones sort by their window's end)."""
     folder = prefix.strip("/")
     folder = f"{folder}/" if folder else ""
     folders = dict.fromkeys(_export_folders(s3, bucket, folder))
@@ -63,16 +76,22 @@ def scan_exports(s3: Any, bucket: str, prefix: str = "") -> ExportListing:
         except ValueError:
             continue
         try:
-            listing.exports.append((ref, read_summary(s3, ref)))
+            summary = read_summary(s3, ref)
         except ExportError as exc:
             listing.skipped.append(SkippedExport(ref, str(exc), ref.approx_time()))
             logger.warning("export skipped", extra={"export": ref.url, "reason": str(exc)})
+            continue
+        if export_type is None or summary.export_type == export_type:
+            listing.exports.append((ref, summary))
     listing.exports.sort(key=lambda pair: pair[1].export_time, reverse=True)
     listing.skipped.sort(key=lambda s: s.approx_time.timestamp() if s.approx_time else 0.0, reverse=True)
     return listing
 
 
-def list_exports(s3: Any, bucket: str, prefix: str = "") -> list[tuple[ExportRef, ManifestSummary]]:
-    """Exports under `s3://bucket/prefix`, newest first (by exportTime). Folders without a
-    readable summary are left out with a logged warning; `scan_exports` also returns them."""
-    return scan_exports(s3, bucket, prefix).exports
+def list_exports(
+    s3: Any, bucket: str, prefix: str = "", *, export_type: str | None = FULL_EXPORT
+) -> list[tuple[ExportRef, ManifestSummary]]:
+    """Exports under `s3://bucket/prefix` (full ones unless `export_type` says otherwise), newest
+    first (by exportTime). Folders without a readable summary are left out with a logged
+    warning; `scan_exports` also returns them."""
+    return scan_exports(s3, bucket, prefix, export_type=export_type).exports

@@ -24,6 +24,7 @@ from handlers.exports.ion import decode_ion_line
 from handlers.exports.items import Item, ItemFormatError
 from handlers.exports.layout import (
     FULL_EXPORT,
+    INCREMENTAL_EXPORT,
     SUPPORTED_FORMATS,
     DataFile,
     ExportCorrupt,
@@ -274,19 +275,29 @@ def iter_file_requests(
     )
 
 
-def check_supported(summary: ManifestSummary) -> list[str]:
-    """Why an export cannot be read (format, export type, status); empty when it can."""
+def check_supported(summary: ManifestSummary, expected_type: str | None = FULL_EXPORT) -> list[str]:
+    """Why an export cannot be read (format, export type, status); empty when it can.
+    `expected_type`: FULL_EXPORT (read as the table's items), INCREMENTAL_EXPORT (read as
+    changes), or None (either, each as what it is)."""
     problems = []
     if summary.output_format not in SUPPORTED_FORMATS:
         problems.append(
             f"outputFormat {summary.output_format!r} is not supported (supported: "
             f"{', '.join(SUPPORTED_FORMATS)}); export again with ExportFormat DYNAMODB_JSON"
         )
-    if summary.export_type != FULL_EXPORT:
+    if summary.export_type not in (FULL_EXPORT, INCREMENTAL_EXPORT):
         problems.append(
-            f"exportType {summary.export_type!r} is not supported: an incremental export holds "
-            "changes, not the table; use a FULL_EXPORT"
+            f"exportType {summary.export_type!r} is unknown (expected {FULL_EXPORT} or {INCREMENTAL_EXPORT})"
         )
+    elif expected_type == FULL_EXPORT and summary.export_type == INCREMENTAL_EXPORT:
+        problems.append(
+            f"exportType is {INCREMENTAL_EXPORT}: an incremental export holds changes in a window, not the "
+            "table, so it cannot be imported or staged; use a FULL_EXPORT, then replay the windows after it"
+        )
+    elif expected_type == INCREMENTAL_EXPORT and summary.export_type == FULL_EXPORT:
+        problems.append(f"exportType is {FULL_EXPORT}: a full export holds the table, not the changes of a window")
+    if summary.is_incremental and summary.output_format == "ION":
+        problems.append("incremental exports are read in DYNAMODB_JSON only; export the window again in that format")
     if summary.status is not None and summary.status != "COMPLETED":
         problems.append(f"export status is {summary.status!r}, not COMPLETED")
     return problems

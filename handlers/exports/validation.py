@@ -2,6 +2,10 @@
 format, and every data file's existence, gzip, MD5, item count and item syntax. Validation never
 raises for a damaged export: every problem found is in the report.
 
+Full and incremental exports are validated alike (an incremental's lines as changes:
+`handlers.exports.incremental`); `expected_type` says which one the caller can use. It defaults to
+FULL_EXPORT, so every path that imports or stages an export refuses an incremental one.
+
 `validate_manifests` and `check_data_file` are its two halves, for a Step Functions Map that
 checks the data files in parallel (staging, the restore drill).
 """
@@ -20,9 +24,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from handlers.exports.incremental import change_decoder
 from handlers.exports.layout import (
     FILES_CHECKSUM_NAMES,
     FULL_EXPORT,
+    INCREMENTAL_EXPORT,
     SUMMARY_CHECKSUM_NAMES,
     SUPPORTED_FORMATS,
     DataFile,
@@ -30,6 +36,7 @@ from handlers.exports.layout import (
     ExportRef,
     ManifestError,
     ManifestSummary,
+    format_time,
 )
 from handlers.exports.manifests import describe_error, files_key, parse_data_files, read_object
 from handlers.exports.reader import FileScan, check_supported, decoder_for, scan_file
@@ -55,15 +62,25 @@ class ValidationReport:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def export_type(self) -> str | None:
+        """FULL_EXPORT or INCREMENTAL_EXPORT (as the summary says); None without a summary."""
+        return self.summary.export_type if self.summary else None
+
     def to_json(self) -> dict[str, Any]:
         s = self.summary
+        incremental = s is not None and s.is_incremental
         return {
             "export": self.ref.url,
             "ok": self.ok,
             "problems": list(self.problems),
             "warnings": list(self.warnings),
+            "exportType": s.export_type if s else None,
             "tableArn": s.table_arn if s else None,
             "exportTime": s.export_time.isoformat() if s else None,
+            "exportFromTime": format_time(s.export_from_time) if incremental and s and s.export_from_time else None,
+            "exportToTime": format_time(s.export_to_time) if incremental and s and s.export_to_time else None,
+            "outputView": s.output_view if s else None,
             "outputFormat": s.output_format if s else None,
             "summaryItemCount": s.item_count if s else None,
             "itemCount": self.item_count,
@@ -143,8 +160,11 @@ def _checksum_problems(s3: Any, ref: ExportRef, names: tuple[str, ...], content:
     return [problem] if problem else []
 
 
-def validate_manifests(s3: Any, ref: ExportRef, *, expected_table_arn: str | None = None) -> ValidationReport:
-    """The manifest half of `validate_export`: summary, source table, format, checksum files,
+def validate_manifests(
+    s3: Any, ref: ExportRef, *, expected_table_arn: str | None = None, expected_type: str | None = FULL_EXPORT
+) -> ValidationReport:
+    """The manifest half of `validate_export`: summary, source table, format and export type
+    (`expected_type`: FULL_EXPORT, INCREMENTAL_EXPORT, or None for either), checksum files,
     manifest-files.json, and that the per-file counts add up to the summary. Reads no data file:
     a Step Functions Map can then run `check_data_file` per file in parallel."""
     report = ValidationReport(ref=ref)
@@ -158,7 +178,7 @@ def validate_manifests(s3: Any, ref: ExportRef, *, expected_table_arn: str | Non
             f"export is of table {summary.table_arn}, expected {expected_table_arn} "
             "(wrong source table: check the export URL or the configured source)"
         )
-    problems.extend(check_supported(summary))
+    problems.extend(check_supported(summary, expected_type))
     # AWS does not document the content of its `.checksum` files, so a mismatch there is a
     # warning: the documented guarantees (per-file MD5, counts) decide whether an export is usable.
     report.warnings.extend(_checksum_problems(s3, ref, SUMMARY_CHECKSUM_NAMES, summary_raw))
@@ -196,11 +216,20 @@ class FileCheck:
 
 
 def check_data_file(
-    s3: Any, ref: ExportRef, data_file: DataFile, *, output_format: str = "DYNAMODB_JSON", parse: bool = True
+    s3: Any,
+    ref: ExportRef,
+    data_file: DataFile,
+    *,
+    output_format: str = "DYNAMODB_JSON",
+    parse: bool = True,
+    incremental_view: str | None = None,
 ) -> FileCheck:
     """Read one data file completely: existence, gzip, MD5, item count and (with `parse`) every
-    item. Never raises for damage; every problem is in the result."""
-    decoder = decoder_for(data_file, output_format) if parse else None
+    item, or every change line when `incremental_view` (the summary's outputView) is given.
+    Never raises for damage; every problem is in the result."""
+    decoder: Any = None
+    if parse:
+        decoder = change_decoder(incremental_view) if incremental_view else decoder_for(data_file, output_format)
     result = FileScan(key=data_file.data_file_s3_key)
     for _ in scan_file(s3, ref, data_file, decoder=decoder, result=result, stop_on_problem=False):
         pass
@@ -209,21 +238,34 @@ def check_data_file(
 
 
 def validate_export(
-    s3: Any, ref: ExportRef, *, expected_table_arn: str | None = None, workers: int = 1
+    s3: Any,
+    ref: ExportRef,
+    *,
+    expected_table_arn: str | None = None,
+    workers: int = 1,
+    expected_type: str | None = FULL_EXPORT,
 ) -> ValidationReport:
     """Check an export completely before anything relies on it: manifests, source table, format,
-    every data file's existence, MD5, item count and item syntax, and the total. Never raises
-    for a damaged export: every problem found is in the report (in manifest order, whatever
-    `workers`, the number of data files read at once)."""
-    report = validate_manifests(s3, ref, expected_table_arn=expected_table_arn)
+    export type (`expected_type`, see validate_manifests), every data file's existence, MD5,
+    item count and item (or change line) syntax, and the total. Never raises for a damaged
+    export: every problem found is in the report (in manifest order, whatever `workers`, the
+    number of data files read at once)."""
+    report = validate_manifests(s3, ref, expected_table_arn=expected_table_arn, expected_type=expected_type)
     summary = report.summary
     if summary is None or not report.files:
         return report
-    # Formats that cannot be parsed still get their bytes checked (existence, gzip, MD5).
-    parse = summary.output_format in SUPPORTED_FORMATS and summary.export_type == FULL_EXPORT
+    # What cannot be parsed still gets its bytes checked (existence, gzip, MD5).
+    view = summary.output_view if summary.is_incremental else None
+    parse = summary.output_format in SUPPORTED_FORMATS and (
+        summary.export_type == FULL_EXPORT or (summary.export_type == INCREMENTAL_EXPORT and view is not None)
+    )
+    if summary.is_incremental and summary.output_format != "DYNAMODB_JSON":
+        parse = False
 
     def check(data_file: DataFile) -> FileCheck:
-        return check_data_file(s3, ref, data_file, output_format=summary.output_format, parse=parse)
+        return check_data_file(
+            s3, ref, data_file, output_format=summary.output_format, parse=parse, incremental_view=view
+        )
 
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate") as pool:

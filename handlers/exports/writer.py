@@ -16,18 +16,25 @@ import logging
 import secrets
 import zlib
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from handlers.exports.dynamodb_json import encode_export_line
+from handlers.exports.incremental import Change, check_change, encode_change_line
 from handlers.exports.items import Item, ItemFormatError, check_item
 from handlers.exports.layout import (
     EXPORT_FOLDER,
     FILES_CHECKSUM_NAMES,
     FILES_NAME,
+    INCREMENTAL_EXPORT,
+    INCREMENTAL_VERSION,
+    NEW_AND_OLD_IMAGES,
+    SHARED_DATA_FOLDER,
     STARTED_NAME,
     SUMMARY_CHECKSUM_NAMES,
     SUMMARY_NAME,
+    VIEW_TYPES,
     DataFile,
     ExportRef,
     ManifestSummary,
@@ -142,8 +149,10 @@ def _publish(
     kms_key_id: str | None,
     billed_size_bytes: int,
     item_count: int,
+    window: tuple[datetime, datetime, str] | None = None,
 ) -> None:
-    """Write manifest-files.json, the summary, and their checksum files; the summary last."""
+    """Write manifest-files.json, the summary, and their checksum files; the summary last.
+    `window` (from, to, view) makes it an incremental export's summary."""
     bucket = ref.bucket
     sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id} if kms_key_id else {}
     root = ref.export_prefix.rstrip("/")
@@ -167,11 +176,73 @@ def _publish(
         s3_sse_kms_key_id=kms_key_id,
         billed_size_bytes=billed_size_bytes,
     )
+    if window is not None:
+        summary = replace(
+            summary,
+            export_type=INCREMENTAL_EXPORT,
+            version=INCREMENTAL_VERSION,
+            export_from_time=window[0],
+            export_to_time=window[1],
+            output_view=window[2],
+        )
     summary_body = json.dumps(summary.to_json(), separators=(",", ":")).encode()
     summary_md5 = _content_md5(summary_body).encode()
     summary_md5_key = ref.key(SUMMARY_CHECKSUM_NAMES[0])
     _put_small(s3, bucket, summary_md5_key, summary_md5, content_type="text/plain", sse=sse)
     _put_small(s3, bucket, ref.key(SUMMARY_NAME), summary_body, content_type="application/json", sse=sse)
+
+
+def _item_line(numbered: tuple[int, Item]) -> bytes:
+    number, item = numbered
+    try:
+        check_item(item)
+        return encode_export_line(item)
+    except ItemFormatError as exc:
+        raise ValueError(f"item {number} is not valid DynamoDB data: {exc}") from None
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"item {number} holds a string that is not valid UTF-8: {exc}") from None
+
+
+def _write_data_files(
+    s3: Any,
+    ref: ExportRef,
+    lines: Iterable[bytes],
+    folder: str,
+    items_per_file: int,
+    sse: dict[str, str],
+    empty_files: int,
+    on_item: Callable[[int], None] | None,
+) -> tuple[list[DataFile], int, int]:
+    """Write `lines` into gzip data files of `items_per_file` lines under the key prefix
+    `folder`; returns the files, their uncompressed size and the line count. AWS writes at least
+    one file, empty when there is nothing; `empty_files` adds that many more."""
+    files: list[DataFile] = []
+    raw_total = 0
+    count = 0
+    writer: _DataFileWriter | None = None
+    try:
+        for line in lines:
+            if writer is None:
+                writer = _DataFileWriter(s3, ref.bucket, folder + _data_file_name(), sse)
+            writer.add(line)
+            count += 1
+            if on_item is not None:
+                on_item(count)
+            if writer.items >= items_per_file:
+                raw_total += writer.raw_bytes
+                files.append(writer.close())
+                writer = None
+        if writer is not None:
+            raw_total += writer.raw_bytes
+            files.append(writer.close())
+            writer = None
+        for _ in range(empty_files if files else max(empty_files, 1)):
+            files.append(_DataFileWriter(s3, ref.bucket, folder + _data_file_name(), sse).close())
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    return files, raw_total, count
 
 
 def write_export(
@@ -205,41 +276,9 @@ def write_export(
     sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id} if kms_key_id else {}
 
     _put_small(s3, bucket, ref.key(STARTED_NAME), b"", content_type="application/octet-stream", sse=sse)
-    files: list[DataFile] = []
-    raw_total = 0
-    count = 0
-    writer: _DataFileWriter | None = None
-    try:
-        for item in items:
-            try:
-                check_item(item)
-            except ItemFormatError as exc:
-                raise ValueError(f"item {count + 1} is not valid DynamoDB data: {exc}") from None
-            if writer is None:
-                writer = _DataFileWriter(s3, bucket, ref.key("data/" + _data_file_name()), sse)
-            try:
-                writer.add(encode_export_line(item))
-            except UnicodeEncodeError as exc:
-                raise ValueError(f"item {count + 1} holds a string that is not valid UTF-8: {exc}") from None
-            count += 1
-            if on_item is not None:
-                on_item(count)
-            if writer.items >= items_per_file:
-                raw_total += writer.raw_bytes
-                files.append(writer.close())
-                writer = None
-        if writer is not None:
-            raw_total += writer.raw_bytes
-            files.append(writer.close())
-            writer = None
-        # AWS writes at least one file, empty when the table is.
-        for _ in range(empty_files if files else max(empty_files, 1)):
-            files.append(_DataFileWriter(s3, bucket, ref.key("data/" + _data_file_name()), sse).close())
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
-
+    files, raw_total, count = _write_data_files(
+        s3, ref, map(_item_line, enumerate(items, start=1)), ref.key("data/"), items_per_file, sse, empty_files, on_item
+    )
     _publish(
         s3,
         ref,
@@ -253,6 +292,103 @@ def write_export(
         item_count=count,
     )
     logger.info("export written", extra={"export": ref.url, "items": count, "files": len(files)})
+    return ref
+
+
+def _change_line(view: str) -> Callable[[tuple[int, Change]], bytes]:
+    def line(numbered: tuple[int, Change]) -> bytes:
+        number, change = numbered
+        try:
+            return encode_change_line(check_change(change, view))
+        except ItemFormatError as exc:
+            raise ValueError(f"change {number} is not valid: {exc}") from None
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"change {number} holds a string that is not valid UTF-8: {exc}") from None
+
+    return line
+
+
+def _whole_millis(value: datetime, name: str) -> datetime:
+    utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if utc.microsecond % 1000:
+        raise ValueError(f"{name} {utc.isoformat()} has sub-millisecond digits, which the summary cannot hold")
+    return utc
+
+
+def write_incremental_export(
+    s3: Any,
+    *,
+    bucket: str,
+    prefix: str,
+    table_arn: str,
+    changes: Iterable[Change],
+    export_from_time: datetime,
+    export_to_time: datetime,
+    view: str = NEW_AND_OLD_IMAGES,
+    items_per_file: int = DEFAULT_ITEMS_PER_FILE,
+    kms_key_id: str | None = None,
+    export_id: str | None = None,
+    table_id: str | None = None,
+    empty_files: int = 0,
+    on_item: Callable[[int], None] | None = None,
+) -> ExportRef:
+    """Write `changes` as an INCREMENTAL_EXPORT of the window [export_from_time, export_to_time)
+    in AWS's layout: manifests under `s3://bucket/prefix/AWSDynamoDB/<ExportId>/`, data files in
+    the folder all incremental exports share, `prefix/AWSDynamoDB/data/`, listed only by this
+    export's manifest-files.json. Each key must appear once (AWS's exports are compacted).
+
+    Raises ValueError, publishing nothing, for an invalid change (keys not the images' own, an
+    OldImage with the NEW_IMAGE view, invalid DynamoDB data) or window."""
+    if items_per_file < 1:
+        raise ValueError("items_per_file must be at least 1")
+    if view not in VIEW_TYPES:
+        raise ValueError(f"view must be one of {', '.join(VIEW_TYPES)}, got {view!r}")
+    start, end = _whole_millis(export_from_time, "export_from_time"), _whole_millis(export_to_time, "export_to_time")
+    if start >= end:
+        raise ValueError(
+            f"the window is empty: export_from_time {start.isoformat()} >= export_to_time {end.isoformat()}"
+        )
+    start_time = datetime.now(UTC)
+    export_id = export_id or new_export_id(start_time)
+    root = prefix.strip("/")
+    export_root = f"{root + '/' if root else ''}{EXPORT_FOLDER}/"
+    ref = ExportRef(bucket, f"{export_root}{export_id}/")
+    sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id} if kms_key_id else {}
+
+    _put_small(s3, bucket, ref.key(STARTED_NAME), b"", content_type="application/octet-stream", sse=sse)
+    files, raw_total, count = _write_data_files(
+        s3,
+        ref,
+        map(_change_line(view), enumerate(changes, start=1)),
+        f"{export_root}{SHARED_DATA_FOLDER}/",
+        items_per_file,
+        sse,
+        empty_files,
+        on_item,
+    )
+    _publish(
+        s3,
+        ref,
+        files,
+        table_arn=table_arn,
+        export_time=end,
+        start_time=start_time,
+        table_id=table_id,
+        kms_key_id=kms_key_id,
+        billed_size_bytes=raw_total,
+        item_count=count,
+        window=(start, end, view),
+    )
+    logger.info(
+        "incremental export written",
+        extra={
+            "export": ref.url,
+            "changes": count,
+            "files": len(files),
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+        },
+    )
     return ref
 
 

@@ -175,7 +175,7 @@ def test_wrong_source_table(s3: Any, export: tuple[ExportRef, list[DataFile]]) -
     ("changes", "message"),
     [
         ({"outputFormat": "PARQUET"}, "outputFormat 'PARQUET' is not supported"),
-        ({"exportType": "INCREMENTAL_EXPORT"}, "exportType 'INCREMENTAL_EXPORT' is not supported"),
+        ({"exportType": "DELTA_EXPORT"}, "exportType 'DELTA_EXPORT' is unknown"),
         ({"status": "FAILED"}, "export status is 'FAILED', not COMPLETED"),
     ],
 )
