@@ -11,7 +11,10 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
+from safetynet.commands.common import fail, load_config
 from safetynet.paths import default_project_dir
+
+NEEDS = "no AWS access (the demo runs on its own embedded emulator)"
 
 
 def demo(
@@ -42,8 +45,10 @@ def demo(
     from safetynet.local.emulator import running_emulator
 
     if inject_fault is not None and inject_fault not in FAULTS:
-        typer.echo(f"--inject-fault: choose one of {', '.join(FAULTS)}", err=True)
-        raise typer.Exit(2)
+        raise fail("demo", f"--inject-fault: choose one of {', '.join(FAULTS)}")
+    project = project_dir or default_project_dir()
+    for stack in ("prod", "test"):  # config errors exit 2 now, not after the emulator started
+        load_config("demo", project, stack)
     console = Console()
     started = time.perf_counter()
     with running_emulator() as emu:
@@ -54,14 +59,16 @@ def demo(
                 title="safetynet demo",
             )
         )
-        report = Demo(
-            project_dir or default_project_dir(),
+        run = Demo(
+            project,
             items=items,
             seed=seed,
             console=console,
             region=emu.region,
             fault=inject_fault,
-        ).run()
+            keep_workdir=keep,
+        )
+        report = run.run()
         console.rule("[bold]Summary")
         console.print(summary_table(report))
         total = time.perf_counter() - started
@@ -82,7 +89,8 @@ def demo(
             console.print(
                 Panel(
                     f"{exports}\n\naws dynamodb list-tables\nsafetynet status prod --vault-bucket "
-                    f"<vault bucket above>\n\nCtrl-C stops the emulator.",
+                    f"<vault bucket above>\n\nThe Lambda code's structured log: {run.log_path}\n"
+                    "Ctrl-C stops the emulator.",
                     title="the emulator keeps running",
                 )
             )

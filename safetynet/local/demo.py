@@ -11,20 +11,17 @@ with the ImportTable parameters the program declares.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from rich.panel import Panel
 from rich.progress import Progress
-from rich.syntax import Syntax
-from rich.table import Table
 
 from safetynet.local.demo_data import cloudtrail_delete_table, demo_item, demo_items
-from safetynet.local.demo_report import DemoReport
+from safetynet.local.demo_later import LaterSteps
+from safetynet.local.demo_report import DemoReport, alert_panel, backup_table, masking_table
 from safetynet.local.demo_run import TABLE_TYPE, DemoFailure, DemoRun, canonical, scan_all, target_from_trigger
 from safetynet.synth import synth
 
@@ -36,25 +33,29 @@ PREVIOUS_TEST_ITEMS = 50
 FAULTS = ("corrupt-data-file",)
 
 
-class Demo(DemoRun):
+class Demo(LaterSteps, DemoRun):
     """The demo's steps, in order; `run` returns the report."""
 
     def run(self) -> DemoReport:
         try:
-            self.deploy()
-            self.backup()
-            self.stage()
-            self.accident()
-            self.recover()
+            with self.lambda_logs():
+                self.deploy()
+                self.backup()
+                self.stage()
+                self.accident()
+                self.recover()
+                self.chain()
+                self.rewind()
         except Exception as exc:  # noqa: BLE001 (every failure ends the demo with its reason, exit 1)
             self.report.failure = f"{type(exc).__name__}: {exc}"
         finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            if not self.keep_workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
         return self.report
 
     def deploy(self) -> None:
         from handlers.exports.batch_writer import DynamoDBSink, write_items
-        from safetynet.local.deploy import deploy_table
+        from safetynet.local.deploy import deploy_table, enable_stream
 
         with self.step("deploy", "1. Deploy prod and test stacks (offline synth -> emulator) and load data") as r:
             self.prod = synth(self.project_dir, "prod")
@@ -64,9 +65,11 @@ class Demo(DemoRun):
             for bucket in (self.prod.outputs["vaultBucketName"], self.masked_bucket()):
                 s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region})
                 s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-            for result in (self.prod, self.test):
-                for t in result.of_type(TABLE_TYPE):
-                    deploy_table(ddb, t["inputs"])
+            # Prod tables get their declared streams once loaded (deploy_table's `stream_later`).
+            for t in self.prod.of_type(TABLE_TYPE):
+                deploy_table(ddb, t["inputs"], stream_later=True)
+            for t in self.test.of_type(TABLE_TYPE):
+                deploy_table(ddb, t["inputs"])
             names = ", ".join(t["inputs"]["name"] for t in self.prod_tables())
             self.console.print(f"  prod tables (PITR, deletion protection): {names}")
             self.console.print(
@@ -90,6 +93,7 @@ class Demo(DemoRun):
                     written = write_items(
                         DynamoDBSink(ddb, name), demo_items(self.spec(logical), n, self.seed), on_progress=advance
                     )
+                    enable_stream(ddb, t["inputs"])
                     r.items += written
             # Yesterday's staged data in the test tables: what a rejected export must leave alone.
             for t in self.test_tables():
@@ -113,6 +117,13 @@ class Demo(DemoRun):
                 for t in self.prod_tables():
                     logical, name = self.logical(t), t["inputs"]["name"]
                     task = progress.add_task(f"export {name}", total=self.counts[logical], rate="")
+                    start = time.perf_counter()
+
+                    def exported(done: int, task: Any = task, start: float = start) -> None:
+                        # the exporter reports its running count, not a delta
+                        rate = f"{done / max(time.perf_counter() - start, 1e-6):,.0f} items/s"
+                        progress.update(task, completed=done, rate=rate)
+
                     ref = scan_export(
                         ddb,
                         s3,
@@ -120,25 +131,19 @@ class Demo(DemoRun):
                         bucket=vault,
                         prefix=self.prod.outputs["tables"][logical]["exportPrefix"],
                         items_per_file=max(1000, self.counts[logical] // 4),
-                        on_item=partial(progress.advance, task),
+                        on_item=exported,
                     )
                     self.exports[logical] = ref
-            table = Table("table", "export", "files", "items", "valid")
+            rows = []
             for t in self.prod_tables():
                 logical = self.logical(t)
                 ref = self.exports[logical]
                 report = validate_export(s3, ref, expected_table_arn=self.prod.outputs["tables"][logical]["arn"])
                 if not report.ok:
                     raise DemoFailure(f"export of {logical} failed validation: {'; '.join(report.problems)}")
-                table.add_row(
-                    t["inputs"]["name"],
-                    ref.url,
-                    str(len(report.files)),
-                    f"{report.item_count:,}",
-                    "[green]yes",
-                )
+                rows.append((t["inputs"]["name"], ref.export_id, len(report.files), report.item_count))
                 r.items += report.item_count
-            self.console.print(table)
+            self.console.print(backup_table(rows, vault))
             self.report.items_backed_up = r.items
             if self.fault == "corrupt-data-file":
                 self.corrupt(self.exports[ACCIDENT_TABLE])
@@ -214,6 +219,11 @@ class Demo(DemoRun):
                             + ("; test table untouched" if untouched else "; TEST TABLE CHANGED")
                         )
                         continue
+                    if result.verification is not None:
+                        # Verification counts the table and reads a sample back: the bar shows the
+                        # items it counted (the flow reports the phase only once it is done).
+                        on_progress("verify", 0, total)
+                        progress.update(tasks["verify"], completed=result.verification.table_count)
                 r.items += result.items
                 self.console.print(
                     f"  {target.name}: {result.items:,} items, mode {result.mode} ({result.mode_reason}), verified"
@@ -235,15 +245,7 @@ class Demo(DemoRun):
         masked = ddb.get_item(TableName=target.name, Key=key, ConsistentRead=True).get("Item")
         if masked is None:  # the key itself is hashed: find the staged twin by a non-key value
             masked = next((i for i in scan_all(ddb, target.name) if i.get("balance") == original["balance"]), {})
-        fields = sorted({str(r["path"]).split(".")[0].split("[")[0] for r in target.mask})
-
-        def show(item: dict[str, Any]) -> str:
-            return json.dumps({f: item.get(f, "(dropped)") for f in fields}, indent=1, ensure_ascii=False, default=str)
-
-        grid = Table.grid(padding=(0, 4))
-        grid.add_row("[bold]prod[/]", "[bold]test (masked)[/]")
-        grid.add_row(show(original), show(masked))
-        self.console.print(Panel(grid, title=f"one {logical} item before and after masking"))
+        self.console.print(masking_table(list(target.mask), original, masked, logical))
 
     def accident(self) -> None:
         from dataclasses import replace
@@ -263,11 +265,12 @@ class Demo(DemoRun):
             # What someone with too much access does: switch protection off, then delete.
             ddb.update_table(TableName=name, DeletionProtectionEnabled=False)
             ddb.delete_table(TableName=name)
-            self.console.print(f"  DeleteTable {name} by {ACCIDENT_PRINCIPAL}")
+            self.console.print(f"  DeleteTable {name}, called by {ACCIDENT_PRINCIPAL}")
             # The classifier Lambda's own context document, as the prod stack deploys it with the code.
             [fn] = [f for f in self.prod.of_type("aws:lambda/function:Function") if f["name"] == "watch-classifier"]
             ctx = WatchContext.from_json(fn["inputs"]["code"]["archive"][f"handlers/{CONTEXT_ARCHIVE_PATH}"]["text"])
             topic = sns.create_topic(Name="safetynet-prod-alerts")["TopicArn"]
+            self.alert_topic = topic
             queue = sqs.create_queue(QueueName="oncall-inbox")["QueueUrl"]
             queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
@@ -277,14 +280,11 @@ class Demo(DemoRun):
             )
             self.report.alert_classification = verdict.label
             [msg] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=1)["Messages"]
-            style = "red" if verdict.label == "unexpected" else "yellow"
             self.console.print(
-                Panel(
-                    Syntax(msg["Body"], "json", word_wrap=True),
-                    title=f"SNS alert ({verdict.severity} severity, {verdict.label})",
-                    border_style=style,
-                )
+                f"  the classifier Lambda's code labels it [bold]{verdict.label}[/] and publishes the alert; "
+                "it arrives in the on-call queue:"
             )
+            self.console.print(alert_panel(msg["Body"], str(self.log_path) if self.keep_workdir else None))
             if verdict.label != "unexpected":
                 raise DemoFailure(f"the accident was classified {verdict.label}, expected unexpected")
 
@@ -302,27 +302,22 @@ class Demo(DemoRun):
                     ".venv", ".tools", ".git", "node_modules", "tests", "bench", "__pycache__", ".github"
                 ),
             )
-            self.console.print(f"  $ safetynet restore-plan prod --table {ACCIDENT_TABLE} --vault-bucket {vault} --yes")
+            self.console.print(
+                f"  $ safetynet restore-plan -s prod --table {ACCIDENT_TABLE} --vault-bucket {vault} --yes"
+            )
+            argv = ["restore-plan", "-s", "prod", "--table", ACCIDENT_TABLE, "--vault-bucket", vault, "--yes"]
             try:
-                app(
-                    [
-                        "restore-plan",
-                        "prod",
-                        "--table",
-                        ACCIDENT_TABLE,
-                        "--vault-bucket",
-                        vault,
-                        "--yes",
-                        "--project-dir",
-                        str(project),
-                    ],
-                    standalone_mode=False,
-                )
+                code = app([*argv, "--project-dir", str(project)], standalone_mode=False)
             except SystemExit as exc:
-                if exc.code:
-                    raise DemoFailure(f"restore-plan exited {exc.code}") from None
+                code = exc.code
+            if code:
+                raise DemoFailure(f"restore-plan exited {code}")
             planned = synth(project, "prod")
-            [table] = [t for t in planned.of_type(TABLE_TYPE) if self.logical(t) == ACCIDENT_TABLE]
+            [table] = [
+                t
+                for t in planned.of_type(TABLE_TYPE)
+                if (t["inputs"].get("tags") or {}).get("safetynet:table") == ACCIDENT_TABLE
+            ]
             source = table["inputs"].get("importTable", {}).get("s3BucketSource", {})
             self.console.print(
                 f"  pulumi up would create {table['inputs']['name']} importing "

@@ -5,6 +5,7 @@ itself, step by step, is `safetynet/local/demo.py`."""
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,6 +21,10 @@ from safetynet.local.demo_report import DemoReport, StepResult
 from safetynet.synth import SynthResult
 
 TABLE_TYPE = "aws:dynamodb/table:Table"
+# The loggers of the code the demo runs: the Lambda tasks' Powertools loggers (JSON on stdout in
+# Lambda, where CloudWatch collects them) and the standard loggers of handlers/ and safetynet/.
+LAMBDA_LOGGERS = ("safetynet-watch", "safetynet-staging", "handlers", "safetynet")
+LOG_FILE = "lambda-logs.jsonl"
 
 
 class DemoFailure(Exception):
@@ -30,7 +35,15 @@ class DemoRun:
     """One run of the demo: what its steps share. `Demo` (demo.py) adds the steps."""
 
     def __init__(
-        self, project_dir: Path, *, items: int, seed: int, console: Console, region: str, fault: str | None
+        self,
+        project_dir: Path,
+        *,
+        items: int,
+        seed: int,
+        console: Console,
+        region: str,
+        fault: str | None,
+        keep_workdir: bool = False,
     ) -> None:
         self.project_dir = project_dir
         self.items = items
@@ -40,12 +53,16 @@ class DemoRun:
         self.fault = fault
         self.report = DemoReport()
         self.workdir = Path(tempfile.mkdtemp(prefix="safetynet-demo-"))
+        self.keep_workdir = keep_workdir
+        """Keep the work dir (the project copy, the Lambda code's log) after the run (`--keep`)."""
+        self.log_path = self.workdir / LOG_FILE
         # Set by the steps as the story goes: the synthesized stacks (deploy), the items loaded
-        # per logical table (deploy) and each table's export (backup).
+        # per logical table (deploy), each table's export (backup) and the alert topic (accident).
         self.prod: SynthResult
         self.test: SynthResult
         self.counts: dict[str, int] = {}
         self.exports: dict[str, Any] = {}
+        self.alert_topic: str | None = None
         self._specs: dict[str, Any] = {}
 
     # -- tools of every step -----------------------------------------------------------------------
@@ -81,11 +98,34 @@ class DemoRun:
             result.seconds = time.perf_counter() - start
             self.report.steps.append(result)
 
+    @contextmanager
+    def lambda_logs(self) -> Iterator[Path]:
+        """Send the structured logs of the code the demo runs to `log_path` (JSON lines), not
+        into the story: in Lambda they go to CloudWatch, here to a file beside the run."""
+        from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+        handler = logging.FileHandler(self.log_path, encoding="utf-8")
+        handler.setFormatter(LambdaPowertoolsFormatter())  # the JSON lines Lambda writes
+        saved = []
+        for name in LAMBDA_LOGGERS:
+            logger = logging.getLogger(name)
+            saved.append((logger, list(logger.handlers), logger.propagate, logger.level))
+            logger.handlers = [handler]
+            logger.propagate = False
+            logger.setLevel(logging.INFO)
+        try:
+            yield self.log_path
+        finally:
+            for logger, handlers, propagate, level in saved:
+                logger.handlers, logger.propagate = handlers, propagate
+                logger.setLevel(level)
+            handler.close()
+
     # -- the synthesized stacks --------------------------------------------------------------------
 
     def prod_tables(self) -> list[dict[str, Any]]:
-        """The prod stack's declared tables."""
-        return self.prod.of_type(TABLE_TYPE)
+        """The prod stack's protected tables (it also declares the incremental chain's ledger)."""
+        return [t for t in self.prod.of_type(TABLE_TYPE) if "safetynet:table" in (t["inputs"].get("tags") or {})]
 
     def test_tables(self) -> list[dict[str, Any]]:
         """The staged tables (the test stack also declares its staging ledger table)."""

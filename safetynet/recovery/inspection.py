@@ -12,19 +12,47 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from components.config.restore import DYNAMODB_BACKUP_ARN_RE
 from handlers.exports.listing import scan_exports
-from safetynet.recovery.planner import BackupFact, PitrWindow, TableFacts
+from safetynet.recovery.facts import BackupFact, PitrWindow, TableFacts
 
 logger = logging.getLogger(__name__)
 
 # What an endpoint may not offer (moto, DynamoDB Local) or not allow: noted, never fatal.
 _GAPS = (ClientError, BotoCoreError, NotImplementedError)
+# Error codes of an API the endpoint does not implement (moto answers some with an HTML 404 page).
+_NOT_HERE = {"404", "501", "NotImplemented", "UnknownOperationException", "InvalidAction"}
+_MAX_REASON = 120
+
+
+def _first_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= _MAX_REASON else line[: _MAX_REASON - 3] + "..."
 
 
 def _error_text(exc: BaseException) -> str:
+    """One line: what an AWS call answered (an HTML error page becomes its status)."""
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
-        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".strip()
-    return str(exc) or type(exc).__name__
+        code, message = str(err.get("Code", "Error")), str(err.get("Message", ""))
+        if message.lstrip().startswith("<"):
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or code
+            return f"HTTP {status} from the endpoint"
+        return _first_line(f"{code}: {message}".strip())
+    return _first_line(str(exc) or type(exc).__name__)
+
+
+def unavailable_text(exc: BaseException) -> str:
+    """Why a source kind could not be read, in one line: `not available here (HTTP 404 from the
+    endpoint)`, `not allowed (AccessDeniedException: ...)`, `not readable (...)`."""
+    if isinstance(exc, NotImplementedError):
+        return "not available here (not implemented by this endpoint)"
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        message = str(exc.response.get("Error", {}).get("Message", ""))
+        if code in _NOT_HERE or message.lstrip().startswith("<"):
+            return f"not available here ({_error_text(exc)})"
+        if "AccessDenied" in code or "Unauthorized" in code:
+            return f"not allowed ({_error_text(exc)})"
+    return f"not readable ({_error_text(exc)})"
 
 
 def _describe_table(dynamodb: Any, facts: TableFacts) -> None:
@@ -40,7 +68,7 @@ def _describe_table(dynamodb: Any, facts: TableFacts) -> None:
     try:
         desc = dynamodb.describe_continuous_backups(TableName=facts.physical)["ContinuousBackupsDescription"]
     except _GAPS as exc:
-        facts.notes.append(f"PITR window unknown ({_error_text(exc)})")
+        facts.unavailable["PITR window"] = unavailable_text(exc)
         return
     pitr = desc.get("PointInTimeRecoveryDescription") or {}
     facts.pitr = PitrWindow(
@@ -136,7 +164,7 @@ def inspect_table(
     backup_arn: str | None = None,
 ) -> TableFacts:
     """Read what exists for one table. Never writes or deletes anything. APIs an endpoint does not
-    offer (moto, DynamoDB Local) are recorded in `notes`, not fatal."""
+    offer (moto, DynamoDB Local) are recorded in `unavailable` (one line per source kind), not fatal."""
     facts = TableFacts(
         logical=logical,
         physical=physical,
@@ -152,17 +180,18 @@ def inspect_table(
         if backup_arn:
             _given_backup(dynamodb, backup_arn, facts)
     except _GAPS as exc:
-        facts.notes.append(f"DynamoDB backups not listed ({_error_text(exc)})")
+        facts.unavailable["DynamoDB backups"] = unavailable_text(exc)
     if backup is not None:
         try:
             _recovery_points(backup, facts)
         except _GAPS as exc:
-            facts.notes.append(f"AWS Backup recovery points not listed ({_error_text(exc)})")
+            facts.unavailable["AWS Backup"] = unavailable_text(exc)
     if s3 is not None and vault_bucket:
         try:
-            listing = scan_exports(s3, vault_bucket, export_prefix.rstrip("/") + "/")
+            # Full exports and incremental windows: the vault's chain needs both.
+            listing = scan_exports(s3, vault_bucket, export_prefix.rstrip("/") + "/", export_type=None)
         except _GAPS as exc:
-            facts.notes.append(f"exports in s3://{vault_bucket}/{export_prefix} not listed ({_error_text(exc)})")
+            facts.unavailable[f"vault s3://{vault_bucket}"] = unavailable_text(exc)
         else:
             facts.exports = list(listing.exports)
             facts.unreadable_exports = [(s.ref, s.reason) for s in listing.skipped]

@@ -41,6 +41,9 @@ def test_cli_plans_a_deleted_table_back_and_synth_declares_it(
     # Then it writes the system backup as the source
     assert planned.returncode == 0, planned.stdout + planned.stderr
     assert fx.restore_block_of(project) == {"orders": {"backupArn": system_arn}}
+    # moto's server answers AWS Backup with an HTML 404 page: one line says so, no HTML
+    assert "AWS Backup: not available here (HTTP 404 from the endpoint); not considered" in planned.stdout
+    assert "<html" not in planned.stdout + planned.stderr
     # and `safetynet synth` declares orders restored from it, protected, with its usual settings
     synth = subprocess.run(
         [*cli, "synth", "prod", "--project-dir", str(project)],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -64,3 +65,55 @@ def test_import_request_reads_the_exports_data_folder() -> None:
     assert req["InputCompressionType"] == "GZIP"
     assert req["TableCreationParameters"]["TableName"] == "customers"
     assert req["TableCreationParameters"]["GlobalSecondaryIndexes"][0]["IndexName"] == "by-email"
+
+
+def _stream(ddb: Any, name: str) -> dict[str, Any]:
+    return ddb.describe_table(TableName=name)["Table"].get("StreamSpecification") or {}
+
+
+def test_an_imported_table_gets_its_declared_stream_after_the_import(aws: None) -> None:
+    # Given an export of orders and the program declaring orders (stream NEW_AND_OLD_IMAGES)
+    # restored from it
+    from handlers.exports import write_export
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="vault-1")
+    ref = write_export(
+        s3,
+        bucket="vault-1",
+        prefix="exports/inventory",
+        table_arn="arn:aws:dynamodb:us-east-1:123456789012:table/inventory",
+        items=[{"sku": {"S": "s-1"}, "warehouse": {"N": "1"}}],
+        export_time=datetime.now(UTC),
+    )
+    overrides = {"restore": {"inventory": {"export": ref.url}}}
+    result = synth_stack("prod", config_overrides=overrides)
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    # (inventory declares no stream in Pulumi.prod.yaml; orders does, but has LSIs, which
+    # ImportTable cannot create: the inputs of a table with both, as the program emits them)
+    declared = {**inputs(result, "inventory"), "streamEnabled": True, "streamViewType": "NEW_AND_OLD_IMAGES"}
+    # When it is deployed (ImportTable carries no StreamSpecification)
+    kind = deploy_table(ddb, declared, sleep=lambda _: None)
+    # Then the item is there and the declared stream is on, as UpdateTable after the import sets it
+    assert kind == "imported"
+    assert ddb.scan(TableName="inventory")["Count"] == 1
+    assert _stream(ddb, "inventory") == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+def test_a_stream_can_be_turned_on_after_the_bulk_load(aws: None, prod_synth: SynthResult) -> None:
+    from safetynet.local.deploy import enable_stream
+
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    orders = inputs(prod_synth, "orders")
+    # created without its declared stream, the rest as declared (PITR included)
+    deploy_table(ddb, orders, stream_later=True, sleep=lambda _: None)
+    assert _stream(ddb, "orders") == {}
+    pitr = ddb.describe_continuous_backups(TableName="orders")["ContinuousBackupsDescription"]
+    assert pitr["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    # then the declared stream, once; a table that declares none is left alone
+    assert enable_stream(ddb, orders) is True
+    assert _stream(ddb, "orders") == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert enable_stream(ddb, orders) is False
+    deploy_table(ddb, inputs(prod_synth, "inventory"), sleep=lambda _: None)
+    assert enable_stream(ddb, inputs(prod_synth, "inventory")) is False
+    assert _stream(ddb, "inventory") == {}

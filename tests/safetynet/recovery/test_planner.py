@@ -67,7 +67,7 @@ class Validator:
         self.bad = set(bad)
         self.seen: list[ExportRef] = []
 
-    def __call__(self, ref: ExportRef, table_arn: str) -> ValidationReport:
+    def __call__(self, ref: ExportRef, table_arn: str, export_type: str = "FULL_EXPORT") -> ValidationReport:
         self.seen.append(ref)
         report = ValidationReport(ref=ref, item_count=10)
         if ref in self.bad:
@@ -113,7 +113,7 @@ def test_a_time_outside_the_pitr_window_is_not_usable() -> None:
     plan = plan_table(facts(), PlanRequest(source="pitr", at=at, target_suffix="-r"), Validator(), now=NOW)
     assert plan.chosen is None
     assert "before the earliest restorable time" in (plan.candidates[0].unusable or "")
-    assert plan.problem is not None and "no usable pitr" in plan.problem
+    assert plan.problem == "customers: no usable PITR"
 
 
 def test_lsi_tables_never_get_an_export() -> None:
@@ -121,7 +121,9 @@ def test_lsi_tables_never_get_an_export() -> None:
     plan = plan_table(f, PlanRequest(), Validator(), now=NOW)
     assert plan.chosen is None  # the export cannot be used and PITR needs a suffix
     exp = next(c for c in plan.candidates if c.kind == "export")
-    assert exp.unusable == "table has LSIs: ImportTable cannot create them (use pitr or backup)"
+    assert exp.unusable == "table has LSIs: ImportTable cannot create them"
+    # the way out for such a table: created empty, then refilled
+    assert any("safetynet refill" in h for h in plan.hints)
 
 
 def test_a_deleted_table_measures_data_at_risk_from_its_deletion() -> None:
@@ -132,7 +134,7 @@ def test_a_deleted_table_measures_data_at_risk_from_its_deletion() -> None:
     assert plan.chosen is not None and plan.chosen.entry == {"backupArn": system.arn}
     exp = next(c for c in plan.candidates if c.kind == "export")
     # 24h of writes between the export and the deletion; 3 items fewer than at deletion
-    assert data_at_risk(plan, exp) == "1d 0h of writes, -3 items"
+    assert data_at_risk(plan, exp) == "1d 0h, -3 items"
 
 
 def test_advanced_aws_backup_points_are_listed_but_not_chosen() -> None:
@@ -155,3 +157,51 @@ def test_unknown_source_is_refused() -> None:
 
 def test_human_age() -> None:
     assert [human_age(s) for s in (5, 300, 7500, 90000)] == ["5s", "5m", "2h 5m", "1d 1h"]
+
+
+def test_a_source_is_usable_only_once_validated_the_others_are_not_checked() -> None:
+    # Given three exports of a deleted table, the newest valid
+    new, mid, old = export(timedelta(hours=1)), export(timedelta(days=1)), export(timedelta(days=2))
+    f = facts(exists=False, item_count=None, pitr=None, exports=[new, mid, old])
+    plan = plan_table(f, PlanRequest(), Validator(), now=NOW)
+    # Then only the chosen one was read; the two older ones are "not checked", never "usable"
+    assert plan.chosen is not None and plan.chosen.export_ref == new[0]
+    assert [plan.status(c) for c in plan.candidates if c.kind == "export"] == ["chosen", "not checked", "not checked"]
+
+
+def test_a_deleted_table_is_never_told_to_use_a_target_suffix() -> None:
+    # Given a deleted table whose only export is corrupt
+    e = export(timedelta(hours=5))
+    f = facts(exists=False, item_count=None, pitr=None, exports=[e])
+    plan = plan_table(f, PlanRequest(), Validator(e[0]), now=NOW)
+    # Then nothing is chosen and no hint talks about a PITR restore beside a live table
+    assert plan.chosen is None
+    assert plan.problem == "customers: no usable source"
+    assert not any("--target-suffix" in h for h in plan.hints)
+    pitr = next(c for c in plan.candidates if c.kind == "pitr")
+    assert pitr.unusable is not None and "--target-suffix" not in pitr.unusable
+
+
+def test_a_live_table_without_a_source_is_told_about_pitr_beside_it() -> None:
+    plan = plan_table(facts(), PlanRequest(source="pitr"), Validator(), now=NOW)
+    assert plan.chosen is None
+    assert plan.hints == ["restore beside the live table from PITR: --target-suffix -restored"]
+
+
+def test_hints_name_only_other_sources_that_exist() -> None:
+    # Given a deleted table with its system backup, asked for PITR
+    system = backup(timedelta(hours=1), kind="SYSTEM", arn_id="01700000000000-cccccccc")
+    f = facts(exists=False, item_count=None, pitr=None, backups=[system])
+    plan = plan_table(f, PlanRequest(source="pitr"), Validator(), now=NOW)
+    # Then the hint is the backup that exists (not exports, which do not)
+    assert plan.chosen is None
+    assert plan.hints == ["another --source: backup (listed above)"]
+
+
+def test_an_at_before_every_source_suggests_a_later_at() -> None:
+    e = export(timedelta(hours=2))
+    f = facts(exists=False, item_count=None, pitr=None, exports=[e])
+    plan = plan_table(f, PlanRequest(source="export", at=NOW - timedelta(days=3)), Validator(), now=NOW)
+    assert plan.chosen is None
+    assert plan.problem == "customers: no usable export at or before 2026-11-24 12:00:00Z"
+    assert plan.hints == ["a later --at: the oldest such source is from 2026-11-27 10:00:00Z"]
