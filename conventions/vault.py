@@ -8,6 +8,10 @@ EXPORTS_ROOT = "exports"
 MASK_PREFIX = "masked"
 # Restore drill records: `drills/<physical table name>/latest.json` and `.../runs/<scratch>/files/`.
 DRILL_RECORD_ROOT = "drills"
+# Rewinds: `rewinds/<physical table name>/<window>/AWSDynamoDB/<ExportId>/...` (the window's
+# incremental export) beside `.../<window>/runs/<run>/` (plan, outcome of every key, summary).
+# Outside `exports/`: staging's trigger and the freshness checks see only full exports there.
+REWIND_ROOT = "rewinds"
 
 
 def export_prefix(physical_table_name: str) -> str:
@@ -18,3 +22,8 @@ def export_prefix(physical_table_name: str) -> str:
 def drill_record_prefix(physical_table_name: str) -> str:
     """Where a table's restore drill records go in the vault."""
     return f"{DRILL_RECORD_ROOT}/{physical_table_name}"
+
+
+def rewind_prefix(physical_table_name: str) -> str:
+    """Where a table's rewinds go in the vault: `rewinds/<table>` (then `/<window>/...`)."""
+    return f"{REWIND_ROOT}/{physical_table_name}"

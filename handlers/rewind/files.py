@@ -1,0 +1,55 @@
+"""One data file of a window's export, rewound: the unit a Step Functions Distributed Map child
+runs (one child per data file), and what the CLI runs for each file in turn.
+
+The export must have passed validation (`handlers.exports`) first: the file's lines are read
+without re-checking every value (its MD5 and line count are still checked while streaming).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from handlers.exports.incremental import iter_file_changes
+from handlers.exports.layout import DataFile, ExportRef
+from handlers.rewind.apply import DEFAULT_CONCURRENCY, Applier, KeyResult, run_changes
+from handlers.rewind.audit import OutcomeLog, RunLocation, part_name
+from handlers.rewind.plan import RewindSpec
+from handlers.rewind.tally import Tally
+
+
+def rewind_data_file(
+    ddb: Any,
+    s3: Any,
+    ref: ExportRef,
+    data_file: DataFile,
+    spec: RewindSpec,
+    *,
+    table: str,
+    dry_run: bool,
+    run: RunLocation | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_result: Callable[[KeyResult], None] | None = None,
+) -> Tally:
+    """Settle every change of one data file against `table` and return its Tally. With `run`
+    (and not a dry run) every key's outcome line goes to `run.outcomes_key(<file>)`, uploaded
+    also when the file is interrupted (KeyboardInterrupt is re-raised after the upload)."""
+    tally = Tally()
+    log = OutcomeLog() if run is not None and not dry_run else None
+
+    def record(result: KeyResult) -> None:
+        tally.add(result)
+        if log is not None:
+            log.add(result)
+        if on_result is not None:
+            on_result(result)
+
+    applier = Applier(ddb, table, spec, dry_run=dry_run)
+    try:
+        run_changes(
+            iter_file_changes(s3, ref, data_file, check=False), applier, on_result=record, concurrency=concurrency
+        )
+    finally:
+        if log is not None and run is not None:
+            log.upload(s3, run.bucket, run.outcomes_key(part_name(data_file.data_file_s3_key)))
+    return tally
