@@ -1,18 +1,18 @@
-"""`safetynet status <stack>`: is every table protected and backed up, right now?
+"""`safetynet status -s <stack>`: is every table protected and backed up, right now?
 
 Per table: PITR on and its restore window, deletion protection, the newest export (age, items,
-size), the last restore drill, and the stack's alarms in ALARM. Exit 0 when every table is
-protected and fresh, 1 when any is unprotected or stale, 2 for usage/config errors. `--json`
-prints the same facts for scripts.
+size), the vault's recovery point (the end of the newest contiguous chain of incremental exports
+after a full one; with a vault replica, the replica's too), the last restore drill, and the
+stack's alarms in ALARM. Exit 0 when every table is protected and fresh, 1 when any is
+unprotected or stale (or AWS cannot be read), 2 for usage/config errors. `--json` prints the
+same facts for scripts (camelCase keys).
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -21,12 +21,20 @@ from rich.table import Table
 
 from safetynet.commands.common import (
     Clients,
+    JsonOption,
     ProjectDirOption,
     StackArgument,
     StackOption,
     VaultBucketOption,
+    check_vault,
+    emit_json,
     resolve_stack,
     watch_session,
+)
+
+NEEDS = (
+    "dynamodb:DescribeTable, DescribeContinuousBackups, ListExports and DescribeExport; s3:ListBucket and "
+    "s3:GetObject on the vault (and on its replica), kms:Decrypt on their keys; cloudwatch:DescribeAlarms"
 )
 
 
@@ -44,10 +52,45 @@ class TableStatus:
     alarms: list[dict[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     """Why the table counts as unprotected or stale (empty: all good)."""
+    recovery_point: dict[str, Any] | None = None
+    """The vault's recovery point (`recovery_point`); None when it could not be read."""
+    replica_recovery_point: dict[str, Any] | None = None
+    """The same in the vault's replica (stacks with backup.replica)."""
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        """The table's entry of `status --json` (camelCased by emit_json)."""
+        return {**asdict(self), "ok": self.ok}
+
+
+def recovery_point(s3: Any, bucket: str, prefix: str, *, now: datetime) -> dict[str, Any]:
+    """The newest time the vault can restore the table to: the end of the contiguous chain of
+    incremental exports after the newest full export (`handlers.exports.chain`), or the full
+    export's time when no window follows it; where the chain breaks, if it does."""
+    from handlers.exports.chain import read_chain
+    from handlers.watch.aws import AWS_ERRORS, error_text
+
+    try:
+        chain = read_chain(s3, bucket, prefix)
+    except AWS_ERRORS as exc:
+        return {"time": None, "problem": f"unreadable: {error_text(exc)}"}
+    point = chain.recovery_point
+    doc: dict[str, Any] = {
+        "time": point.isoformat() if point else None,
+        "age_hours": round((now - point).total_seconds() / 3600, 3) if point else None,
+        "full_export_id": chain.anchor[0].export_id if chain.anchor else None,
+        "incremental_exports": len(chain.links),
+    }
+    if chain.gap is not None:
+        doc["gap"] = {
+            "kind": chain.gap.kind,
+            "after": chain.gap.after.isoformat(),
+            "next_start": chain.gap.next_start.isoformat() if chain.gap.next_start else None,
+        }
+    return doc
 
 
 def table_status(
@@ -113,6 +156,25 @@ def _size(n: int | None) -> str:
     return f"{n} B"
 
 
+def _point(point: dict[str, Any] | None) -> str:
+    """`2026-12-01T10:15:00+00:00 (0.3h ago; full export X + 12 incremental)`, and where the
+    chain breaks."""
+    if not point:
+        return "-"
+    if point.get("problem"):
+        return f"[yellow]{escape(point['problem'])}[/]"
+    if point.get("time") is None:
+        return "[red]none[/] (no complete export)"
+    text = (
+        f"{escape(point['time'])} ({point['age_hours']:.1f}h ago; full export "
+        f"{escape(str(point['full_export_id']))} + {point['incremental_exports']} incremental)"
+    )
+    gap = point.get("gap")
+    if gap:
+        text += f" [yellow]chain breaks after {escape(gap['after'])} ({escape(gap['kind'])})[/]"
+    return text
+
+
 def _yes(flag: bool | None, bad: str = "red") -> str:
     return "-" if flag is None else ("[green]on[/]" if flag else f"[{bad}]off[/]")
 
@@ -130,6 +192,9 @@ def _render(s: TableStatus) -> Table:
     window = f"{pitr.get('earliest', '?')} .. {pitr.get('latest', '?')}" if pitr.get("earliest") else ""
     t.add_row("PITR", f"{_yes(pitr.get('status') == 'ENABLED' if s.pitr else None)}  {escape(window)}")
     t.add_row("deletion protection", _yes(s.deletion_protection))
+    t.add_row("recovery point", _point(s.recovery_point))
+    if s.replica_recovery_point is not None:
+        t.add_row("in the replica", _point(s.replica_recovery_point))
     f = s.freshness
     if f.get("last_export_id"):
         t.add_row(
@@ -175,13 +240,14 @@ def status(
     stack_arg: StackArgument = None,
     stack_opt: StackOption = None,
     vault_bucket: VaultBucketOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    as_json: JsonOption = False,
     project_dir: ProjectDirOption = None,
 ) -> None:
     """Protection and backup health of every table: PITR, deletion protection, exports, drills, alarms."""
     stack = resolve_stack("status", stack_arg, stack_opt)
     session = watch_session("status", stack, project_dir, vault_bucket)
     cfg, bucket, clients, ctx = session.cfg, session.bucket, session.clients, session.ctx
+    check_vault("status", clients, bucket, needs=NEEDS)
     now = datetime.now(UTC)
     statuses = [
         table_status(
@@ -208,18 +274,19 @@ def status(
         now=now,
     )
     ok = ok and (replica is None or replica.ok)
+    _add_recovery_points(statuses, ctx, cfg, bucket, clients, replica, now=now)
     stack_alarms = _stack_alarms(clients.get("cloudwatch"), stack)
     if as_json:
         doc = {
             "stack": stack,
             "ok": ok,
-            "checkedAt": now.isoformat(),
-            "tables": [{**s.__dict__, "ok": s.ok} for s in statuses],
-            **({"vaultReplica": replica.to_json()} if replica is not None else {}),
-            "stackAlarms": stack_alarms,
+            "checked_at": now.isoformat(),
+            "tables": [s.to_json() for s in statuses],
+            **({"vault_replica": replica.to_json()} if replica is not None else {}),
+            "stack_alarms": stack_alarms,
         }
-        json.dump(doc, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        # objectStatus maps object names (manifest-summary.json) to S3's replication status.
+        emit_json(doc, keep=("objectStatus",))
     else:
         out = Console()
         for s in statuses:
@@ -237,3 +304,16 @@ def status(
             if not replica.ok:
                 out.print("[red]the vault replica is behind or failing (see above)[/]")
     raise typer.Exit(0 if ok else 1)
+
+
+def _add_recovery_points(
+    statuses: list[TableStatus], ctx: Any, cfg: Any, bucket: str, clients: Clients, replica: Any, *, now: datetime
+) -> None:
+    """Each table's recovery point in the vault and, with a replica, in the replica bucket."""
+    replica_s3 = None
+    if replica is not None and replica.replica_bucket and cfg.backup.replica is not None:
+        replica_s3 = Clients(cfg.backup.replica.region).get("s3")
+    for s, table in zip(statuses, ctx.tables, strict=True):
+        s.recovery_point = recovery_point(clients.get("s3"), bucket, table.export_prefix, now=now)
+        if replica_s3 is not None:
+            s.replica_recovery_point = recovery_point(replica_s3, replica.replica_bucket, table.export_prefix, now=now)

@@ -14,11 +14,14 @@ from typing import Any
 from safetynet.cli import app
 from safetynet.commands.adopt import adopt
 from safetynet.commands.backup import backup
+from safetynet.commands.cost import cost
 from safetynet.commands.coverage import coverage
 from safetynet.commands.demo import demo
 from safetynet.commands.drill import drill
 from safetynet.commands.refill import refill
+from safetynet.commands.replay import replay
 from safetynet.commands.restore_plan import restore_plan
+from safetynet.commands.rewind import rewind
 from safetynet.commands.stage import stage
 from safetynet.commands.status import status
 from safetynet.commands.synth import synth
@@ -31,12 +34,15 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "verify": verify,
     "backup": backup,
     "restore-plan": restore_plan,
+    "replay": replay,
+    "rewind": rewind,
     "status": status,
     "drill": drill,
     "refill": refill,
     "stage": stage,
     "coverage": coverage,
     "adopt": adopt,
+    "cost": cost,
 }
 """Every command, in the order `--help` lists them, and the function that runs it."""
 

@@ -101,9 +101,9 @@ def test_status_json_carries_the_replica_facts(account: dict[str, Any]) -> None:
     assert replica["replicaBucket"] == REPLICA
     assert replica["ruleId"] == "exports-to-replica"
     orders, customers = replica["tables"]
-    assert orders["lag_seconds"] == 0
-    assert customers["lag_seconds"] > 0 and customers["ok"] is True
-    assert customers["source"]["export_id"] == account["customers"].export_id
+    assert orders["lagSeconds"] == 0
+    assert customers["lagSeconds"] > 0 and customers["ok"] is True
+    assert customers["source"]["exportId"] == account["customers"].export_id
     assert customers["replica"] is None
 
 
@@ -139,3 +139,22 @@ def test_stack_without_a_replica_has_no_replica_section(aws: None, tmp_path: Pat
         ],
     )
     assert "vaultReplica" not in json.loads(result.stdout)
+
+
+def test_status_shows_the_recovery_point_in_the_vault_and_in_the_replica(account: dict[str, Any]) -> None:
+    # Given orders' export replicated and customers' not yet
+    result = status(account["project"], "--json")
+    assert result.exit_code == 0, result.output
+    orders, customers = json.loads(result.stdout)["tables"]
+    # Then each table has both points: the replica's is where a restore in its region could go
+    assert orders["replicaRecoveryPoint"]["time"] == orders["recoveryPoint"]["time"]
+    assert orders["replicaRecoveryPoint"]["fullExportId"] == orders["recoveryPoint"]["fullExportId"]
+    assert customers["recoveryPoint"]["fullExportId"] == account["customers"].export_id
+    assert customers["replicaRecoveryPoint"] == {
+        "time": None,
+        "ageHours": None,
+        "fullExportId": None,
+        "incrementalExports": 0,
+    }
+    rows = [line for line in status(account["project"]).output.splitlines() if "│ in the replica" in line]
+    assert len(rows) == 2 and "none (no complete export)" in rows[1] and orders["recoveryPoint"]["time"] in rows[0]
