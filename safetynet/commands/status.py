@@ -276,6 +276,7 @@ def status(
     ok = ok and (replica is None or replica.ok)
     _add_recovery_points(statuses, ctx, cfg, bucket, clients, replica, now=now)
     stack_alarms = _stack_alarms(clients.get("cloudwatch"), stack)
+    rewinds = _recent_rewinds(clients.get("s3"), bucket)
     if as_json:
         doc = {
             "stack": stack,
@@ -284,6 +285,7 @@ def status(
             "tables": [s.to_json() for s in statuses],
             **({"vault_replica": replica.to_json()} if replica is not None else {}),
             "stack_alarms": stack_alarms,
+            "recent_rewinds": rewinds,
         }
         # objectStatus maps object names (manifest-summary.json) to S3's replication status.
         emit_json(doc, keep=("objectStatus",))
@@ -303,7 +305,44 @@ def status(
             out.print(render_replica(replica))
             if not replica.ok:
                 out.print("[red]the vault replica is behind or failing (see above)[/]")
+        for line in _rewind_lines(rewinds):
+            out.print(line, highlight=False)
     raise typer.Exit(0 if ok else 1)
+
+
+RECENT_REWINDS = 5
+
+
+def _recent_rewinds(s3: Any, bucket: str) -> list[dict[str, Any]]:
+    """The newest rewind runs recorded in the vault (`safetynet rewind`'s audit trail); an
+    unreadable trail is one entry saying why, not a failure of the status."""
+    from handlers.rewind.audit import recent_rewinds
+    from handlers.watch.aws import AWS_ERRORS, error_text
+
+    try:
+        return recent_rewinds(s3, bucket, limit=RECENT_REWINDS)
+    except AWS_ERRORS as exc:
+        return [{"status": "unreadable", "error": error_text(exc)}]
+
+
+def _rewind_lines(rewinds: list[dict[str, Any]]) -> list[str]:
+    if not rewinds:
+        return []
+    lines = [f"[bold]recent rewinds[/] (newest {len(rewinds)}):"]
+    for r in rewinds:
+        if r.get("status") == "unreadable":
+            lines.append(f"  (rewind audit unreadable: {escape(str(r.get('error')))})")
+            continue
+        counts = r.get("byOutcome", {})
+        window = r.get("window", {})
+        lines.append(
+            f"  {escape(str(r.get('physicalName', '?')))} "
+            f"{escape(str(window.get('from', '?')))} .. {escape(str(window.get('to', '?')))}: "
+            f"{escape(str(r.get('status')))}, {counts.get('reverted', 0)} reverted, "
+            f"{counts.get('conflict', 0)} conflicts, {counts.get('failed', 0)} failed "
+            f"({escape(str(r.get('auditUrl', '')))})"
+        )
+    return lines
 
 
 def _add_recovery_points(

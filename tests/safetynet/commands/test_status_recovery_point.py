@@ -110,3 +110,30 @@ def test_the_text_shows_the_recovery_point(account: dict[str, Any]) -> None:
     assert account["end"].isoformat() in row and f"full export {account['full'].export_id} + 2" in " ".join(
         result.output.split()
     )
+
+
+def test_status_lists_the_recent_rewinds_from_the_vaults_audit_trail(account: dict[str, Any]) -> None:
+    """A rewind's summary.json in the vault (what `safetynet rewind` writes) is listed, newest
+    first, in text and JSON; dry runs write nothing and so are not listed."""
+    s3 = boto3.client("s3", region_name=REGION)
+    for run, reverted in (("20261130T010000Z-aaaaaa", 3), ("20261130T020000Z-bbbbbb", 330)):
+        summary = {
+            "stack": "prod",
+            "physicalName": "orders",
+            "window": {"from": "2026-11-30T00:50:00Z", "to": "2026-11-30T00:55:00Z"},
+            "status": "completed",
+            "byOutcome": {"reverted": reverted, "conflict": 20, "failed": 0},
+        }
+        s3.put_object(
+            Bucket=VAULT,
+            Key=f"rewinds/orders/20261130T005000.000000Z_20261130T005500.000000Z/runs/{run}/summary.json",
+            Body=json.dumps(summary).encode(),
+        )
+    result = status(account["project"], "--json")
+    assert result.exit_code == 0, result.output
+    rewinds = json.loads(result.stdout)["recentRewinds"]
+    assert [r["byOutcome"]["reverted"] for r in rewinds] == [330, 3]
+    assert rewinds[0]["auditUrl"].endswith("/runs/20261130T020000Z-bbbbbb/")
+    text = status(account["project"])
+    assert "recent rewinds" in text.stdout
+    assert "orders 2026-11-30T00:50:00Z .. 2026-11-30T00:55:00Z: completed, 330 reverted, 20 conflicts" in text.stdout
