@@ -17,6 +17,7 @@ from components.backup.vault import BackupVault, BackupVaultArgs
 from components.common.lambda_package import dependency_layer
 from components.config.incremental import chain_enabled
 from components.config.stack import StackConfig
+from components.recovery.rewind import build_rewind_machine
 from components.staging.readers import (
     ProdExportEvents,
     ProdExportEventsArgs,
@@ -125,6 +126,18 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
         region=ctx.region,
         dependency_layer_arn=layer.arn if layer else None,
     )
+    # Large rewinds run on the stack's Step Functions: one machine for every table, announcing each
+    # run on the watch's topic (prod and dr, the stacks with DisasterWatch).
+    rewind = build_rewind_machine(
+        stack=ctx.stack,
+        stack_tag=tags[STACK_TAG],
+        vault=VaultRef(vault.bucket_name, vault.bucket_arn, vault.kms_key_arn),
+        topic_arn=watch["topicArn"] if watch else None,
+        tags=tags,
+        account_id=ctx.account_id,
+        region=ctx.region,
+        dependency_layer_arn=layer.arn if layer else None,
+    )
     # The out-of-region copy of the vault; its failed-replication alarm notifies the watch's topic.
     vault_replica = build_vault_replica(
         backup=cfg.backup,
@@ -164,6 +177,7 @@ def build_protected_stack(cfg: StackConfig, ctx: StackContext) -> dict[str, Any]
         **({"incrementalExports": chain} if chain else {}),
         **({"restoredTables": restored} if restored else {}),
         **({"watch": watch} if watch else {}),
+        **({"rewindStateMachineArn": rewind.state_machine_arn} if rewind else {}),
         **({"stagingReaders": forwarding} if forwarding else {}),
     }
 

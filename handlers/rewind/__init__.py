@@ -9,6 +9,7 @@ made after it (`safetynet rewind`; the same code per data file in a Distributed 
 - `tally`       counts and samples for the plan and the summary
 - `audit`       the trail in the vault, `recent_rewinds`
 - `files`       one data file, end to end (the Distributed Map's unit)
+- `entrypoints` the rewind state machine's task: prepare, one data file, a child's problem, the summary
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ first, then applied with a progress bar, every key's outcome going to the audit 
 and a notification to the stack's alert topic. Exit 0 when every key was settled (conflicts are
 reported, not failures), 1 when a key failed or AWS failed, 2 for usage and refusals, 130 when
 interrupted (rerunning the same command resumes: reverted keys show as unchanged).
+
+A window of more than REMOTE_THRESHOLD changed keys is applied on the stack's rewind state machine
+(`safetynet.recovery.rewind_remote`, one Lambda per data file) when the machine is found; `--remote`
+and `--local` decide instead. The plan is always made here; the summary is the same either way.
 """
 
 from __future__ import annotations
@@ -166,6 +170,23 @@ def rewind(
     kms_key: Annotated[
         str | None, typer.Option("--kms-key", help="KMS key of the export (default: the vault's).")
     ] = None,
+    remote: Annotated[
+        bool | None,
+        typer.Option(
+            "--remote/--local",
+            help="Apply on the stack's rewind state machine, or in this process (default: the machine above "
+            "100,000 changed keys, when it is found).",
+        ),
+    ] = None,
+    state_machine: Annotated[
+        str | None,
+        typer.Option(
+            "--state-machine",
+            metavar="ARN",
+            help="The rewind state machine (stack output rewindStateMachineArn; env "
+            "SAFETYNET_REWIND_STATE_MACHINE; default: the stack's, by its name).",
+        ),
+    ] = None,
     vault_bucket: VaultBucketOption = None,
     as_json: JsonOption = False,
     project_dir: ProjectDirOption = None,
@@ -198,6 +219,8 @@ def rewind(
         as_json=as_json,
         report=report,
         concurrency=concurrency,
+        remote=remote,
+        state_machine=state_machine,
         rerun=command_line(
             COMMAND,
             "-s",
@@ -213,6 +236,8 @@ def rewind(
             *(("--from-stream",) if from_stream else ()),
             *(("--alert-topic", alert_topic) if alert_topic else ()),
             *(("--kms-key", kms_key) if kms_key else ()),
+            *(() if remote is None else ("--remote" if remote else "--local",)),
+            *(("--state-machine", state_machine) if state_machine else ()),
             *(("--vault-bucket", vault_bucket) if vault_bucket else ()),
             *(("--project-dir", str(project_dir)) if project_dir else ()),
             "--yes",
@@ -241,6 +266,8 @@ class _Session:
     report: Path | None
     concurrency: int
     rerun: str
+    remote: bool | None = None
+    state_machine: str | None = None
     prepared: Any = None
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -325,7 +352,13 @@ class _Session:
         s3, prepared = self.clients.get("s3"), self.prepared
         run = RunLocation(self.bucket, prepared.window_prefix, new_run_id(self.started))
         caller = flow.who(self.clients.get("sts"))
-        flow.write_doc(s3, run, run.plan_key, {**plan_doc, "runId": run.run_id, "who": caller, "auditUrl": run.url})
+        machine = self.machine()
+        on_machine = {"mode": "remote", "stateMachineArn": machine} if machine else {}
+        flow.write_doc(
+            s3, run, run.plan_key, {**plan_doc, "runId": run.run_id, "who": caller, "auditUrl": run.url, **on_machine}
+        )
+        if machine is not None:
+            return self.apply_remote(machine, run, caller)
         self.err.print(
             f"applying to {escape(prepared.target.physical)} ({escape(self.cfg.environment)}); audit {escape(run.url)}"
         )
@@ -354,6 +387,61 @@ class _Session:
             render(self.out, tally, applied=True)
             self.out.print(f"audit: {escape(run.url)}", soft_wrap=True)
         return typer.Exit(ExitCode.FAILED if doc["byOutcome"]["failed"] else ExitCode.OK)
+
+    def machine(self) -> str | None:
+        """The rewind state machine to apply on, or None to apply in this process."""
+        from safetynet.recovery import rewind_remote as remote
+
+        changes = self.prepared.changes
+        if self.remote is False or (self.remote is None and changes <= remote.REMOTE_THRESHOLD):
+            return None
+        found = remote.find_machine(self.clients, self.stack, self.state_machine)
+        try:
+            use = remote.use_remote(changes, remote=self.remote, machine=found)
+        except remote.RemoteRefused as exc:
+            raise fail(COMMAND, str(exc)) from None
+        if not use:
+            self.err.print(
+                f"[yellow]note:[/] {changes:,} changed keys and no rewind state machine found (--state-machine, "
+                f"{remote.MACHINE_ENV}): applying in this process"
+            )
+        return found if use else None
+
+    def apply_remote(self, machine: str, run: Any, caller: str) -> typer.Exit:
+        """Apply on the stack's rewind state machine, following it; the machine writes the summary
+        and notifies the alert topic."""
+        from handlers.rewind import Tally
+        from safetynet.recovery import rewind_remote as remote
+
+        doc_in = remote.execution_input(prepared=self.prepared, spec=self.spec, run=run, caller=caller)
+        arn = remote.execution_arn(machine, remote.execution_name(run.run_id))
+        with _progress(self.err, "rewinding on Step Functions (data files)") as bar:
+            task = bar.add_task("files", total=len(self.prepared.files))
+            try:
+                doc = remote.run_remote(
+                    self.clients, machine_arn=machine, doc=doc_in, run=run,
+                    on_start=lambda a, new: self.err.print(f"{'started' if new else 'following'} {escape(a)}"),
+                    on_progress=lambda p: bar.update(task, completed=p.files_done),
+                )  # fmt: skip
+            except KeyboardInterrupt:
+                self.err.print(
+                    f"[yellow]stopped following[/]: the rewind goes on on Step Functions ({escape(arn)}); its summary "
+                    f"will be {escape(run.url)}summary.json (`safetynet status`). To stop it: aws stepfunctions "
+                    f"stop-execution --execution-arn {escape(arn)}"
+                )
+                return typer.Exit(ExitCode.INTERRUPTED)
+            except remote.RemoteRefused as exc:
+                raise fail(COMMAND, str(exc)) from None
+            except remote.RemoteFailed as exc:
+                raise fail(COMMAND, str(exc), ExitCode.FAILED) from None
+        self._emit(doc)
+        if not self.as_json:
+            render(self.out, Tally.from_json(doc), applied=True)
+            for problem in doc.get("failedFiles", []):
+                self.out.print(f"[red]failed data file[/] {escape(problem['file'])}: {escape(problem['cause'])}")
+            self.out.print(f"audit: {escape(run.url)} (execution {escape(arn)})", soft_wrap=True)
+        failed = doc.get("status") != "completed" or doc["byOutcome"]["failed"]
+        return typer.Exit(ExitCode.FAILED if failed else ExitCode.OK)
 
     def _emit(self, doc: dict[str, Any]) -> None:
         if self.report:

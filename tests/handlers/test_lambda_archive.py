@@ -96,9 +96,11 @@ def test_the_archive_holds_exactly_the_handlers_and_conventions_packages() -> No
         if "__pycache__" not in p.parts
     }
     assert files == on_disk
-    # Each function's data file is the context its task reads: DisasterWatch's, or the chain's.
+    # Each function's data file is the context its task reads: DisasterWatch's, or the chain's; the
+    # rewind task reads none (its execution input names the table, the window and the export).
     data = {f: {name for name, asset in a.items() if "text" in asset} for f, a in _archives("prod").items()}
     assert {frozenset(d) for d in data.values()} == {
         frozenset({"handlers/watch/watch_context.json"}),
         frozenset({"handlers/backup/chain_context.json"}),
+        frozenset(),
     }
