@@ -40,7 +40,7 @@ from components.backup.exports import (
     VaultRef,
 )
 from components.backup.table import RESTORE_INPUTS
-from components.common.iam import service_role
+from components.common.iam import log_group_arn, service_role
 from components.common.lambda_package import ARCHITECTURE, RUNTIME, handlers_archive, powertools_layer
 from components.common.policies import assume_role_policy
 from components.config.backup import BackupSpec
@@ -243,9 +243,7 @@ class IncrementalExports(pulumi.ComponentResource):
                 bucket_arn=args.vault.bucket_arn,
                 kms_key_arn=args.vault.kms_key_arn,
                 ledger_arn=ledger.arn,
-                log_group_arn=pulumi.Output.all(region=region, account=account, group=logs.name).apply(
-                    lambda a: f"arn:aws:logs:{a['region']}:{a['account']}:log-group:{a['group']}"
-                ),
+                log_group_arn=log_group_arn(region, account, logs),
                 dlq_arn=dlq.arn,
             ).apply(lambda a: json.dumps(chain_task_policy(stack_tag=args.stack_tag, **a))),
             tags=args.tags,

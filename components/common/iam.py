@@ -25,3 +25,14 @@ def service_role(
     )
     attached = aws.iam.RolePolicy(f"{prefix}-policy", role=role.id, policy=policy, opts=opts)
     return role, attached
+
+
+def log_group_arn(
+    region: pulumi.Input[str], account_id: pulumi.Input[str], group: aws.cloudwatch.LogGroup
+) -> pulumi.Output[str]:
+    """A log group's ARN, for IAM statements that append the log-stream part themselves. Built
+    from the name: the provider's `arn` attribute has varied in form (with and without a trailing
+    ":*")."""
+    return pulumi.Output.all(region=region, account=account_id, group=group.name).apply(
+        lambda a: f"arn:aws:logs:{a['region']}:{a['account']}:log-group:{a['group']}"
+    )

@@ -43,7 +43,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.backup.exports import VaultRef
-from components.common.iam import service_role
+from components.common.iam import log_group_arn, service_role
 from components.common.lambda_package import ARCHITECTURE, RUNTIME, handlers_archive, powertools_layer
 from components.common.policies import assume_role_policy
 from components.staging.machine_parts import LAMBDA_RETRY
@@ -374,9 +374,7 @@ class RewindMachine(pulumi.ComponentResource):
                 bucket_arn=args.vault.bucket_arn,
                 kms_key_arn=args.vault.kms_key_arn,
                 topic_arn=args.topic_arn,
-                log_group_arn=pulumi.Output.all(region=region, account=account, group=logs.name).apply(
-                    lambda a: f"arn:aws:logs:{a['region']}:{a['account']}:log-group:{a['group']}"
-                ),
+                log_group_arn=log_group_arn(region, account, logs),
             ).apply(lambda a: json.dumps(rewind_task_policy(stack_tag=args.stack_tag, **a))),
             tags=args.tags,
             opts=child,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.common.iam import service_role
+from components.common.iam import log_group_arn, service_role
 from components.common.lambda_package import ARCHITECTURE, RUNTIME, powertools_layer
 from components.common.policies import assume_role_policy
 from components.watch.policies import lambda_trust_policy
@@ -119,11 +119,7 @@ class TaskChildren(Children):
 
     def log_group_arn(self, logs: aws.cloudwatch.LogGroup) -> pulumi.Output[str]:
         """The log group's ARN, for IAM statements that append the log-stream part themselves."""
-        # Built from the name: the provider's `arn` attribute has varied in form (with and without
-        # a trailing ":*").
-        return pulumi.Output.all(region=self._region, account=self._account_id, group=logs.name).apply(
-            lambda a: f"arn:aws:logs:{a['region']}:{a['account']}:log-group:{a['group']}"
-        )
+        return log_group_arn(self._region, self._account_id, logs)
 
     def role(self, task: str, service: str, policy: pulumi.Input[str]) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         """The task's role, assumable by `service`, with its one inline `policy` (JSON)."""

@@ -6,7 +6,6 @@ their boundaries are exact without waiting for real time to pass."""
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Iterator
@@ -49,45 +48,11 @@ class Clock:
         return self.now.astimezone(UTC).replace(tzinfo=None)
 
 
-def _decoded(value: Any) -> Any:
-    """moto 5.1 keeps stream images with binaries as base64 text and encodes them once more
-    on the wire; hand its serializer bytes, as DynamoDB Streams sends them (idempotent)."""
-    if isinstance(value, dict):
-        out = {}
-        for kind, inner in value.items():
-            if kind == "B" and isinstance(inner, str):
-                out[kind] = base64.b64decode(inner)
-            elif kind == "BS" and isinstance(inner, list):
-                out[kind] = [base64.b64decode(v) if isinstance(v, str) else v for v in inner]
-            else:
-                out[kind] = _decoded(inner)
-        return out
-    if isinstance(value, list):
-        return [_decoded(v) for v in value]
-    return value
-
-
 @pytest.fixture
 def moto_streams(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto's DynamoDB Streams as DynamoDB's: binaries decoded once (see `_decoded`), and served at
-    the regional endpoint (moto does not answer at the account-based one botocore derives from
-    a stream ARN)."""
-    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
-
-    original = DynamoDBStreamsBackend.get_records
-
-    def get_records(self: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
-        page = original(self, iterator_arn, limit)
-        records = []
-        for record in page["Records"]:
-            body = dict(record["dynamodb"])
-            for part in ("Keys", "NewImage", "OldImage"):
-                if part in body:
-                    body[part] = _decoded(body[part])
-            records.append({**record, "dynamodb": body})
-        return {**page, "Records": records}
-
-    monkeypatch.setattr(DynamoDBStreamsBackend, "get_records", get_records)
+    """moto's DynamoDB Streams as DynamoDB's: served at the regional endpoint (moto does not
+    answer at the account-based one botocore derives from a stream ARN). Binaries in stream
+    records are handed back as bytes by safetynet/local/moto_compat.py, applied in conftest."""
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
 
 
