@@ -42,7 +42,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.exports.incremental import Change
 from handlers.exports.items import Item
-from handlers.rewind.conditions import FULL_GUARD_ATTRIBUTES, guard_for
+from handlers.rewind.conditions import FULL_GUARD_ATTRIBUTES, guard_request
 from handlers.rewind.images import changed_attributes, key_id, key_names, same
 from handlers.rewind.plan import Kind, Outcome, RewindSpec, kind_of, screen
 
@@ -122,12 +122,10 @@ class Applier:
     def _write(self, result: KeyResult, target: Item | None, expected: Item | None, first: list[str]) -> None:
         """Write `target` (None: delete) if the item is still `expected`; settle `result`."""
         change = result.change
-        guard = guard_for(expected, change.keys, first=first)
-        result.guard = guard.label
+        result.guard, request = guard_request(expected, change.keys, first=first)
         if self.dry_run:
             result.outcome = Outcome.REVERTED
             return
-        request = guard.request()
         try:
             if target is None:
                 self.ddb.delete_item(

@@ -126,6 +126,28 @@ def item_guard(expected: Item, keys: Mapping[str, Any], *, first: Iterable[str] 
     )
 
 
+def guard_request(
+    expected: Item | None, keys: Mapping[str, Any], *, first: Iterable[str] = ()
+) -> tuple[str, dict[str, Any]]:
+    """(`guard_for(...).label`, `guard_for(...).request()`) without building a Guard: the write
+    path's per-key form (the same condition, text and substitutions)."""
+    if expected is None:
+        return "absent", {
+            "ConditionExpression": "attribute_not_exists(#k)",
+            "ExpressionAttributeNames": {"#k": min(keys)},
+        }
+    if len(expected) - len(keys) <= FULL_GUARD_ATTRIBUTES:
+        others, expression, names = _shape(tuple(expected), keys)
+        if others:
+            return "full", {
+                "ConditionExpression": expression,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": dict(zip(_VALUES, map(expected.__getitem__, others), strict=False)),
+            }
+    guard = item_guard(expected, keys, first=first)
+    return guard.label, guard.request()
+
+
 def guard_for(expected: Item | None, keys: Mapping[str, Any], *, first: Iterable[str] = ()) -> Guard:
     """The guard of a write that must find the item as `expected` (None: absent)."""
     return absent_guard(keys) if expected is None else item_guard(expected, keys, first=first)

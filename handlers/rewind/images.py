@@ -86,7 +86,11 @@ def key_id(keys: Mapping[str, Any], names: tuple[str, ...] | None = None) -> tup
     the key attribute names (`key_names`), to take the key out of a whole item."""
     if names is None:
         names = tuple(sorted(keys))
-    # String keys (the common case) as they are; numbers normalized, binary as bytes.
+    try:  # string keys (the common case) as they are
+        return tuple([(name, "S", keys[name]["S"]) for name in names])
+    except KeyError:
+        pass
+    # Numbers normalized, binary as bytes.
     return tuple(
         [
             (name, "S", av["S"]) if "S" in av else (name, *_canonical_key_value(av))

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from handlers.rewind.conditions import MAX_EXPRESSION_BYTES, MAX_OPERATORS, absent_guard, guard_for, item_guard
+import pytest
+
+from handlers.rewind.conditions import (
+    MAX_EXPRESSION_BYTES,
+    MAX_OPERATORS,
+    absent_guard,
+    guard_for,
+    guard_request,
+    item_guard,
+)
 from tests.handlers.rewind.support import item, key
 
 
@@ -54,3 +63,22 @@ def test_an_item_of_exactly_150_attributes_is_fully_guarded() -> None:
 
 def test_the_absent_guard_names_the_first_key_attribute() -> None:
     assert absent_guard({"sk": {"N": "1"}, "pk": {"S": "a"}}).names == {"#k": "pk"}
+
+
+@pytest.mark.parametrize(
+    ("expected", "first"),
+    [
+        (None, ()),
+        (item("a"), ()),
+        (item("a", status="LOST", total=3), ()),
+        (item("a", **{f"a{i}": i for i in range(150)}), ()),
+        (item("a", **{f"a{i}": i for i in range(151)}), ("a150",)),
+        (item("a", **{f"a{i:03d}": i for i in range(300)}), ("zz", "a299", "pk")),
+    ],
+    ids=["absent", "keys-only", "small", "150", "151-first", "300-first"],
+)
+def test_the_write_paths_guard_request_is_the_guards_own(expected: object, first: tuple[str, ...]) -> None:
+    """`guard_request` (the per-key fast path the writes use) sends exactly the condition and
+    label `guard_for` describes, for absent, full and partial guards."""
+    guard = guard_for(expected, key("a"), first=first)  # type: ignore[arg-type]
+    assert guard_request(expected, key("a"), first=first) == (guard.label, guard.request())  # type: ignore[arg-type]
