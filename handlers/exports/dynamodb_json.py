@@ -191,6 +191,63 @@ def _rare_valid(av: dict[str, Any]) -> bool:
 _number_match = NUMBER.fullmatch
 
 
+def valid_values(values: Iterable[Any], depth: int = 1) -> bool:  # noqa: PLR0911, PLR0912 (one flat dispatch)
+    """True when every attribute value is valid DynamoDB JSON - exactly `_valid_values`' rules -
+    **without changing anything**: binaries are checked as base64, not replaced. For checks only
+    (`handlers.exports.apply.check_line`) of values parsed by orjson (dict, list, str, int, float,
+    bool, None). Tuned for CPU time (bench/replay.py): one flat dispatch, common types first, a
+    call only per map or list (faster on CPython 3.11 than an explicit stack of iterators), no
+    object built, a number string given to the regex only when it is not plain ASCII digits.
+    "Exactly one type key" is the unpacking `(kind,) = av`: on anything but a one-key object it
+    raises (ValueError, TypeError, IndexError for a one-element list) or finds no type below."""
+    try:
+        for av in values:
+            (kind,) = av
+            value = av[kind]
+            if kind == "S":
+                if type(value) is not str:
+                    return False
+            elif kind == "N":
+                if type(value) is not str or (
+                    not (value.isdigit() and value.isascii()) and _number_match(value) is None
+                ):
+                    return False
+            elif kind == "M":
+                if type(value) is not dict or depth >= MAX_DEPTH or not valid_values(value.values(), depth + 1):
+                    return False
+            elif kind == "L":
+                if type(value) is not list or depth >= MAX_DEPTH or not valid_values(value, depth + 1):
+                    return False
+            elif kind == "BOOL":
+                if type(value) is not bool:
+                    return False
+            elif kind == "NULL":
+                if value is not True:
+                    return False
+            elif kind == "B":
+                if type(value) is not str:
+                    return False
+                _a2b_base64(value, strict_mode=True)  # binascii.Error (a ValueError) unless base64
+            elif kind in SET_TYPES:
+                if type(value) is not list or not value:
+                    return False
+                for v in value:
+                    if type(v) is not str:
+                        return False
+                if kind == "NS":
+                    for v in value:
+                        if _number_match(v) is None:
+                            return False
+                elif kind == "BS":
+                    for v in value:
+                        _a2b_base64(v, strict_mode=True)
+            else:
+                return False
+    except (ValueError, TypeError, IndexError):
+        return False
+    return True
+
+
 def _parse_line(line: bytes | str) -> Any:
     try:
         return orjson.loads(line)
