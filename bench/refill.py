@@ -195,10 +195,12 @@ def run_child(argv: list[str]) -> None:
     print(json.dumps(out))
 
 
-def measure(mode: str, folder: Path, arg: str) -> dict[str, Any]:
+def measure(mode: str, folder: Path, arg: str, *, script: str = __file__) -> dict[str, Any]:
+    """Run `script --child mode folder arg` in a fresh process (its own peak RSS) and return the
+    JSON its run_child printed last. bench/replay.py measures through this too."""
     env = {**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING", "LOG_LEVEL": "WARNING"}
     out = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(folder), arg],
+        [sys.executable, script, "--child", mode, str(folder), arg],
         capture_output=True,
         text=True,
         check=True,

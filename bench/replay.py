@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.refill import BUCKET, TABLE_ARN, LocalS3, item  # noqa: E402 (after the path set-up)
+from bench.refill import BUCKET, TABLE_ARN, LocalS3, item, measure  # noqa: E402 (after the path set-up)
 
 WINDOW_CHANGES = 100_000
 CHANGES_PER_FILE = 50_000
@@ -160,19 +159,6 @@ def run_child(argv: list[str]) -> None:
     print(json.dumps(out))
 
 
-def measure(mode: str, folder: Path, arg: str) -> dict[str, Any]:
-    env = {**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING", "LOG_LEVEL": "WARNING"}
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(folder), arg],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
-    )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
-
-
 MODES = ("baseline", "apply", "replay")
 
 
@@ -193,14 +179,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
         for n in (args.small, args.changes):
-            generated = measure("generate", folder, str(n))
+            generated = measure("generate", folder, str(n), script=__file__)
             spec = json.dumps({"anchor": generated["anchor"], "windows": generated["windows"]})
             runs: dict[str, list[dict[str, Any]]] = {}
             # Round robin, so a burst of load on a shared machine hits every mode alike; the
             # fastest run of each is its time (noise only ever adds), its largest peak RSS its memory.
             for _ in range(args.repeat):
                 for mode in MODES:
-                    r = measure(mode, folder, spec)
+                    r = measure(mode, folder, spec, script=__file__)
                     assert r["items"] == n, (mode, r)
                     runs.setdefault(mode, []).append(r)
             for mode, rs in runs.items():
