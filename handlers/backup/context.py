@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from conventions.bundled import bundled_text
 from conventions.chain import CHAIN_CONTEXT_FILE, CHAIN_ENV, ChainConfigError, ChainContext
 
 BUNDLED_CONTEXT = Path(__file__).resolve().parent / CHAIN_CONTEXT_FILE
@@ -18,10 +19,7 @@ BUNDLED_CONTEXT = Path(__file__).resolve().parent / CHAIN_CONTEXT_FILE
 def load_context(env: Mapping[str, str] | None = None, bundled: Path = BUNDLED_CONTEXT) -> ChainContext:
     """Read and validate the context: `SAFETYNET_CHAIN` if set, else the document deployed with
     the code. Raises ChainConfigError naming what is missing."""
-    env = os.environ if env is None else env
-    text = env.get(CHAIN_ENV)
-    if not text and bundled.is_file():
-        text = bundled.read_text(encoding="utf-8")
+    text = bundled_text(os.environ if env is None else env, CHAIN_ENV, bundled)
     if not text:
         raise ChainConfigError(
             f"{CHAIN_ENV} is not set and no {CHAIN_CONTEXT_FILE} was deployed with the code; the "

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from conventions.bundled import bundled_text
 from conventions.watch import CONTEXT_FILE, WATCH_ENV, WatchConfigError, WatchContext
 
 BUNDLED_CONTEXT = Path(__file__).resolve().parent / CONTEXT_FILE
@@ -18,10 +19,7 @@ BUNDLED_CONTEXT = Path(__file__).resolve().parent / CONTEXT_FILE
 def load_context(env: Mapping[str, str] | None = None, bundled: Path = BUNDLED_CONTEXT) -> WatchContext:
     """Read and validate the context: `SAFETYNET_WATCH` if set, else the document deployed with
     the code. Raises WatchConfigError naming what is missing."""
-    env = os.environ if env is None else env
-    text = env.get(WATCH_ENV)
-    if not text and bundled.is_file():
-        text = bundled.read_text(encoding="utf-8")
+    text = bundled_text(os.environ if env is None else env, WATCH_ENV, bundled)
     if not text:
         raise WatchConfigError(
             f"{WATCH_ENV} is not set and no {CONTEXT_FILE} was deployed with the code; the DisasterWatch "
