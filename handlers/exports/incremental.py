@@ -21,14 +21,15 @@ JSON - and ExportCorrupt (or UnsupportedExport for a full export) at the first p
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+import orjson
 
 from handlers.exports.dynamodb_json import (
-    _decode_binaries,
     _parse_line,
     _valid_values,
     decode_item,
+    decode_line_binaries,
     encode_item,
 )
 from handlers.exports.items import Item, ItemFormatError, check_item
@@ -48,9 +49,10 @@ KEY_TYPES = frozenset({"S", "N", "B"})
 _FIELDS = frozenset({"Metadata", "Keys", "NewImage", "OldImage"})
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One line of an incremental export (items in boto3's low-level format, binary as bytes)."""
+class Change(NamedTuple):
+    """One line of an incremental export (items in boto3's low-level format, binary as bytes).
+    A NamedTuple: immutable like a frozen dataclass, and built about twice as fast (one
+    per line of every export read; bench/rewind.py)."""
 
     keys: Item
     new_image: Item | None
@@ -146,8 +148,8 @@ def decode_change_line_unchecked(line: bytes) -> Change:
     """decode_change_line for lines of a file that passed validation (and whose MD5 is checked
     again while streaming): the JSON and the field shapes are still required, attribute values
     are not re-checked, and a line without binaries is not walked at all."""
-    obj = _parse_line(line)
     try:
+        obj = orjson.loads(line)  # `_parse_line`, inline: once per line of every export read
         keys = obj["Keys"]
         new_image = obj.get("NewImage")
         old_image = obj.get("OldImage")
@@ -155,10 +157,9 @@ def decode_change_line_unchecked(line: bytes) -> Change:
         micros = int(meta["N"] if type(meta) is dict else meta)
         if type(keys) is not dict or not keys:
             raise TypeError("Keys is not an object")
-        if b'"B"' in line or b'"BS"' in line:
-            for part in (keys, new_image, old_image):
-                if part is not None:
-                    _decode_binaries(part.values())
+        decode_line_binaries(line, (keys, new_image, old_image))
+    except orjson.JSONDecodeError as exc:  # also invalid UTF-8
+        raise ItemFormatError("", f"not JSON ({exc})") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ItemFormatError("", f"not a change line ({exc})") from None
     return Change(keys, new_image, old_image, micros)
@@ -238,9 +239,8 @@ def iter_file_changes(
     `check=False` skips re-checking attribute values, for an export that passed
     `validate_export` (whose bytes the MD5 check then pins down)."""
     result = FileScan(key=data_file.data_file_s3_key)
-    yield from scan_file(
-        s3, ref, data_file, decoder=change_decoder(view, check=check), result=result, stop_on_problem=True
-    )
+    # scan_file's own generator, not one more around it (a step less per change; it starts lazily all the same)
+    return scan_file(s3, ref, data_file, decoder=change_decoder(view, check=check), result=result, stop_on_problem=True)
 
 
 def iter_changes(

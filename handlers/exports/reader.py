@@ -72,15 +72,27 @@ def gunzip(chunks: Iterable[bytes], key: str) -> Iterator[bytes]:
         raise ExportCorrupt(key, "gzip stream ends early (truncated file)")
 
 
-def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The lines of a byte stream (without their newlines), across chunk boundaries."""
+def line_batches(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
+    """The lines of a byte stream (without their newlines), across chunk boundaries, a list per
+    chunk: the readers loop over each list, one generator step per chunk instead of per line."""
     pending = b""
     for chunk in chunks:
         parts = (pending + chunk).split(b"\n")
         pending = parts.pop()
-        yield from parts
+        if parts:
+            yield parts
     if pending:
-        yield pending
+        yield [pending]
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of a byte stream (without their newlines), across chunk boundaries."""
+    for lines in line_batches(chunks):
+        yield from lines
+
+
+def _no_item(_line: bytes) -> None:
+    """The decoder of a format that is not parsed: bytes only (MD5, gzip), no items counted."""
 
 
 def _md5_matches(expected: str, digest: bytes) -> bool:
@@ -188,21 +200,25 @@ def _scan_body(
             yield chunk
 
     bad_lines = 0
+    number = 0  # lines before this batch
+    decode = decoder if decoder is not None else _no_item
     try:
-        for number, line in enumerate(split_lines(gunzip(raw_chunks(), key)), start=1):
-            if decoder is None or not line or line.isspace():
-                continue
-            try:
-                item = decoder(line)
-            except ItemFormatError as exc:
-                bad_lines += 1
-                if bad_lines <= MAX_LINE_PROBLEMS or stop_on_problem:
-                    problem(f"data file {url} line {number} is not a valid item: {exc}")
-                continue
-            if item is None:  # an Ion version marker
-                continue
-            result.items += 1
-            yield item
+        for lines in line_batches(gunzip(raw_chunks(), key)):
+            for at, line in enumerate(lines, start=number + 1):
+                if not line or line.isspace():
+                    continue
+                try:
+                    item = decode(line)
+                except ItemFormatError as exc:
+                    bad_lines += 1
+                    if bad_lines <= MAX_LINE_PROBLEMS or stop_on_problem:
+                        problem(f"data file {url} line {at} is not a valid item: {exc}")
+                    continue
+                if item is None:  # an Ion version marker
+                    continue
+                result.items += 1
+                yield item
+            number += len(lines)
     except ExportCorrupt as exc:
         if stop_on_problem:
             raise
