@@ -44,7 +44,18 @@ from handlers.exports.incremental import Change
 from handlers.exports.items import Item
 from handlers.rewind.conditions import FULL_GUARD_ATTRIBUTES, guard_request
 from handlers.rewind.images import changed_attributes, key_id, key_names, same
-from handlers.rewind.plan import Kind, Outcome, RewindSpec, kind_of, screen
+from handlers.rewind.plan import (
+    CONFLICT,
+    FAILED,
+    NOOP,
+    REVERTED,
+    UNCHANGED,
+    Kind,
+    Outcome,
+    RewindSpec,
+    kind_of,
+    screen,
+)
 
 CHUNK = 100  # BatchGetItem reads at most 100 keys per call
 MAX_READ_ATTEMPTS = 10
@@ -96,10 +107,10 @@ class Applier:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def read_live(self, changes: list[Change]) -> dict[tuple[Any, ...], Item]:
-        """The live items of `changes`' keys (absent keys are missing), strongly consistent."""
-        names = key_names(changes[0].keys)
-        request: dict[str, Any] = {self.table: {"Keys": [c.keys for c in changes], "ConsistentRead": True}}
+    def read_live(self, keys: list[Item]) -> dict[tuple[Any, ...], Item]:
+        """The live items of `keys` (by `key_id`; absent ones are missing), strongly consistent."""
+        names = key_names(keys[0])
+        request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
         found: dict[tuple[Any, ...], Item] = {}
         for attempt in range(MAX_READ_ATTEMPTS):
             out = self.ddb.batch_get_item(RequestItems=request)
@@ -119,70 +130,69 @@ class Applier:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def _write(self, result: KeyResult, target: Item | None, expected: Item | None, first: list[str]) -> None:
-        """Write `target` (None: delete) if the item is still `expected`; settle `result`."""
-        change = result.change
-        result.guard, request = guard_request(expected, change.keys, first=first)
-        if self.dry_run:
-            result.outcome = Outcome.REVERTED
-            return
-        try:
-            if target is None:
-                self.ddb.delete_item(
-                    TableName=self.table, Key=change.keys, ReturnValuesOnConditionCheckFailure="ALL_OLD", **request
-                )
-            else:
-                self.ddb.put_item(
-                    TableName=self.table, Item=target, ReturnValuesOnConditionCheckFailure="ALL_OLD", **request
-                )
-            result.outcome = Outcome.REVERTED
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            # Changed between the read and the write: settle again on the version that failed it.
-            response: dict[str, Any] = dict(exc.response)
-            now = response["Item"] if "Item" in response else self._read_one(change.keys)
-            result.now, result.now_read, result.overridden = now, True, False
-            result.outcome = Outcome.UNCHANGED if same(now, target) else Outcome.CONFLICT
-
-    @staticmethod
-    def _first(target: Item | None, expected: Item | None) -> list[str]:
-        """The attributes a partial guard compares first; only items too wide for a full guard
-        need them."""
-        if expected is None or len(expected) <= FULL_GUARD_ATTRIBUTES:
-            return []
-        return changed_attributes(target, expected)
+    def _write(
+        self,
+        change: Change,
+        kind: Kind,
+        live: Item | None,
+        target: Item | None,
+        expected: Item | None,
+        *,
+        overridden: bool = False,
+    ) -> KeyResult:
+        """Write `target` (None: delete) if the item is still `expected`; the key's result."""
+        keys = change.keys
+        # Only items too wide for a full guard need the attributes it compares first.
+        first: list[str] = []
+        if expected is not None and len(expected) > FULL_GUARD_ATTRIBUTES:
+            first = changed_attributes(target, expected)
+        guard, request = guard_request(expected, keys, first=first)
+        if not self.dry_run:
+            try:
+                if target is None:
+                    self.ddb.delete_item(
+                        TableName=self.table, Key=keys, ReturnValuesOnConditionCheckFailure="ALL_OLD", **request
+                    )
+                else:
+                    self.ddb.put_item(
+                        TableName=self.table, Item=target, ReturnValuesOnConditionCheckFailure="ALL_OLD", **request
+                    )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                # Changed between the read and the write: settle again on the version that failed it.
+                response: dict[str, Any] = dict(exc.response)
+                now = response["Item"] if "Item" in response else self._read_one(keys)
+                outcome = UNCHANGED if same(now, target) else CONFLICT
+                return KeyResult(change, kind, outcome, guard, now, True)
+        return KeyResult(change, kind, REVERTED, guard, live, True, None, overridden)
 
     def settle(self, change: Change, kind: Kind, live: Item | None) -> KeyResult:
         """Decide and (unless a dry run) write one key whose live item is `live`."""
-        result = KeyResult(change, kind, Outcome.FAILED, now=live, now_read=True)
         target, expected = change.old_image, change.new_image
         try:
             # Plain equality first (C-level: what nearly every key meets), DynamoDB's after.
-            if live is not None and live == expected and kind is not Kind.NOOP:
-                self._write(result, target, expected, self._first(target, expected))
-            elif same(live, target):
-                result.outcome = Outcome.UNCHANGED
-            elif same(live, expected):
-                self._write(result, target, expected, self._first(target, expected))
-            elif self.spec.override_conflicts:
-                result.overridden = True
-                self._write(result, target, live, [])
-            else:
-                result.outcome = Outcome.CONFLICT
+            if live is not None and live == expected and kind is not NOOP:
+                return self._write(change, kind, live, target, expected)
+            if same(live, target):
+                return KeyResult(change, kind, UNCHANGED, "", live, True)
+            if same(live, expected):
+                return self._write(change, kind, live, target, expected)
+            if self.spec.override_conflicts:
+                return self._write(change, kind, live, target, live, overridden=True)
+            return KeyResult(change, kind, CONFLICT, "", live, True)
         except (ClientError, BotoCoreError) as exc:
-            result.outcome, result.error = Outcome.FAILED, error_text(exc)
-        return result
+            return KeyResult(change, kind, FAILED, "", live, True, error_text(exc))
 
     def apply_chunk(self, chunk: Chunk, emit: Callable[[KeyResult], None] | None = None) -> list[KeyResult]:
-        """Settle up to 100 changes of distinct keys: one consistent read, then one write each.
+        """Settle up to CHUNK changes of distinct keys: one consistent read, then one write each.
         With `emit`, each result is handed over as soon as its key is settled (and not returned);
         a KeyboardInterrupt then reports the chunk's unsettled keys NOT_REACHED (the one being
         written included: a rerun settles it) before it is re-raised."""
         results: list[KeyResult] = []
         out = emit or results.append
         try:
-            live = self.read_live([c for c, _, _ in chunk])
+            live = self.read_live([c.keys for c, _, _ in chunk])
         except (ClientError, BotoCoreError, RuntimeError) as exc:
             text = error_text(exc)
             for c, k, _ in chunk:
@@ -202,7 +212,7 @@ class Applier:
 
 
 Chunk = list[tuple[Change, Kind, tuple[Any, ...]]]
-"""Up to 100 changes of distinct keys, each with its kind and key identity (`key_id`)."""
+"""Up to CHUNK changes of distinct keys, each with its kind and key identity (`key_id`)."""
 
 
 def _chunks(changes: Iterable[Change], spec: RewindSpec, on_result: Callable[[KeyResult], None]) -> Iterator[Chunk]:
@@ -211,12 +221,15 @@ def _chunks(changes: Iterable[Change], spec: RewindSpec, on_result: Callable[[Ke
     chunk: Chunk = []
     ids: set[tuple[Any, ...]] = set()
     names: tuple[str, ...] | None = None
+    start, end = spec.window.start_micros, spec.window.end_micros
     for change in changes:
         kind = kind_of(change)
-        left_alone = screen(change, spec)
-        if left_alone is not None:
-            on_result(KeyResult(change, kind, left_alone))
-            continue
+        # `screen` decides; inside the window and without a filter it has nothing to say.
+        if not (start <= change.write_micros < end and spec.where is None):
+            left_alone = screen(change, spec)
+            if left_alone is not None:
+                on_result(KeyResult(change, kind, left_alone))
+                continue
         names = names or key_names(change.keys)
         ident = key_id(change.keys, names)
         if ident in ids or len(chunk) == CHUNK:  # a key twice in a chunk: BatchGetItem refuses it

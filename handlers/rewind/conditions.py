@@ -17,8 +17,9 @@ name, as many as the limits allow. What that guarantees is stated where the guar
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from handlers.exports.items import Item
@@ -85,17 +86,44 @@ _EXPRESSIONS = tuple(
 )
 
 
-_SHAPES: dict[tuple[str, ...], tuple[tuple[str, ...], str, dict[str, str]]] = {}
-"""Attribute orders seen -> (compared names, expression, ExpressionAttributeNames): a table's
-items mostly share a few orders, so the expression text and names are built once per order."""
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What the full guard of every item with one attribute order shares: the compared names,
+    the expression, ExpressionAttributeNames, and the values' placeholders with a getter that
+    takes the compared values out of an item in one C call."""
+
+    others: tuple[str, ...]
+    expression: str
+    names: dict[str, str]
+    placeholders: tuple[str, ...]
+    values_of: Callable[[Item], Any] | None
+    """operator.itemgetter of `others` (None for none): a tuple for several, a bare value for one."""
+
+    def values(self, expected: Item) -> dict[str, Any]:
+        """ExpressionAttributeValues for `expected` (an item of this shape)."""
+        assert self.values_of is not None
+        got = self.values_of(expected)
+        # Equal lengths by construction; `strict=` would cost 150 ns per write (zip's keyword path).
+        return dict(zip(self.placeholders, got)) if len(self.others) > 1 else {":v0": got}  # noqa: B905
+
+
+_SHAPES: dict[tuple[str, ...], _Shape] = {}
+"""Attribute orders seen -> their _Shape: a table's items mostly share a few orders, so the
+expression text, names and getter are built once per order."""
 _MAX_SHAPES = 1024
 
 
-def _shape(order: tuple[str, ...], keys: Mapping[str, Any]) -> tuple[tuple[str, ...], str, dict[str, str]]:
+def _shape(order: tuple[str, ...], keys: Mapping[str, Any]) -> _Shape:
     shape = _SHAPES.get(order)
     if shape is None:
         others = tuple(name for name in order if name not in keys)
-        shape = (others, _EXPRESSIONS[len(others)], dict(zip(_NAMES, others, strict=False)))
+        shape = _Shape(
+            others,
+            _EXPRESSIONS[len(others)],
+            dict(zip(_NAMES, others, strict=False)),
+            _VALUES[: len(others)],
+            itemgetter(*others) if others else None,
+        )
         if len(_SHAPES) < _MAX_SHAPES:
             _SHAPES[order] = shape
     return shape
@@ -105,11 +133,11 @@ def item_guard(expected: Item, keys: Mapping[str, Any], *, first: Iterable[str] 
     """The item must be exactly `expected` in every attribute the limits allow to compare; the
     names in `first` are compared first (the attributes the window changed)."""
     if len(expected) - len(keys) <= FULL_GUARD_ATTRIBUTES:
-        others, expression, names = _shape(tuple(expected), keys)
-        if not others:
+        shape = _shape(tuple(expected), keys)
+        if not shape.others:
             return Guard("attribute_exists(#k)", {"#k": min(keys)})
-        values = dict(zip(_VALUES, map(expected.__getitem__, others), strict=False))
-        return Guard(expression, names, values, checked=len(others), total=len(others))
+        checked = len(shape.others)
+        return Guard(shape.expression, shape.names, shape.values(expected), checked=checked, total=checked)
     # Too wide for one condition: the changed attributes first, then the others by name.
     rest = [name for name in expected if name not in keys]
     preferred = [name for name in first if name in expected and name not in keys]
@@ -137,12 +165,16 @@ def guard_request(
             "ExpressionAttributeNames": {"#k": min(keys)},
         }
     if len(expected) - len(keys) <= FULL_GUARD_ATTRIBUTES:
-        others, expression, names = _shape(tuple(expected), keys)
-        if others:
+        order = tuple(expected)
+        shape = _SHAPES.get(order) or _shape(order, keys)
+        if shape.values_of is not None:  # `shape.values`, inline: once per write
+            got = shape.values_of(expected)
             return "full", {
-                "ConditionExpression": expression,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": dict(zip(_VALUES, map(expected.__getitem__, others), strict=False)),
+                "ConditionExpression": shape.expression,
+                "ExpressionAttributeNames": shape.names,
+                "ExpressionAttributeValues": dict(zip(shape.placeholders, got))  # noqa: B905 (as in `values`)
+                if len(shape.others) > 1
+                else {":v0": got},
             }
     guard = item_guard(expected, keys, first=first)
     return guard.label, guard.request()

@@ -86,11 +86,14 @@ def key_id(keys: Mapping[str, Any], names: tuple[str, ...] | None = None) -> tup
     the key attribute names (`key_names`), to take the key out of a whole item."""
     if names is None:
         names = tuple(sorted(keys))
-    try:  # string keys (the common case) as they are
-        return tuple([(name, "S", keys[name]["S"]) for name in names])
+    try:  # string keys (the common case): their values (a table's key types never change)
+        if len(names) == 2:
+            return (keys[names[0]]["S"], keys[names[1]]["S"])
+        if len(names) == 1:
+            return (keys[names[0]]["S"],)
     except KeyError:
         pass
-    # Numbers normalized, binary as bytes.
+    # Numbers normalized, binary as bytes; (name, type, value) triples, never equal to the above.
     return tuple(
         [
             (name, "S", av["S"]) if "S" in av else (name, *_canonical_key_value(av))

@@ -14,7 +14,7 @@ from typing import Any
 
 from handlers.rewind.apply import KeyResult
 from handlers.rewind.images import diff_rows, encode
-from handlers.rewind.plan import KINDS, OUTCOMES, Outcome
+from handlers.rewind.plan import CONFLICT, FAILED, KINDS, OUTCOMES, REVERTED, Outcome
 
 SAMPLES_PER_KIND = 2
 LISTED = 20  # conflicts and failures listed by the report (all of them are in the audit)
@@ -65,16 +65,16 @@ class Tally:
         pair = (result.kind, result.outcome)  # StrEnum members: hash and compare as their text
         self.n[pair] = self.n.get(pair, 0) + 1
         outcome = result.outcome
-        if outcome is Outcome.REVERTED:
+        if outcome is REVERTED:
             if len(self.samples[result.kind]) < SAMPLES_PER_KIND:
                 self.samples[result.kind].append(sample(result))
             if result.overridden:
                 self.overridden += 1
-            if result.guard.startswith("partial"):
+            if result.guard != "full" and result.guard.startswith("partial"):
                 self.partial_guards += 1
-        elif outcome is Outcome.CONFLICT and len(self.conflicts) < LISTED:
+        elif outcome is CONFLICT and len(self.conflicts) < LISTED:
             self.conflicts.append(sample(result))
-        elif outcome is Outcome.FAILED and len(self.failures) < LISTED:
+        elif outcome is FAILED and len(self.failures) < LISTED:
             self.failures.append(sample(result))
 
     @property

@@ -235,12 +235,12 @@ def test_an_interrupted_rewind_says_what_it_did_and_the_same_command_finishes_it
 
     original, calls = Applier._write, []
 
-    def interrupted_third_write(self: Applier, *a: Any, **kw: Any) -> None:
+    def interrupted_third_write(self: Applier, *a: Any, **kw: Any) -> Any:
         if not self.dry_run:
             calls.append(1)
             if len(calls) == 3:
                 raise KeyboardInterrupt
-        original(self, *a, **kw)
+        return original(self, *a, **kw)
 
     monkeypatch.setattr(Applier, "_write", interrupted_third_write)
     assert command([*args(account), "--yes", "--concurrency", "1"]) == 130
