@@ -55,7 +55,7 @@ HANDLER = "handlers.rewind.entrypoints.handler"
 DEFAULT_MAX_CONCURRENCY = 20
 """Data files rewound at once (each child writes with FILE_CONCURRENCY threads of its own)."""
 FILE_CONCURRENCY = 8
-"""Chunks of 100 keys one child settles at once (the CLI's default `--concurrency`)."""
+"""Chunks of keys (`handlers.rewind.apply.CHUNK` each) one child settles at once (the CLI's default `--concurrency`)."""
 TASK_TIMEOUT_SECONDS = 900
 """Lambda's longest: one data file. The task stops settling keys 90 s before it (see
 handlers.rewind.entrypoints), so the file's outcome lines and tally still reach the vault."""

@@ -20,7 +20,8 @@ the CLI: running chunks finish, the rest is `not-reached`, the outcome lines are
 file then fails, and a rerun of the rewind finishes it (reverted keys then show as unchanged).
 
 Environment (validated on a cold start): SAFETYNET_STACK, SAFETYNET_STACK_TAG, VAULT_BUCKET,
-ALERT_TOPIC_ARN, FILE_CONCURRENCY (chunks of 100 keys a child settles at once).
+ALERT_TOPIC_ARN, FILE_CONCURRENCY (chunks of keys, `handlers.rewind.apply.CHUNK`, a child settles
+at once).
 """
 
 from __future__ import annotations

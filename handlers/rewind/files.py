@@ -21,18 +21,18 @@ from handlers.rewind.tally import Tally
 
 YOUNG_GENERATION = 5000
 """Container objects allocated between young collections while a file is rewound (CPython's
-default is 700): about one chunk's worth (100 changes of a few dozen dicts and lists each)."""
+default is 700): a few chunks' worth (`apply.CHUNK` changes of a few dozen dicts and lists each)."""
 
 
 @contextmanager
 def _collector_tuned() -> Iterator[None]:
     """Run the cyclic garbage collector for the rewind's allocation pattern while a file is
-    rewound, and restore it after. Each chunk of 100 changes holds thousands of containers for a
+    rewound, and restore it after. Each chunk of changes holds a thousand or more containers for a
     moment: with the default young threshold they outlive young collections, are promoted, and
     trigger full ones that walk the whole heap (modules, clients) - about a fifth of the rewind's
     CPU time in `bench/rewind.py`. So the objects alive before the file are frozen (left out of
-    the passes; `gc.unfreeze` gives them back after) and the young generation holds about one
-    chunk. Memory stays bounded: reference counting still frees every object at once, and
+    the passes; `gc.unfreeze` gives them back after) and the young generation holds a few
+    chunks. Memory stays bounded: reference counting still frees every object at once, and
     garbage cycles are still collected (young ones after at most YOUNG_GENERATION allocations,
     cycles among the frozen objects after `unfreeze`)."""
     thresholds = gc.get_threshold()

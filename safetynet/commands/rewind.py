@@ -163,7 +163,9 @@ def rewind(
     from_stream: Annotated[
         bool, typer.Option("--from-stream", help="Take the window from the table's stream (automatic on an emulator).")
     ] = False,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Parallel chunks of 100 keys.")] = 8,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=64, help="Chunks of keys settled at once (threads).")
+    ] = 8,
     alert_topic: Annotated[
         str | None, typer.Option("--alert-topic", help="Notify this SNS topic (default: the stack's alert topic).")
     ] = None,

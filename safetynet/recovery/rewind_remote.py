@@ -39,7 +39,7 @@ from handlers.rewind import RewindSpec, RunLocation
 
 REMOTE_THRESHOLD = 100_000
 """Changed keys above which a rewind runs on Step Functions by default: a choice, not a measurement.
-In process each key costs a strongly consistent read (per 100) and a conditional write, a network
+In process each key costs a strongly consistent read (per chunk of 25) and a conditional write, a network
 round trip of milliseconds, with 8 chunks in flight; the machine runs up to 20 data files at once,
 each with its own 8."""
 MACHINE_ENV = "SAFETYNET_REWIND_STATE_MACHINE"
