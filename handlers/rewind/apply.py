@@ -62,7 +62,7 @@ CHUNK = 25
 its limit: the read units are the same (DynamoDB charges per item, not per call) and the read is
 still one call per 25 conditional writes (about 4% of a thread's round trips, against 1% at 100),
 but a chunk's changes are still in the CPU's cache when they are settled, right after being
-parsed: about 5% less CPU per key than at 100 (bench/rewind.py)."""
+parsed: 2 to 5% less CPU per key than at 100 in runs of bench/rewind.py."""
 MAX_READ_ATTEMPTS = 10
 DEFAULT_CONCURRENCY = 8
 
