@@ -263,15 +263,22 @@ def status(
     ]
     ok = all(s.ok for s in statuses)
     # Stacks with backup.replica: is the out-of-region copy of the vault keeping up?
+    from safetynet.local import emulated
     from safetynet.recovery.replication_status import render as render_replica
     from safetynet.recovery.replication_status import vault_replication
 
-    replica = vault_replication(
-        cfg,
-        vault_bucket=bucket,
-        source_s3=clients.get("s3"),
-        replica_s3_factory=lambda r: Clients(r).get("s3"),
-        now=now,
+    # An emulator has no S3 replication: its replica would always look broken. Said, not checked.
+    replica_unchecked = cfg.backup.replica is not None and emulated("s3")
+    replica = (
+        None
+        if replica_unchecked
+        else vault_replication(
+            cfg,
+            vault_bucket=bucket,
+            source_s3=clients.get("s3"),
+            replica_s3_factory=lambda r: Clients(r).get("s3"),
+            now=now,
+        )
     )
     ok = ok and (replica is None or replica.ok)
     _add_recovery_points(statuses, ctx, cfg, bucket, clients, replica, now=now)
@@ -284,6 +291,7 @@ def status(
             "checked_at": now.isoformat(),
             "tables": [s.to_json() for s in statuses],
             **({"vault_replica": replica.to_json()} if replica is not None else {}),
+            **({"vault_replica_note": REPLICA_NOT_EMULATED} if replica_unchecked else {}),
             "stack_alarms": stack_alarms,
             "recent_rewinds": rewinds,
         }
@@ -305,12 +313,18 @@ def status(
             out.print(render_replica(replica))
             if not replica.ok:
                 out.print("[red]the vault replica is behind or failing (see above)[/]")
+        if replica_unchecked:
+            out.print(f"vault replica: {REPLICA_NOT_EMULATED}", highlight=False)
         for line in _rewind_lines(rewinds):
             out.print(line, highlight=False)
     raise typer.Exit(0 if ok else 1)
 
 
 RECENT_REWINDS = 5
+REPLICA_NOT_EMULATED = (
+    "not checked: the endpoint is an emulator, which has no S3 replication "
+    "(on AWS, status compares the vault with its replica)"
+)
 
 
 def _recent_rewinds(s3: Any, bucket: str) -> list[dict[str, Any]]:

@@ -14,7 +14,6 @@ the audit trail and the notification. The command (`safetynet.commands.rewind`) 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from conventions.vault import rewind_prefix
 from handlers.exports.layout import DataFile, ExportRef, format_time
 from handlers.rewind import KeyResult, RewindSpec, RunLocation, Tally, Window, rewind_data_file, window_id
 from handlers.rewind.audit import notify, put_json
+from safetynet.local import emulated
 from safetynet.recovery.rewind_export import (
     ExportFailed,
     ExportWindow,
@@ -73,11 +73,6 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
 
 
-def emulated() -> bool:
-    """True against an emulator (AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_DYNAMODB set)."""
-    return bool(os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"))
-
-
 def resolve_table(cfg: Any, name: str) -> tuple[str, str]:
     """(logical, physical) of one of the stack's tables, by either name; RewindRefused lists them."""
     for spec in cfg.tables:
@@ -120,7 +115,7 @@ def prepare(
     start, end = millis(start), millis(end)
     earliest, latest = pitr_period(ddb, physical)
     check_window(start, end, now=now, earliest=earliest)
-    stream = from_stream or emulated()
+    stream = from_stream or emulated("dynamodb")
     # The stream exporter sees every change: it exports exactly [T1, T2), however short.
     plan = (
         ExportWindow(start, end, exact_old_images=True) if stream else export_window(start, end, latest=latest or now)

@@ -158,3 +158,43 @@ def test_status_shows_the_recovery_point_in_the_vault_and_in_the_replica(account
     }
     rows = [line for line in status(account["project"]).output.splitlines() if "│ in the replica" in line]
     assert len(rows) == 2 and "none (no complete export)" in rows[1] and orders["recoveryPoint"]["time"] in rows[0]
+
+
+def test_on_an_emulator_the_replica_is_said_to_be_unchecked_not_failed(
+    account: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given replication that would fail the check (the rule disabled), on an emulator, which has
+    # no S3 replication at all (what `safetynet demo --keep` leaves)
+    s3 = boto3.client("s3", region_name=REGION)
+    config = s3.get_bucket_replication(Bucket=VAULT)["ReplicationConfiguration"]
+    config["Rules"][0]["Status"] = "Disabled"
+    s3.put_bucket_replication(Bucket=VAULT, ReplicationConfiguration=config)
+    monkeypatch.setattr("safetynet.local.emulated", lambda service: service == "s3")
+    # When status runs, Then the replica is not checked, says so, and is no failure
+    result = status(account["project"])
+    assert result.exit_code == 0, result.output
+    assert "vault replica: not checked: the endpoint is an emulator" in result.output
+    assert "NEEDS ATTENTION" not in result.output
+    doc = json.loads(status(account["project"], "--json").stdout)
+    assert "vaultReplica" not in doc and "emulator" in doc["vaultReplicaNote"]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, False),
+        ({"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}, True),
+        ({"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:5000"}, True),
+        ({"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:5000"}, False),
+    ],
+)
+def test_an_emulator_is_told_by_the_endpoint_variables(
+    env: dict[str, str], expected: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safetynet.local import emulated
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert emulated("s3") is expected
