@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from conventions.tags import NAMESPACE
-from conventions.vault import export_prefix
+from conventions.vault import EXPORTS_ROOT, export_prefix
 
 CHAIN_ENV = "SAFETYNET_CHAIN"
 CHAIN_CONTEXT_FILE = "chain_context.json"
@@ -61,6 +61,16 @@ CHAIN_METRICS = (
 # The chain's alarms are named `safetynet-<stack>-<suffix>` (DisasterWatch's alarm prefix).
 FAILED_ALARM_SUFFIX = "chain-failed"
 LATE_ALARM_SUFFIX = "chain-late"
+
+
+def is_incremental_folder(folder: str) -> bool:
+    """True for a table's folder of incremental exports, `exports/<table>/incremental/` (with its
+    trailing slash, as S3 lists "directories"): what a listing of full exports need not enter."""
+    parts = folder.split("/")
+    if len(parts) != 4:
+        return False
+    root, table, name, rest = parts
+    return root == EXPORTS_ROOT and table != "" and name == INCREMENTAL_FOLDER and rest == ""
 
 
 def incremental_export_prefix(physical_table_name: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from conventions.chain import is_incremental_folder
 from handlers.exports.layout import (
     EXPORT_FOLDER,
     FULL_EXPORT,
@@ -43,20 +44,24 @@ class ExportListing:
 MAX_FOLDER_DEPTH = 12  # how deep under the given prefix export folders are looked for
 
 
-def _export_folders(s3: Any, bucket: str, folder: str, depth: int = 0) -> Iterator[str]:
+def _export_folders(s3: Any, bucket: str, folder: str, depth: int = 0, *, full_only: bool = False) -> Iterator[str]:
     """Export folders (`.../AWSDynamoDB/<id>/`) under `folder`, found by listing "directories"
     (Delimiter `/`) so the data files themselves are never listed. `.../AWSDynamoDB/data/`, the
-    data folder incremental exports share, is not an export."""
+    data folder incremental exports share, is not an export. `full_only`: a table's folder of
+    chain windows (`exports/<table>/incremental/`, incremental exports only) is not entered: with
+    a 15-minute chain it holds 96 exports a day, whose summaries a listing of full exports would
+    otherwise read one by one."""
     paginator = s3.get_paginator("list_objects_v2")
     is_export_root = folder == f"{EXPORT_FOLDER}/" or folder.endswith(f"/{EXPORT_FOLDER}/")
     shared_data = f"{folder}{SHARED_DATA_FOLDER}/"
     for page in paginator.paginate(Bucket=bucket, Prefix=folder, Delimiter="/"):
         for common in page.get("CommonPrefixes", []):
+            child = common["Prefix"]
             if is_export_root:
-                if common["Prefix"] != shared_data:
-                    yield common["Prefix"]
-            elif depth < MAX_FOLDER_DEPTH:
-                yield from _export_folders(s3, bucket, common["Prefix"], depth + 1)
+                if child != shared_data:
+                    yield child
+            elif depth < MAX_FOLDER_DEPTH and not (full_only and is_incremental_folder(child)):
+                yield from _export_folders(s3, bucket, child, depth + 1, full_only=full_only)
 
 
 def scan_exports(s3: Any, bucket: str, prefix: str = "", *, export_type: str | None = FULL_EXPORT) -> ExportListing:
@@ -68,7 +73,7 @@ def scan_exports(s3: Any, bucket: str, prefix: str = "", *, export_type: str | N
     INCREMENTAL_EXPORT, or None for both (incremental ones sort by their window's end)."""
     folder = prefix.strip("/")
     folder = f"{folder}/" if folder else ""
-    folders = dict.fromkeys(_export_folders(s3, bucket, folder))
+    folders = dict.fromkeys(_export_folders(s3, bucket, folder, full_only=export_type == FULL_EXPORT))
     listing = ExportListing()
     for folder in folders:
         try:
