@@ -46,6 +46,15 @@ _URL = re.compile(r"s3://(?P<bucket>[^/]+)/(?P<prefix>(?:.*/)?AWSDynamoDB/(?P<id
 _EXPORT_ID_TIME = re.compile(r"(\d{13,14})-[0-9a-zA-Z]+")
 
 
+def export_id_time(export_id: str) -> datetime | None:
+    """When an export was requested, read from its ExportId (also the last part of its
+    ExportArn), when the id has the usual form; else None."""
+    match = _EXPORT_ID_TIME.fullmatch(export_id)
+    if not match:
+        return None
+    return datetime.fromtimestamp(int(match[1]) / 1000, tz=UTC)
+
+
 class ExportError(Exception):
     """Base of every export problem; the message says what is wrong and what to do."""
 
@@ -143,10 +152,7 @@ class ExportRef:
 
     def approx_time(self) -> datetime | None:
         """The export's start time read from its ExportId, when it has the usual form."""
-        match = _EXPORT_ID_TIME.fullmatch(self.export_id)
-        if not match:
-            return None
-        return datetime.fromtimestamp(int(match[1]) / 1000, tz=UTC)
+        return export_id_time(self.export_id)
 
 
 def parse_time(value: Any) -> datetime | None:

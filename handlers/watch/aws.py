@@ -18,6 +18,7 @@ from conventions.vault import drill_record_prefix
 from conventions.watch import METRIC_NAMESPACE
 from handlers import clients
 from handlers.exports import list_exports
+from handlers.exports.layout import export_id_time
 from handlers.watch.classifier import Alert, ExportFacts
 
 
@@ -69,21 +70,30 @@ def deletion_protection(ddb: Any, table: str) -> bool:
     return bool(ddb.describe_table(TableName=table)["Table"].get("DeletionProtectionEnabled", False))
 
 
-def export_statuses(ddb: Any, table_arn: str) -> list[dict[str, Any]]:
-    """Every export DynamoDB knows for the table (ListExports), FAILED ones described
-    (start time, failure message) so an alarm can say what went wrong."""
+def export_statuses(ddb: Any, table_arn: str, *, since: datetime | None = None) -> list[dict[str, Any]]:
+    """The exports DynamoDB knows for the table (ListExports), FAILED ones described (start time,
+    failure message) so an alarm can say what went wrong. `since`: only exports requested since
+    then (by the time in their ExportId): ListExports returns a table's exports newest first ("in
+    reverse alphanumeric order of ExportArn", whose ExportId begins with the time), so paging
+    stops at the first page that reaches back before it. With a 15-minute chain a table has 96
+    incremental exports a day, kept 90 days: 8,640 entries, 346 pages of 25, without it."""
     out: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"TableArn": table_arn}
     while True:
         page = ddb.list_exports(**kwargs)
+        reached_back = False
         for s in page.get("ExportSummaries", []):
+            requested = export_id_time(s["ExportArn"].rsplit("/", 1)[-1])
+            if since is not None and requested is not None and requested < since:
+                reached_back = True
+                continue
             entry = {"arn": s["ExportArn"], "status": s.get("ExportStatus", "UNKNOWN")}
             if entry["status"] == "FAILED":
                 d = ddb.describe_export(ExportArn=s["ExportArn"])["ExportDescription"]
                 entry["startTime"] = d.get("StartTime")
                 entry["failure"] = f"{d.get('FailureCode', '')} {d.get('FailureMessage', '')}".strip()
             out.append(entry)
-        if not page.get("NextToken"):
+        if not page.get("NextToken") or reached_back:
             return out
         kwargs["NextToken"] = page["NextToken"]
 

@@ -153,9 +153,10 @@ def metric_data(r: FreshnessReport, now: datetime) -> list[dict[str, Any]]:
 
 
 def gather(
-    ctx: WatchContext, table: WatchedTable, *, ddb: Any, s3: Any
+    ctx: WatchContext, table: WatchedTable, *, ddb: Any, s3: Any, now: datetime
 ) -> tuple[list[ExportPoint], list[FailedExport], dict[str, Any] | None, list[str]]:
-    """The inputs of `assess` for one table, and the problems met while reading them."""
+    """The inputs of `assess` for one table, and the problems met while reading them (failed
+    exports only from the freshness limit before `now`, the ones `assess` counts)."""
     problems: list[str] = []
     points: list[ExportPoint] = []
     try:
@@ -170,7 +171,8 @@ def gather(
         problems.append(f"vault listing failed: {error_text(exc)}")
     failed: list[FailedExport] = []
     try:
-        for e in export_statuses(ddb, table.arn):
+        since = now - timedelta(hours=ctx.schedule_hours + ctx.freshness_grace_hours)
+        for e in export_statuses(ddb, table.arn, since=since):
             if e["status"] == "FAILED":
                 start = e.get("startTime")
                 failed.append(FailedExport(e["arn"], start if isinstance(start, datetime) else None, e["failure"]))
@@ -266,7 +268,7 @@ def run_all(ctx: WatchContext, *, ddb: Any, s3: Any, cw: Any, now: datetime) -> 
     records: list[dict[str, Any] | None] = []
     data: list[dict[str, Any]] = []
     for table in ctx.tables:
-        points, failed, record, problems = gather(ctx, table, ddb=ddb, s3=s3)
+        points, failed, record, problems = gather(ctx, table, ddb=ddb, s3=s3, now=now)
         report = assess(table, points, failed, record, now=now, limit_hours=limit)
         report.problems += problems
         reports.append(report)

@@ -105,7 +105,7 @@ def _judge(stack: str, cfg: Any, bucket: str, clients: Clients, *, region: str, 
     limit = ctx.schedule_hours + ctx.freshness_grace_hours
     reports, problems = {}, {}
     for table in ctx.tables:
-        points, failed, record, read_problems = freshness.gather(ctx, table, ddb=ddb, s3=s3)
+        points, failed, record, read_problems = freshness.gather(ctx, table, ddb=ddb, s3=s3, now=now)
         reports[table.physical_name] = freshness.assess(table, points, failed, record, now=now, limit_hours=limit)
         problems[table.physical_name] = read_problems
     return categorize(

@@ -116,7 +116,7 @@ def table_status(
         problems.append("point-in-time recovery is off")
     if protected is False and require_deletion_protection:
         problems.append("deletion protection is off")
-    points, failed, record, read_problems = freshness.gather(ctx, table, ddb=ddb, s3=s3)
+    points, failed, record, read_problems = freshness.gather(ctx, table, ddb=ddb, s3=s3, now=now)
     report = freshness.assess(
         table, points, failed, record, now=now, limit_hours=ctx.schedule_hours + ctx.freshness_grace_hours
     )

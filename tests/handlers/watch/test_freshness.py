@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from conventions.watch import STACK_METRICS, WatchContext, WatchedTable, schedule_interval_hours
 from handlers.watch import freshness
-from handlers.watch.aws import write_drill_record
+from handlers.watch.aws import export_statuses, write_drill_record
 from handlers.watch.freshness import ExportPoint, FailedExport, assess
 from tests.support.watch_fixtures import NOW, REGION, VAULT, add_export, customer, item, make_account
 
@@ -304,3 +304,50 @@ def test_an_unreadable_table_list_publishes_no_count() -> None:
     cw = boto3.client("cloudwatch", region_name=REGION)
     assert _stack_metric(cw, "UnprotectedTables") is None
     assert _stack_metric(cw, "StaleExportTables") == 2.0
+
+
+class _PagedExports:
+    """ListExports as DynamoDB answers it: newest first (reverse order of ExportArn, whose ExportId
+    begins with the request time in milliseconds), 25 a page; every call counted."""
+
+    def __init__(self, ages_hours: list[float], failed: set[int]) -> None:
+        millis = [int((NOW - timedelta(hours=h)).timestamp() * 1000) for h in ages_hours]
+        ids = [f"{ms:014d}-abcdef{i:02d}" for i, ms in enumerate(millis)]
+        self.summaries = sorted(
+            (
+                {"ExportArn": f"{TABLE.arn}/export/{eid}", "ExportStatus": "FAILED" if i in failed else "COMPLETED"}
+                for i, eid in enumerate(ids)
+            ),
+            key=lambda s: s["ExportArn"],
+            reverse=True,
+        )
+        self.pages = self.described = 0
+
+    def list_exports(self, TableArn: str, NextToken: str = "0") -> dict[str, Any]:
+        self.pages += 1
+        start = int(NextToken)
+        page = {"ExportSummaries": self.summaries[start : start + 25]}
+        if start + 25 < len(self.summaries):
+            page["NextToken"] = str(start + 25)
+        return page
+
+    def describe_export(self, ExportArn: str) -> dict[str, Any]:
+        self.described += 1
+        return {"ExportDescription": {"FailureCode": "X", "FailureMessage": "failed"}}
+
+
+def test_failed_exports_are_read_back_to_the_limit_only() -> None:
+    # Given a 15-minute chain's 90 days of exports (8,640), two failures inside the limit and
+    # one 3 days ago
+    ages = [i / 4 for i in range(90 * 96)]
+    ddb = _PagedExports(ages, failed={8, 40, 3 * 96})
+    since = NOW - timedelta(hours=30)
+    # When the failed exports since the limit are listed
+    found = [e for e in export_statuses(ddb, TABLE.arn, since=since) if e["status"] == "FAILED"]
+    # Then paging stops at the page that reaches back before the limit: 5 pages, not 346
+    assert len(found) == 2
+    assert ddb.pages == 5 and ddb.described == 2
+    # and without a limit every page is read
+    ddb = _PagedExports(ages, failed={8, 40, 3 * 96})
+    assert len([e for e in export_statuses(ddb, TABLE.arn) if e["status"] == "FAILED"]) == 3
+    assert ddb.pages == 346
