@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -42,6 +43,7 @@ class ExportListing:
 
 
 MAX_FOLDER_DEPTH = 12  # how deep under the given prefix export folders are looked for
+SUMMARY_READERS = 16  # manifest summaries read at once
 
 
 def _export_folders(s3: Any, bucket: str, folder: str, depth: int = 0, *, full_only: bool = False) -> Iterator[str]:
@@ -73,21 +75,29 @@ def scan_exports(s3: Any, bucket: str, prefix: str = "", *, export_type: str | N
     INCREMENTAL_EXPORT, or None for both (incremental ones sort by their window's end)."""
     folder = prefix.strip("/")
     folder = f"{folder}/" if folder else ""
-    folders = dict.fromkeys(_export_folders(s3, bucket, folder, full_only=export_type == FULL_EXPORT))
-    listing = ExportListing()
-    for folder in folders:
+    refs = []
+    for found in dict.fromkeys(_export_folders(s3, bucket, folder, full_only=export_type == FULL_EXPORT)):
         try:
-            ref = ExportRef(bucket, folder)
+            refs.append(ExportRef(bucket, found))
         except ValueError:
             continue
+
+    def read(ref: ExportRef) -> ManifestSummary | ExportError:
         try:
-            summary = read_summary(s3, ref)
+            return read_summary(s3, ref)
         except ExportError as exc:
-            listing.skipped.append(SkippedExport(ref, str(exc), ref.approx_time()))
-            logger.warning("export skipped", extra={"export": ref.url, "reason": str(exc)})
-            continue
-        if export_type is None or summary.export_type == export_type:
-            listing.exports.append((ref, summary))
+            return exc
+
+    listing = ExportListing()
+    # The summaries are small objects read one GET each: in parallel, as a table's chain windows
+    # alone are 96 a day (boto3 clients are thread-safe).
+    with ThreadPoolExecutor(max_workers=min(SUMMARY_READERS, max(len(refs), 1))) as pool:
+        for ref, summary in zip(refs, pool.map(read, refs), strict=True):
+            if isinstance(summary, ExportError):
+                listing.skipped.append(SkippedExport(ref, str(summary), ref.approx_time()))
+                logger.warning("export skipped", extra={"export": ref.url, "reason": str(summary)})
+            elif export_type is None or summary.export_type == export_type:
+                listing.exports.append((ref, summary))
     listing.exports.sort(key=lambda pair: pair[1].export_time, reverse=True)
     listing.skipped.sort(key=lambda s: s.approx_time.timestamp() if s.approx_time else 0.0, reverse=True)
     return listing
