@@ -110,3 +110,18 @@ def write_fixture_export(
         items_per_file=items_per_file,
         empty_files=empty_files,
     )
+
+
+class CountingS3:
+    """An S3 client that records the keys of every GetObject (`got`), in order."""
+
+    def __init__(self, s3: Any) -> None:
+        self._s3 = s3
+        self.got: list[str] = []
+
+    def get_object(self, **kwargs: Any) -> Any:
+        self.got.append(kwargs["Key"])
+        return self._s3.get_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s3, name)

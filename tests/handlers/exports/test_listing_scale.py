@@ -16,26 +16,12 @@ from tests.support.export_fixtures import (
     EXPORT_TIME,
     PREFIX,
     TABLE_ARN,
+    CountingS3,
     realistic_items,
     write_fixture_export,
 )
 
 WINDOWS = 12
-
-
-class CountingS3:
-    """The S3 client, counting the objects read."""
-
-    def __init__(self, s3: Any) -> None:
-        self._s3 = s3
-        self.read: list[str] = []
-
-    def get_object(self, **kw: Any) -> Any:
-        self.read.append(kw["Key"])
-        return self._s3.get_object(**kw)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._s3, name)
 
 
 def _chain(s3: Any) -> None:
@@ -58,8 +44,8 @@ def test_listing_full_exports_reads_no_window_summary(s3: Any) -> None:
     counting = CountingS3(s3)
     exports = list_exports(counting, BUCKET, PREFIX + "/")
     assert len(exports) == 1
-    assert counting.read == [exports[0][0].key("manifest-summary.json")]
-    assert not [key for key in counting.read if "/incremental/" in key]
+    assert counting.got == [exports[0][0].key("manifest-summary.json")]
+    assert not [key for key in counting.got if "/incremental/" in key]
 
 
 def test_the_windows_are_still_found_by_what_reads_them(s3: Any) -> None:

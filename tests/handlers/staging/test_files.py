@@ -11,22 +11,8 @@ from handlers import exports
 from handlers.staging.exceptions import ExportRejected
 from handlers.staging.files import SAMPLE_FILES, choose_sample_files, sample_source, validate_data_file
 from handlers.staging.ledger import recorded_problems
+from tests.support.export_fixtures import CountingS3
 from tests.support.staging_fixtures import LEDGER, claimed, customer_items, data_keys, write_prod_export
-
-
-class CountingS3:
-    """An S3 client that records the keys of every GetObject."""
-
-    def __init__(self, s3: Any) -> None:
-        self._s3 = s3
-        self.got: list[str] = []
-
-    def get_object(self, **kwargs: Any) -> Any:
-        self.got.append(kwargs["Key"])
-        return self._s3.get_object(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._s3, name)
 
 
 def files(n: int, *, empty_every: int = 0) -> list[exports.DataFile]:
