@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from handlers.exports import dynamodb_json
 from handlers.exports.dynamodb_json import decode_export_line, decode_export_line_unchecked, encode_export_line
 from handlers.exports.incremental import Change, decode_change_line, decode_change_line_unchecked, encode_change_line
+from tests.support.dynamodb_strategies import nested_values
 
 
 @pytest.fixture(autouse=True)
@@ -83,14 +84,7 @@ scalars = st.one_of(
     st.lists(st.binary(max_size=4), min_size=1, max_size=3, unique=True).map(lambda v: {"BS": v}),
     st.just({"BOOL": True}),
 )
-values = st.recursive(
-    scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3).map(lambda v: {"L": v}),
-        st.dictionaries(names, inner, max_size=3).map(lambda v: {"M": v}),
-    ),
-    max_leaves=6,
-)
+values = nested_values(scalars, names)
 items = st.dictionaries(names, values, min_size=1, max_size=5)
 
 

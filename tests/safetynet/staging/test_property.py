@@ -14,6 +14,7 @@ from moto import mock_aws
 from components.config.tables import TableSpec
 from handlers.staging.compare import normalize_item
 from safetynet.staging.flow import stage_export
+from tests.support.dynamodb_strategies import nested_values
 from tests.support.staging_fixtures import (
     REGION,
     VAULT,
@@ -46,14 +47,7 @@ def item_lists(chars: st.SearchStrategy[str]) -> st.SearchStrategy[list[dict[str
         st.sets(st.integers(-1000, 1000), min_size=1, max_size=3).map(lambda s: {"NS": [str(x) for x in sorted(s)]}),
         st.sets(st.binary(min_size=1, max_size=4), min_size=1, max_size=3).map(lambda s: {"BS": sorted(s)}),
     )
-    values = st.recursive(
-        scalars,
-        lambda inner: st.one_of(
-            st.lists(inner, max_size=3).map(lambda v: {"L": v}),
-            st.dictionaries(names, inner, max_size=3).map(lambda v: {"M": v}),
-        ),
-        max_leaves=6,
-    )
+    values = nested_values(scalars, names)
     attrs = st.dictionaries(names.filter(lambda n: n != "pk"), values, max_size=4)
     return st.dictionaries(st.text(chars, min_size=1, max_size=10), attrs, max_size=12).map(
         lambda by_key: [{"pk": {"S": k}, **a} for k, a in by_key.items()]
