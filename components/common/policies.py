@@ -30,3 +30,25 @@ def assume_role_policy(service: str, account_id: str, source_arn: str | None = N
             }
         ],
     }
+
+
+def state_machine_log_delivery_statement() -> dict[str, Any]:
+    """What a state machine's role needs for the machine's logging configuration to reach
+    CloudWatch Logs (Step Functions Developer Guide, "IAM policies for logging to CloudWatch
+    Logs"); without it CreateStateMachine fails with "The state machine IAM Role is not authorized
+    to access the Log Destination". These actions take no resource but "*"."""
+    return {
+        "Sid": "DeliverMachineLogs",
+        "Effect": "Allow",
+        "Action": [
+            "logs:CreateLogDelivery",
+            "logs:GetLogDelivery",
+            "logs:UpdateLogDelivery",
+            "logs:DeleteLogDelivery",
+            "logs:ListLogDeliveries",
+            "logs:PutResourcePolicy",
+            "logs:DescribeResourcePolicies",
+            "logs:DescribeLogGroups",
+        ],
+        "Resource": "*",
+    }

@@ -45,7 +45,7 @@ import pulumi_aws as aws
 from components.backup.exports import VaultRef
 from components.common.iam import log_group_arn, service_role
 from components.common.lambda_package import ARCHITECTURE, RUNTIME, handlers_archive, powertools_layer
-from components.common.policies import assume_role_policy
+from components.common.policies import assume_role_policy, state_machine_log_delivery_statement
 from components.staging.machine_parts import LAMBDA_RETRY
 from components.watch.parts import LOG_RETENTION_DAYS
 from components.watch.policies import lambda_trust_policy, stack_tables
@@ -293,24 +293,7 @@ def rewind_machine_policy(
                     f"arn:aws:states:{region}:{account_id}:express:{state_machine_name}:*:*",
                 ],
             },
-            {
-                # What Step Functions needs to deliver a machine's logs to CloudWatch Logs (the
-                # Developer Guide's "IAM policies for logging to CloudWatch Logs"): these actions
-                # take no resource but "*".
-                "Sid": "DeliverMachineLogs",
-                "Effect": "Allow",
-                "Action": [
-                    "logs:CreateLogDelivery",
-                    "logs:GetLogDelivery",
-                    "logs:UpdateLogDelivery",
-                    "logs:DeleteLogDelivery",
-                    "logs:ListLogDeliveries",
-                    "logs:PutResourcePolicy",
-                    "logs:DescribeResourcePolicies",
-                    "logs:DescribeLogGroups",
-                ],
-                "Resource": "*",
-            },
+            state_machine_log_delivery_statement(),
         ],
     }
 

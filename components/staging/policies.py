@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from components.common.policies import state_machine_log_delivery_statement
 from conventions.tags import STACK_TAG, STAGING_TARGET_TAG
 from conventions.vault import EXPORTS_ROOT, MASK_PREFIX
 
@@ -340,6 +341,8 @@ def state_machine_policy(
                 "Action": ["kms:GenerateDataKey"],
                 "Resource": [staging_key_arn],
             },
+            # The machine logs its errors to CloudWatch Logs (its logging configuration).
+            state_machine_log_delivery_statement(),
         ],
     }
 

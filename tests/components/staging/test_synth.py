@@ -342,6 +342,17 @@ def test_the_task_writes_run_records_but_never_the_targets(
         assert not allows(task_policy, action, ledger, {"dynamodb:LeadingKeys": "customers"}), action
 
 
+def test_the_machine_may_deliver_the_logs_its_logging_configuration_names(
+    test_stack: SynthResult, machine_policy: dict[str, Any]
+) -> None:
+    # Without these, AWS refuses CreateStateMachine ("The state machine IAM Role is not authorized
+    # to access the Log Destination"); the mocks accept it. The actions take only "*".
+    machine = test_stack.one("aws:sfn/stateMachine:StateMachine", "staging-machine")["inputs"]
+    assert machine["loggingConfiguration"]["logDestination"]
+    for action in ("logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:PutResourcePolicy", "logs:DescribeLogGroups"):
+        assert allows(machine_policy, action, "*"), action
+
+
 def test_the_machine_polls_its_tables_by_name_and_changes_no_table(machine_policy: dict[str, Any]) -> None:
     # DescribeTable must answer ResourceNotFoundException once a replaced table is gone.
     assert allows(machine_policy, "dynamodb:DescribeTable", TEST_TABLE)
