@@ -152,7 +152,9 @@ class Applier:
         if expected is not None and len(expected) > FULL_GUARD_ATTRIBUTES:
             first = changed_attributes(target, expected)
         guard, request = guard_request(expected, keys, first=first)
-        if not self.dry_run:
+        if self.dry_run:
+            return KeyResult(change, kind, REVERTED, guard, live, True, None, overridden)
+        try:
             try:
                 if target is None:
                     self.ddb.delete_item(
@@ -170,6 +172,9 @@ class Applier:
                 now = response["Item"] if "Item" in response else self._read_one(keys)
                 outcome = UNCHANGED if same(now, target) else CONFLICT
                 return KeyResult(change, kind, outcome, guard, now, True)
+        except (ClientError, BotoCoreError) as exc:
+            # The write's guard stays in the outcome (the audit line says what was attempted).
+            return KeyResult(change, kind, FAILED, guard, live, True, error_text(exc), overridden)
         return KeyResult(change, kind, REVERTED, guard, live, True, None, overridden)
 
     def settle(self, change: Change, kind: Kind, live: Item | None) -> KeyResult:

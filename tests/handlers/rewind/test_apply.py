@@ -262,6 +262,7 @@ def test_a_write_that_fails_after_its_retries_is_failed_and_the_others_go_on(ddb
     client = CountingWrites(ddb, fail_for="a")
     results = {r.change.keys["pk"]["S"]: r for r in rewind(client, [change(item(p, v=1), item(p, v=2)) for p in "ab"])}
     assert results["a"].outcome is Outcome.FAILED and "ProvisionedThroughputExceeded" in (results["a"].error or "")
+    assert results["a"].guard == "full"  # what was attempted stays in the outcome (and the audit line)
     assert results["b"].outcome is Outcome.REVERTED
     assert get(ddb, key("a")) == item("a", v=2)
 
