@@ -165,16 +165,12 @@ def guard_request(
             "ExpressionAttributeNames": {"#k": min(keys)},
         }
     if len(expected) - len(keys) <= FULL_GUARD_ATTRIBUTES:
-        order = tuple(expected)
-        shape = _SHAPES.get(order) or _shape(order, keys)
-        if shape.values_of is not None:  # `shape.values`, inline: once per write
-            got = shape.values_of(expected)
+        shape = _shape(tuple(expected), keys)
+        if shape.others:
             return "full", {
                 "ConditionExpression": shape.expression,
                 "ExpressionAttributeNames": shape.names,
-                "ExpressionAttributeValues": dict(zip(shape.placeholders, got))  # noqa: B905 (as in `values`)
-                if len(shape.others) > 1
-                else {":v0": got},
+                "ExpressionAttributeValues": shape.values(expected),
             }
     guard = item_guard(expected, keys, first=first)
     return guard.label, guard.request()

@@ -70,7 +70,7 @@ class Tally:
                 self.samples[result.kind].append(sample(result))
             if result.overridden:
                 self.overridden += 1
-            if result.guard != "full" and result.guard.startswith("partial"):
+            if result.guard.startswith("partial"):
                 self.partial_guards += 1
         elif outcome is CONFLICT and len(self.conflicts) < LISTED:
             self.conflicts.append(sample(result))
