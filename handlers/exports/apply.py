@@ -34,7 +34,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +46,7 @@ from handlers.exports.items import NUMBER, ItemFormatError
 from handlers.exports.layout import INCREMENTAL_EXPORT, DataFile, ExportRef, ManifestSummary
 from handlers.exports.manifests import read_data_files
 from handlers.exports.reader import FileScan, scan_file
-from handlers.exports.validation import ValidationReport, validate_manifests
+from handlers.exports.validation import ValidationReport, check_files, validate_manifests
 
 logger = logging.getLogger(__name__)
 
@@ -216,15 +215,7 @@ def validate_window(
         deque(scan_file(s3, ref, data_file, decoder=check_line, result=result, stop_on_problem=False), maxlen=0)
         return result
 
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate-window") as pool:
-            scans = list(pool.map(check, report.files))
-    else:
-        scans = [check(f) for f in report.files]
-    for scan in scans:
-        report.item_count += scan.items
-        report.bytes_read += scan.bytes_read
-        report.problems.extend(scan.problems)
+    check_files(report, check, workers=workers, thread_name_prefix="validate-window")
     return report
 
 

@@ -17,10 +17,10 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -201,6 +201,37 @@ def validate_manifests(
     return report
 
 
+class FileFindings(Protocol):
+    """What checking one data file found (FileCheck, FileScan)."""
+
+    @property
+    def items(self) -> int: ...
+    @property
+    def bytes_read(self) -> int: ...
+    @property
+    def problems(self) -> list[str]: ...
+
+
+def check_files(
+    report: ValidationReport,
+    check: Callable[[DataFile], FileFindings],
+    *,
+    workers: int,
+    thread_name_prefix: str = "validate",
+) -> None:
+    """Run `check` on every data file of `report` (on `workers` threads when more than one) and
+    add what each found to the report, in manifest order."""
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=thread_name_prefix) as pool:
+            found = list(pool.map(check, report.files))
+    else:
+        found = [check(f) for f in report.files]
+    for result in found:
+        report.item_count += result.items
+        report.bytes_read += result.bytes_read
+        report.problems.extend(result.problems)
+
+
 @dataclass(frozen=True)
 class FileCheck:
     """What `check_data_file` found in one data file."""
@@ -267,15 +298,7 @@ def validate_export(
             s3, ref, data_file, output_format=summary.output_format, parse=parse, incremental_view=view
         )
 
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate") as pool:
-            checks = list(pool.map(check, report.files))
-    else:
-        checks = [check(f) for f in report.files]
-    for result in checks:
-        report.item_count += result.items
-        report.bytes_read += result.bytes_read
-        report.problems.extend(result.problems)
+    check_files(report, check, workers=workers)
     logger.info(
         "export validated",
         extra={"export": ref.url, "ok": report.ok, "problems": report.problems, "items": report.item_count},

@@ -23,6 +23,7 @@ from typing import Any
 from handlers import exports
 from handlers.exports.items import Item, ItemFormatError
 from handlers.exports.reader import FileScan, decoder_for, scan_file
+from handlers.exports.validation import check_files
 
 PARTITION_KEY_BYTES = 2048
 SORT_KEY_BYTES = 1024
@@ -220,8 +221,6 @@ def validate_for_target(
     table (`source`; an export of another table is rejected before any data file is read), then
     every data file with each item's key checked (`keys`). Never raises for a damaged export:
     every problem is in the report, in manifest order."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from handlers.exports.layout import FULL_EXPORT, SUPPORTED_FORMATS
 
     report = exports.validate_manifests(s3, ref)
@@ -237,15 +236,7 @@ def validate_for_target(
     def check(data_file: exports.DataFile) -> exports.FileCheck:
         return check_data_file(s3, ref, data_file, output_format=summary.output_format, keys=keys, parse=parse)
 
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate") as pool:
-            checks = list(pool.map(check, report.files))
-    else:
-        checks = [check(f) for f in report.files]
-    for result in checks:
-        report.item_count += result.items
-        report.bytes_read += result.bytes_read
-        report.problems.extend(result.problems)
+    check_files(report, check, workers=workers)
     return report
 
 
