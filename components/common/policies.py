@@ -52,3 +52,28 @@ def state_machine_log_delivery_statement() -> dict[str, Any]:
         ],
         "Resource": "*",
     }
+
+
+def distributed_map_statements(*, region: str, account_id: str, state_machine_name: str) -> list[dict[str, Any]]:
+    """AWS's documented Distributed Map policy for a machine whose map runs its children as
+    executions of itself: StartExecution on the machine, DescribeExecution/StopExecution on its
+    child executions (named `<machine>/<map run label>:<id>`). The children are STANDARD
+    executions; the express form (same machine) is listed because IAM lint (parliament) expects
+    DescribeExecution to name both of its resource types."""
+    return [
+        {
+            "Sid": "RunMapChildExecutions",
+            "Effect": "Allow",
+            "Action": ["states:StartExecution"],
+            "Resource": [f"arn:aws:states:{region}:{account_id}:stateMachine:{state_machine_name}"],
+        },
+        {
+            "Sid": "ManageMapChildExecutions",
+            "Effect": "Allow",
+            "Action": ["states:DescribeExecution", "states:StopExecution"],
+            "Resource": [
+                f"arn:aws:states:{region}:{account_id}:execution:{state_machine_name}/*",
+                f"arn:aws:states:{region}:{account_id}:express:{state_machine_name}:*:*",
+            ],
+        },
+    ]

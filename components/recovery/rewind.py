@@ -45,7 +45,11 @@ import pulumi_aws as aws
 from components.backup.exports import VaultRef
 from components.common.iam import log_group_arn, service_role
 from components.common.lambda_package import ARCHITECTURE, RUNTIME, handlers_archive, powertools_layer
-from components.common.policies import assume_role_policy, state_machine_log_delivery_statement
+from components.common.policies import (
+    assume_role_policy,
+    distributed_map_statements,
+    state_machine_log_delivery_statement,
+)
 from components.staging.machine_parts import LAMBDA_RETRY
 from components.watch.parts import LOG_RETENTION_DAYS
 from components.watch.policies import lambda_trust_policy, stack_tables
@@ -252,7 +256,6 @@ def rewind_machine_policy(
 ) -> Policy:
     """What the machine may do: invoke its task, read manifest-files.json for the map's
     ItemReader, run that map's child executions (of itself only), deliver its logs."""
-    machine = f"arn:aws:states:{region}:{account_id}:stateMachine:{state_machine_name}"
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -275,24 +278,7 @@ def rewind_machine_policy(
                 "Resource": [kms_key_arn],
                 "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
             },
-            {
-                # AWS's Distributed Map policy: StartExecution on the machine itself...
-                "Sid": "RunMapChildExecutions",
-                "Effect": "Allow",
-                "Action": ["states:StartExecution"],
-                "Resource": [machine],
-            },
-            {
-                # ...and on its child executions, `<machine>/<map run label>:<id>` (the express
-                # form is listed because IAM lint expects both resource types of the action).
-                "Sid": "ManageMapChildExecutions",
-                "Effect": "Allow",
-                "Action": ["states:DescribeExecution", "states:StopExecution"],
-                "Resource": [
-                    f"arn:aws:states:{region}:{account_id}:execution:{state_machine_name}/*",
-                    f"arn:aws:states:{region}:{account_id}:express:{state_machine_name}:*:*",
-                ],
-            },
+            *distributed_map_statements(region=region, account_id=account_id, state_machine_name=state_machine_name),
             state_machine_log_delivery_statement(),
         ],
     }

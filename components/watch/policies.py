@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.common.policies import distributed_map_statements
 from conventions.tags import STACK_TAG
 from conventions.vault import DRILL_RECORD_ROOT, EXPORTS_ROOT
 from conventions.watch import METRIC_NAMESPACE, SCRATCH_PREFIX
@@ -245,7 +246,6 @@ def drill_state_machine_policy(
     run the ValidateFiles Distributed Map (its ItemReader reads manifest-files.json from the
     vault's exports; its children are executions of this same state machine)."""
     scratch = scratch_table_arn(region, account_id)
-    machine = f"arn:aws:states:{region}:{account_id}:stateMachine:{state_machine_name}"
     return _doc(
         {
             "Sid": "InvokeTasks",
@@ -253,26 +253,7 @@ def drill_state_machine_policy(
             "Action": ["lambda:InvokeFunction"],
             "Resource": function_arns,
         },
-        {
-            # AWS's documented Distributed Map policy: StartExecution on the machine itself...
-            "Sid": "RunMapChildExecutions",
-            "Effect": "Allow",
-            "Action": ["states:StartExecution"],
-            "Resource": [machine],
-        },
-        {
-            # ...and DescribeExecution/StopExecution on its child executions, which are named
-            # `<machine>/<map run label>:<id>`. The children are STANDARD executions; the express
-            # form (same machine) is listed because IAM lint (parliament) expects DescribeExecution
-            # to name both of its resource types.
-            "Sid": "ManageMapChildExecutions",
-            "Effect": "Allow",
-            "Action": ["states:DescribeExecution", "states:StopExecution"],
-            "Resource": [
-                f"arn:aws:states:{region}:{account_id}:execution:{state_machine_name}/*",
-                f"arn:aws:states:{region}:{account_id}:express:{state_machine_name}:*:*",
-            ],
-        },
+        *distributed_map_statements(region=region, account_id=account_id, state_machine_name=state_machine_name),
         {
             "Sid": "ImportIntoScratchTables",
             "Effect": "Allow",
